@@ -1,0 +1,67 @@
+"""Exceptions of the `agentic` package.
+
+    AgenticError                      base: every error this package raises on purpose
+    ├── ConfigError                   bad settings, malformed files (user's move: fix the input)
+    ├── StackError                    the native stack cannot start or stop (port busy, missing binary)
+    ├── HubError                      the MCP hub answered with an error or is unreachable
+    │   └── HubUnavailable            transport failure: retryable
+    ├── BadIssueUrl                   not a GitHub issue URL (PR URL, malformed) — raised before any side effect
+    ├── IssueNotFound                 the issue does not exist or the token cannot see it
+    ├── SourceNotConnected            Jules is not installed on the repository
+    ├── JulesError                    Jules API said no
+    │   ├── JulesQuotaExceeded        429 RESOURCE_EXHAUSTED: retryable later
+    │   └── JulesSessionFailed        the session ended FAILED, timed out or went silent
+    └── TransientError                5xx / connection problems: Prefect retries only these
+
+Messages say what failed, the value involved and the next step.
+"""
+
+from __future__ import annotations
+
+
+class AgenticError(Exception):
+    """Base of every error raised on purpose by this package."""
+
+
+class ConfigError(AgenticError, ValueError):
+    """Settings or a configuration file are invalid."""
+
+
+class StackError(AgenticError, RuntimeError):
+    """A native stack service cannot start, or a port is taken."""
+
+
+class HubError(AgenticError):
+    """The MCP hub refused a request."""
+
+
+class TransientError(AgenticError):
+    """A failure worth retrying: connection errors, timeouts, 5xx answers."""
+
+
+class HubUnavailable(HubError, TransientError):
+    """The MCP hub cannot be reached."""
+
+
+class BadIssueUrl(AgenticError, ValueError):
+    """The URL does not name a GitHub issue."""
+
+
+class IssueNotFound(AgenticError, LookupError):
+    """The issue does not exist, or the token cannot see it."""
+
+
+class SourceNotConnected(AgenticError, LookupError):
+    """Jules has no source for the repository: the Jules GitHub app is not installed there."""
+
+
+class JulesError(AgenticError):
+    """The Jules API refused a request."""
+
+
+class JulesQuotaExceeded(JulesError, TransientError):
+    """The Jules API answered 429 RESOURCE_EXHAUSTED (daily or concurrent session cap)."""
+
+
+class JulesSessionFailed(JulesError):
+    """A Jules session ended FAILED, timed out, or stopped reporting activity."""

@@ -1,0 +1,60 @@
+"""Context managers that run PostgreSQL and a Prefect server as real processes for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from agentic.stacks.ports import free_port
+from agentic.stacks.postgres import PostgresCluster
+from agentic.stacks.prefect_server import prefect_server_command, prefect_server_env
+from agentic.stacks.process import http_ok, start_process, stop_process, wait_until
+
+
+def _world_readable_tmpdir(prefix: str) -> Path:
+    # pytest's tmp dirs are 0700 and the cluster may belong to the `postgres` user, who must reach it.
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o755)
+    return path
+
+
+@contextlib.contextmanager
+def running_postgres(data_dir: Path | None = None, port: int | None = None) -> Iterator[PostgresCluster]:
+    """A PostgreSQL server on a free port; a fresh cluster in a temp dir unless `data_dir` is given."""
+    owned = data_dir is None
+    root = _world_readable_tmpdir("agentic-pg-") if owned else data_dir.parent
+    cluster = PostgresCluster(data_dir=data_dir or root / "data", port=port or free_port())
+    cluster.ensure()
+    log = root / "postgres.log"
+    proc = start_process(cluster.command(), log_path=log, **cluster.popen_kwargs())
+    try:
+        wait_until(cluster.is_ready, timeout=30, what="PostgreSQL", proc=proc, log_path=log)
+        cluster.create_database()
+        yield cluster
+    finally:
+        stop_process(proc, sig=2)  # SIGINT = PostgreSQL's "fast shutdown"
+        if owned:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_prefect_server(database_url: str, home: Path | None = None, port: int | None = None) -> Iterator[str]:
+    """A Prefect server process on a free port; yields its API URL (`http://127.0.0.1:PORT/api`)."""
+    owned = home is None
+    home = home or Path(tempfile.mkdtemp(prefix="agentic-prefect-"))
+    port = port or free_port()
+    log = home / "server.log"
+    proc = start_process(prefect_server_command("127.0.0.1", port), env=prefect_server_env(database_url, home),
+                         log_path=log)
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_until(lambda: http_ok(api_url + "/health"), timeout=120, what="Prefect server", proc=proc, log_path=log)
+        yield api_url
+    finally:
+        stop_process(proc)
+        if owned:
+            shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Create .venv and install the project with its test extras (idempotent; fast when already done).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
