@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     poll_min_seconds: float = 2.0
     poll_max_seconds: float = 60.0
     llm_request_limit: int = 10
+    claim_stale_seconds: float = Field(default=180.0, description="A run silent this long is presumed dead.")
+    quota_wait_seconds: float = Field(default=3600.0, description="How long to queue while Jules answers 429.")
+    quota_retry_seconds: float = 60.0
+    plan_approval_timeout_seconds: int = 24 * 3600
     llm_total_tokens_limit: int = 200_000
 
     # --- the native stack -------------------------------------------------------------------------------------

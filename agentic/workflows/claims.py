@@ -1,0 +1,122 @@
+"""Exactly one Jules session per issue text, whatever the number of triggers, retries or crashes.
+
+The record lives in Prefect (a Variable per issue, so in Prefect's PostgreSQL) and is only changed under a Prefect
+global concurrency limit of 1 used as a mutex (`jules-dispatch-lock`), so two runs never both decide to create.
+
+- `acquire`: the first run to arrive owns the issue; others see a live owner (fresh heartbeat) and stop as duplicates.
+  An owner whose heartbeat is older than `stale_after` died (kill -9, lost machine): the next run takes over.
+- The claim is written BEFORE `createSession`, and the session id right after; the Jules prompt carries a marker
+  (issue key + text hash), so a run that died between "create" and "record" is recovered by finding that marker.
+- One session per text hash; an edited issue (new hash) gets a new session only when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from prefect import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.asyncio import concurrency
+from prefect.exceptions import ObjectAlreadyExists
+from prefect.variables import Variable
+from pydantic import BaseModel, Field
+
+from agentic.workflows.issue_ref import IssueRef
+
+LOCK_NAME = "jules-dispatch-lock"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SessionRecord(BaseModel):
+    text_hash: str
+    marker: str
+    session_id: str | None = None
+    url: str | None = None
+    state: str | None = None
+    pull_request_url: str | None = None
+    claimed_at: datetime = Field(default_factory=_now)
+
+
+class Claim(BaseModel):
+    issue: str
+    owner_run_id: str | None = None
+    heartbeat: datetime | None = None
+    status_comment_id: int | None = None
+    sessions: list[SessionRecord] = []
+
+    def session_for(self, text_hash: str) -> SessionRecord | None:
+        return next((s for s in self.sessions if s.text_hash == text_hash), None)
+
+
+def text_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def marker_for(ref: IssueRef, digest: str) -> str:
+    return f"jules-agent:{ref.key}@{digest}"
+
+
+def variable_name(ref: IssueRef) -> str:
+    # Variable names: lowercase letters, digits, '-' and '_' only.
+    return "jules-claim-" + hashlib.sha256(ref.key.encode()).hexdigest()[:24]
+
+
+async def load(ref: IssueRef) -> Claim | None:
+    raw = await Variable.aget(variable_name(ref), default=None)
+    return Claim.model_validate(raw) if raw else None
+
+
+async def save(ref: IssueRef, claim: Claim) -> None:
+    await Variable.aset(variable_name(ref), claim.model_dump(mode="json"), overwrite=True,
+                        tags=["jules-claim"])
+
+
+async def _ensure_lock() -> None:
+    async with get_client() as client:
+        with contextlib.suppress(ObjectAlreadyExists):
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LOCK_NAME, limit=1))
+
+
+@contextlib.asynccontextmanager
+async def dispatch_lock(timeout: float = 300) -> AsyncIterator[None]:
+    """Serialize claim decisions across every run, process and machine sharing the Prefect server."""
+    await _ensure_lock()
+    async with concurrency(LOCK_NAME, occupy=1, timeout_seconds=timeout, lease_duration=60, strict=True):
+        yield
+
+
+class Acquired(BaseModel):
+    owned: bool
+    claim: Claim
+
+
+async def acquire(ref: IssueRef, run_id: str, stale_after: float) -> Acquired:
+    """Own the issue, or learn that a live run already does."""
+    async with dispatch_lock():
+        claim = await load(ref) or Claim(issue=ref.key)
+        alive = claim.heartbeat is not None and _now() - claim.heartbeat < timedelta(seconds=stale_after)
+        if claim.owner_run_id and claim.owner_run_id != run_id and alive:
+            return Acquired(owned=False, claim=claim)
+        claim.owner_run_id, claim.heartbeat = run_id, _now()
+        await save(ref, claim)
+        return Acquired(owned=True, claim=claim)
+
+
+async def update(ref: IssueRef, run_id: str, claim: Claim) -> None:
+    """Write the owner's view (heartbeat refreshed). Only the owner writes, so no lock is needed here."""
+    claim.owner_run_id, claim.heartbeat = run_id, _now()
+    await save(ref, claim)
+
+
+async def release(ref: IssueRef, run_id: str, claim: Claim) -> None:
+    async with dispatch_lock():
+        current = await load(ref) or claim
+        if current.owner_run_id in (run_id, None):
+            claim.owner_run_id, claim.heartbeat = None, None
+            await save(ref, claim)

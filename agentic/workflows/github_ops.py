@@ -1,0 +1,133 @@
+"""GitHub operations the flow performs, each one tool call through the hub's `github-rest` server.
+
+The seed's npm GitHub server has no tool to edit a comment, react, read a collaborator's permission or request
+reviewers, so the flow uses the hub's `openapi` server built from `agentic/github.schema.json` (see docs/github-tools.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentic.errors import BadIssueUrl, IssueNotFound
+from agentic.workflows.hub_tools import HubTools, ToolCallFailed
+from agentic.workflows.issue_ref import IssueRef
+
+SERVER = "github-rest"
+WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+
+
+def tool(name: str) -> str:
+    return f"{SERVER}-{name}"
+
+
+class Comment(BaseModel):
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+class Issue(BaseModel):
+    ref: IssueRef
+    title: str
+    body: str
+    author: str
+    state: str
+    labels: list[str]
+    html_url: str
+    comments: list[Comment] = []
+
+
+def _comment(raw: dict[str, Any]) -> Comment:
+    return Comment(id=raw["id"], author=(raw.get("user") or {}).get("login", ""), body=raw.get("body") or "",
+                   created_at=raw["created_at"])
+
+
+async def read_issue(hub: HubTools, ref: IssueRef) -> Issue:
+    """The issue and its comments. A pull request or a missing issue is an error before any side effect."""
+    args = {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number}
+    try:
+        raw = await hub.call(tool("getIssue"), args)
+    except ToolCallFailed as exc:
+        if exc.status in (404, 410):
+            raise IssueNotFound(f"issue {ref} does not exist or the GitHub token cannot see it") from exc
+        raise
+    if raw.get("pull_request"):
+        raise BadIssueUrl(f"{ref} is a pull request, not an issue")
+    return Issue(
+        ref=ref, title=raw.get("title") or "", body=raw.get("body") or "", author=(raw.get("user") or {}).get("login", ""),
+        state=raw.get("state", "open"), labels=[label["name"] for label in raw.get("labels", [])],
+        html_url=raw.get("html_url", ""), comments=await list_comments(hub, ref),
+    )
+
+
+async def list_comments(hub: HubTools, ref: IssueRef, since: datetime | None = None) -> list[Comment]:
+    args: dict[str, Any] = {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number, "per_page": 100}
+    if since:
+        args["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    comments: list[Comment] = []
+    page = 1
+    while True:
+        raw = await hub.call(tool("listIssueComments"), {**args, "page": page})
+        comments += [_comment(item) for item in raw or []]
+        if not raw or len(raw) < 100:
+            return comments
+        page += 1
+
+
+async def create_comment(hub: HubTools, ref: IssueRef, body: str) -> Comment:
+    raw = await hub.call(tool("createIssueComment"),
+                         {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number, "body": {"body": body}})
+    return _comment(raw)
+
+
+async def update_comment(hub: HubTools, ref: IssueRef, comment_id: int, body: str) -> Comment:
+    raw = await hub.call(tool("updateIssueComment"),
+                         {"owner": ref.owner, "repo": ref.repo, "comment_id": comment_id, "body": {"body": body}})
+    return _comment(raw)
+
+
+async def add_reaction(hub: HubTools, ref: IssueRef, content: str = "eyes") -> None:
+    """GitHub answers 200 with the existing reaction on a repeat, so this is idempotent."""
+    await hub.call(tool("createIssueReaction"),
+                   {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number, "body": {"content": content}})
+
+
+async def can_write(hub: HubTools, ref: IssueRef, username: str) -> bool:
+    try:
+        raw = await hub.call(tool("getCollaboratorPermission"),
+                             {"owner": ref.owner, "repo": ref.repo, "username": username})
+    except ToolCallFailed as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return raw.get("permission") in WRITE_PERMISSIONS or (raw.get("role_name") in WRITE_PERMISSIONS)
+
+
+async def default_branch(hub: HubTools, ref: IssueRef) -> str:
+    raw = await hub.call(tool("getRepo"), {"owner": ref.owner, "repo": ref.repo})
+    return raw.get("default_branch") or "main"
+
+
+async def get_pull_request(hub: HubTools, ref: IssueRef, number: int) -> dict[str, Any]:
+    return await hub.call(tool("getPullRequest"), {"owner": ref.owner, "repo": ref.repo, "pull_number": number})
+
+
+async def update_pull_request_body(hub: HubTools, ref: IssueRef, number: int, body: str) -> None:
+    await hub.call(tool("updatePullRequest"),
+                   {"owner": ref.owner, "repo": ref.repo, "pull_number": number, "body": {"body": body}})
+
+
+async def request_reviewers(hub: HubTools, ref: IssueRef, number: int, reviewers: list[str]) -> bool:
+    """False when GitHub refuses (e.g. the reviewer authored the PR or is not a collaborator): not worth failing."""
+    try:
+        await hub.call(tool("requestReviewers"), {"owner": ref.owner, "repo": ref.repo, "pull_number": number,
+                                                  "body": {"reviewers": reviewers}})
+    except ToolCallFailed as exc:
+        if exc.status == 422:
+            return False
+        raise
+    return True
