@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     # --- the native stack -------------------------------------------------------------------------------------
     state_dir: Path = PROJECT_DIR / ".ibt"
 
+    @field_validator("google_api_key", "openai_api_key", "github_token", "jules_api_key", "mcp_hub_token",
+                     mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # `.env.example` copied as is leaves `GITHUB_TOKEN=`: that means "not set", not an empty token.
+        return None if value == "" else value
+
     @field_validator("llm_model")
     @classmethod
     def _accept_seed_model_names(cls, value: str) -> str:

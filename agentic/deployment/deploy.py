@@ -1,0 +1,113 @@
+"""Deploy the Jules agent workflow: check the hub, preload its MCP servers, register and serve the deployment.
+
+    cd agentic && python deployment/deploy.py [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL]
+                                              [--deploy-only]
+
+Every failure is one clear line and a non-zero exit: hub down, Prefect down, a missing key.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+# `python deployment/deploy.py` from agentic/ puts only this folder on sys.path; the package lives two levels up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import httpx  # noqa: E402
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from agentic.errors import AgenticError  # noqa: E402
+from agentic.settings import Settings, get_settings  # noqa: E402
+
+DEPLOYMENT_NAME = "jules-agent-deployment"
+DEPLOYMENT_TAGS = ["jules", "github"]
+console = Console(stderr=True)
+app = typer.Typer(add_completion=False)
+
+
+def fail(message: str) -> typer.Exit:
+    console.print(f"[red]✗[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def check_prefect(api_url: str) -> None:
+    try:
+        httpx.get(api_url.rstrip("/") + "/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise fail(f"Prefect API not reachable at {api_url} ({exc.__class__.__name__}); start it with "
+                   "`ibt stacks run prefect` or pass --prefect-api-url") from None
+    console.print(f"[green]✓[/green] Prefect API {api_url}")
+
+
+def preload_servers(settings: Settings) -> None:
+    """Add (or update) the GitHub and Jules MCP servers on the hub and wait until they are connected."""
+    from agentic.hub.client import HubClient
+    from agentic.deployment.servers import hub_server_definitions
+
+    definitions = hub_server_definitions(settings)  # raises ConfigError naming a missing key
+    client = HubClient(settings.mcp_server_url,
+                       token=settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None)
+    for name, config in definitions.items():
+        client.upsert_server(name, config)
+        client.wait_connected(name, timeout=180)
+        tools = [t for t in client.list_tools() if t.startswith(name + "-")]
+        console.print(f"[green]✓[/green] hub server {name}: {len(tools)} tools")
+
+
+@app.command()
+def main(
+    skip_mcp_preload: Annotated[bool, typer.Option("--skip-mcp-preload", help="Do not add servers to the hub.")] = False,
+    mcp_hub_url: Annotated[str | None, typer.Option("--mcp-hub-url", help="MCP hub base URL.")] = None,
+    prefect_api_url: Annotated[str | None, typer.Option("--prefect-api-url", help="Prefect API URL.")] = None,
+    deploy_only: Annotated[bool, typer.Option("--deploy-only", help="Register the deployment, do not serve.")] = False,
+) -> None:
+    """Check the hub, preload the GitHub and Jules MCP servers, deploy `jules-agent-workflow` and serve it."""
+    overrides = {k: v for k, v in {"mcp_server_url": mcp_hub_url, "prefect_api_url": prefect_api_url}.items() if v}
+    settings = get_settings(**overrides)
+    # Flow runs started by the served deployment are child processes: they read these from the environment.
+    os.environ["MCP_SERVER_URL"] = settings.mcp_server_url
+    os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+
+    from agentic.hub.client import HubClient
+
+    try:
+        HubClient(settings.mcp_server_url,
+                  token=settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None).health()
+    except AgenticError as exc:
+        raise fail(f"MCP hub not healthy at {settings.mcp_server_url}: {exc}; start it with "
+                   "`ibt stacks run mcp-hub` or pass --mcp-hub-url") from None
+    console.print(f"[green]✓[/green] MCP hub {settings.mcp_server_url}")
+    check_prefect(settings.prefect_api_url)
+    if not skip_mcp_preload:
+        try:
+            preload_servers(settings)
+        except AgenticError as exc:
+            raise fail(str(exc)) from None
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from agentic import __version__
+    from agentic.workflows.jules_workflow import jules_agent_workflow
+
+    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+        if deploy_only:
+            deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS,
+                                                            version=__version__)
+            deployment_id = deployment.apply()
+            console.print(f"[green]✓[/green] deployment jules-agent-workflow/{DEPLOYMENT_NAME} ({deployment_id}); "
+                          "serve it later with this script without --deploy-only")
+            return
+        console.print(f"serving jules-agent-workflow/{DEPLOYMENT_NAME} — Ctrl+C to stop")
+        try:
+            jules_agent_workflow.serve(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__)
+        except KeyboardInterrupt:
+            pass
+    console.print("stopped")
+
+
+if __name__ == "__main__":
+    app()
