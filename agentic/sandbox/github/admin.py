@@ -1,0 +1,75 @@
+"""Test hooks under `/_sim/*` (not part of GitHub's API; no auth, no rate limit, never faulted)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agentic.sandbox.github.seed import SeedError, apply_seed, build_store
+from agentic.sandbox.github.web import Fault, Sim
+
+
+def admin_routes(sim: Sim) -> list[Route]:
+    async def state(request: Request) -> JSONResponse:
+        return JSONResponse(dump(sim))
+
+    async def seed(request: Request) -> JSONResponse:
+        """Body: a seed document. `?reset=false` adds to the current state instead of replacing it."""
+        data = await request.json()
+        try:
+            if request.query_params.get("reset", "true") == "false":
+                apply_seed(sim.store, data)
+            else:
+                sim.store = build_store(data)
+        except (SeedError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"bad seed: {exc!r}"}, status_code=400)
+        return JSONResponse({"repos": sorted(r.full_name for r in sim.store.repos.values())})
+
+    async def faults(request: Request) -> JSONResponse:
+        """Body: {"status": 502|503|500|429|403, "count": N, "match": "GET /repos/acme", "retry_after": 60}
+        (or a list of them); `DELETE` clears. The next N matching API responses fail that way."""
+        if request.method == "DELETE":
+            sim.faults.clear()
+            return JSONResponse({"faults": []})
+        data = await request.json()
+        for item in data if isinstance(data, list) else [data]:
+            sim.faults.append(Fault(int(item["status"]), int(item.get("count", 1)), item.get("match", ""),
+                                    int(item.get("retry_after", 60))))
+        return JSONResponse({"faults": [asdict(f) for f in sim.faults if f.count > 0]})
+
+    async def requests(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            sim.route_counts.clear()
+            sim.op_counts.clear()
+        return JSONResponse({"routes": dict(sim.route_counts), "operations": dict(sim.op_counts),
+                             "total": sum(sim.route_counts.values())})
+
+    return [
+        Route("/_sim/state", state, methods=["GET"]),
+        Route("/_sim/seed", seed, methods=["POST"]),
+        Route("/_sim/faults", faults, methods=["POST", "DELETE"]),
+        Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
+    ]
+
+
+def dump(sim: Sim) -> dict:
+    """The whole state as plain JSON (tokens left out: secrets never in listings)."""
+    store = sim.store
+    repos = {}
+    for key, repo in store.repos.items():
+        data = asdict(repo)
+        data.pop("blobs")
+        data["commits"] = {sha: {"message": c.message, "parents": c.parents, "files": sorted(c.tree)}
+                           for sha, c in repo.commits.items()}
+        data["issues"] = {str(n): v for n, v in data["issues"].items()}
+        data["comments"] = {str(n): v for n, v in data["comments"].items()}
+        repos[repo.full_name] = data
+    return {
+        "users": {u.login: {"id": u.id, "type": u.type, "name": u.name} for u in store.users.values()},
+        "repos": repos,
+        "webhook_deliveries": sim.webhooks.deliveries if sim.webhooks else [],
+        "faults": [asdict(f) for f in sim.faults if f.count > 0],
+    }

@@ -1,0 +1,267 @@
+"""HTTP plumbing shared by every route: auth, rate-limit headers, faults, request counts, errors, pagination.
+
+A route is `Route(method, github_path, operation_id, handler)`; `handler(ctx)` returns `(status, body)` or
+`(status, body, headers)` and raises `ApiError` for GitHub-shaped errors. The wrapper does the rest in the order
+GitHub does: (fault) -> auth (401) -> rate limit (403) -> handler.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from agentic.sandbox.github.render import Renderer
+from agentic.sandbox.github.store import Repo, Store
+
+DOCS = "https://docs.github.com/rest"
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+SECONDARY_DOCS = RATE_DOCS + "#about-secondary-rate-limits"
+_SPEC = Path(__file__).with_name("conformance.openapi.json")
+
+
+_OPS = [op for item in json.loads(_SPEC.read_text())["paths"].values() for op in item.values()]
+# operationId -> GitHub's docs page, for `documentation_url` (taken from GitHub's own description).
+DOC_URLS = {op["operationId"]: op.get("externalDocs", {}).get("url", DOCS) for op in _OPS}
+# operationId -> documented statuses: where GitHub documents no 403, it answers 404 to the unauthorised.
+STATUSES = {op["operationId"]: set(op["responses"]) for op in _OPS}
+
+
+class ApiError(Exception):
+    """A GitHub error response: {"message", "errors"?, "documentation_url", "status"}."""
+
+    def __init__(self, status: int, message: str, errors: list[dict] | None = None, doc: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors, self.doc, self.headers = status, message, errors, doc, headers or {}
+
+    def body(self, op_id: str | None) -> dict:
+        out: dict[str, Any] = {"message": self.message}
+        if self.errors is not None:
+            out["errors"] = self.errors
+        out["documentation_url"] = self.doc or DOC_URLS.get(op_id or "", DOCS)
+        out["status"] = str(self.status)
+        return out
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def invalid(resource: str, field_name: str, code: str = "invalid", message: str | None = None) -> ApiError:
+    error = {"resource": resource, "code": code, "field": field_name}
+    if message:
+        error["message"] = message
+    return ApiError(422, "Validation Failed", [error])
+
+
+@dataclass
+class Fault:
+    status: int
+    count: int
+    match: str = ""  # substring of "METHOD /path"; empty matches everything
+    retry_after: int = 60
+
+
+@dataclass
+class Quota:
+    used: int = 0
+    reset: int = 0
+
+
+@dataclass
+class SimConfig:
+    """Simulator settings. `base_url` overrides the URL derived from each request (behind a proxy)."""
+
+    seed: dict | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    base_url: str | None = None
+    rate_limit: int = 5000
+    search_rate_limit: int = 30
+
+
+@dataclass
+class Sim:
+    """Everything one simulator instance owns (state, counters, faults, webhook sender)."""
+
+    config: SimConfig
+    store: Store
+    webhooks: Any = None
+    faults: list[Fault] = field(default_factory=list)
+    route_counts: Counter = field(default_factory=Counter)
+    op_counts: Counter = field(default_factory=Counter)
+    quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
+
+
+class Ctx:
+    """One request as the handlers see it."""
+
+    def __init__(self, sim: Sim, request: Request, login: str | None, body: Any, op_id: str = "") -> None:
+        self.sim, self.request, self.login, self.body, self.op_id = sim, request, login, body, op_id
+        self.params = request.path_params
+        self.query = request.query_params
+        self.base = sim.config.base_url or str(request.base_url).rstrip("/")
+        self.render = Renderer(sim.store, self.base, login)
+
+    @property
+    def store(self) -> Store:
+        return self.sim.store
+
+    def repo(self, need: str = "read") -> Repo:
+        """The path's repo; 404 when invisible (GitHub hides private repos), 403 when visible but not enough."""
+        repo = self.store.repo(self.params["owner"], self.params["repo"])
+        if repo is None or not repo.can(self.login, "read"):
+            raise not_found()
+        if not repo.can(self.login, need):
+            if "403" not in STATUSES.get(self.op_id, {"403"}):
+                raise not_found()
+            raise ApiError(403, "Resource not accessible by personal access token")
+        return repo
+
+    def emit(self, event: str, payload: dict) -> None:
+        if self.sim.webhooks is not None:
+            self.sim.webhooks.emit(event, payload)
+
+    def paginate(self, items: list) -> tuple[list, dict[str, str]]:
+        """GitHub pagination: per_page (default 30, max 100), page; RFC 8288 `Link` with next/last/prev/first."""
+        per_page = min(max(_int(self.query.get("per_page"), 30), 1), 100)
+        page = max(_int(self.query.get("page"), 1), 1)
+        last = max(math.ceil(len(items) / per_page), 1)
+        links = []
+        query = dict(self.query)
+
+        def url(n: int) -> str:
+            return f"{self.base}{self.request.url.path}?{urlencode({**query, 'per_page': per_page, 'page': n})}"
+
+        if page > 1:
+            links.append(f'<{url(min(page - 1, last))}>; rel="prev"')
+        if page < last:
+            links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+        if page > 1:
+            links.append(f'<{url(1)}>; rel="first"')
+        chunk = items[(page - 1) * per_page: page * per_page]
+        return chunk, ({"Link": ", ".join(links)} if links else {})
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+Handler = Callable[[Ctx], Any]
+
+
+@dataclass
+class Route:
+    method: str
+    path: str  # GitHub's template, e.g. /repos/{owner}/{repo}/issues/{issue_number}
+    op_id: str
+    handler: Handler
+    starlette_path: str = ""  # with convertors (`{issue_number:int}`, `{path:path}`); defaults to `path`
+
+
+def endpoint(sim: Sim, route: Route) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        sim.route_counts[f"{route.method} {route.path}"] += 1
+        sim.op_counts[route.op_id] += 1
+        resource = "search" if route.path.startswith("/search/") else "core"
+        headers = {"X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(), "X-GitHub-Api-Version-Selected": "2022-11-28"}
+        login = None
+        try:
+            fault = _take_fault(sim, f"{request.method} {request.url.path}")
+            login = _authenticate(sim, request)
+            headers.update(_rate_limit(sim, login, resource))
+            if fault is not None:
+                raise _fault_error(fault)
+            body = await _json_body(request)
+            result = route.handler(Ctx(sim, request, login, body, route.op_id))
+            status, payload, *extra = result
+            if extra:
+                headers.update(extra[0])
+            if status == 204:
+                return Response(status_code=204, headers=headers)
+            return _json(status, payload, headers)
+        except ApiError as err:
+            headers.update(err.headers)
+            return _json(err.status, err.body(route.op_id), headers)
+
+    return run
+
+
+def _json(status: int, payload: Any, headers: dict[str, str]) -> Response:
+    return Response(json.dumps(payload), status_code=status, headers=headers,
+                    media_type="application/json; charset=utf-8")
+
+
+async def _json_body(request: Request) -> Any:
+    if request.method in ("GET", "HEAD", "DELETE"):
+        return None
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Problems parsing JSON") from None
+
+
+def _authenticate(sim: Sim, request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise ApiError(401, "Requires authentication", doc=DOCS)
+    if scheme.lower() not in ("bearer", "token") or token.strip() not in sim.store.tokens:
+        raise ApiError(401, "Bad credentials", doc=DOCS)
+    request.state.token = token.strip()
+    return sim.store.users[sim.store.tokens[token.strip()]].login
+
+
+def _rate_limit(sim: Sim, login: str, resource: str) -> dict[str, str]:
+    limit = sim.config.search_rate_limit if resource == "search" else sim.config.rate_limit
+    window = 60 if resource == "search" else 3600
+    quota = sim.quotas.setdefault((login, resource), Quota())
+    now = int(time.time())
+    if quota.reset <= now:
+        quota.used, quota.reset = 0, now + window
+    over = quota.used >= limit
+    quota.used += 0 if over else 1
+    headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(limit - quota.used),
+               "X-RateLimit-Reset": str(quota.reset), "X-RateLimit-Used": str(quota.used),
+               "X-RateLimit-Resource": resource}
+    if over:
+        user_id = sim.store.users[login.lower()].id
+        raise ApiError(403, f"API rate limit exceeded for user ID {user_id}.", doc=RATE_DOCS, headers=headers)
+    return headers
+
+
+def _take_fault(sim: Sim, what: str) -> Fault | None:
+    for fault in sim.faults:
+        if fault.count > 0 and fault.match in what:
+            fault.count -= 1
+            return fault
+    return None
+
+
+def _fault_error(fault: Fault) -> ApiError:
+    if fault.status in (403, 429):
+        return ApiError(fault.status, "You have exceeded a secondary rate limit. Please wait a few minutes before you "
+                        "try again. If you reach out to GitHub Support for help, please include the request ID "
+                        f"{uuid.uuid4().hex[:8].upper()}.", doc=SECONDARY_DOCS,
+                        headers={"Retry-After": str(fault.retry_after)})
+    messages = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "We couldn't respond "
+                "to your request in time. Sorry about that. Please try resubmitting your request and contact us "
+                "if the problem persists."}
+    return ApiError(fault.status, messages.get(fault.status, "Server Error"), doc=DOCS)
