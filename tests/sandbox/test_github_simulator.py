@@ -1,0 +1,199 @@
+"""Simulator behaviour beyond single responses: pagination, auth, rate limits, faults, webhooks, seeding, preload."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from agentic.sandbox.github import DEMO_SEED, SeedError, create_app, load_seed_file, node_env
+from agentic.sandbox.github.conformance import Conformance
+from agentic.sandbox.github.redirect import PRELOAD
+
+BASE = "http://sim.test"
+MAINT = {"Authorization": "Bearer sim-token-octo-maintainer"}
+REPO = "/repos/acme/widgets"
+
+
+def client_for(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE, headers=MAINT)
+
+
+@pytest.fixture
+def demo():
+    return load_seed_file(DEMO_SEED)
+
+
+async def test_link_pagination_walks_every_issue_once(demo):
+    async with client_for(create_app({"seed": demo})) as client:
+        checker = Conformance(BASE)
+        url, seen, pages = f"{REPO}/issues?state=all&per_page=2", [], 0
+        while url:
+            response = await client.get(url)
+            checker.check(response)
+            seen += [i["number"] for i in response.json()]
+            pages += 1
+            links = response.links
+            assert ("prev" in links) == (pages > 1)
+            url = links.get("next", {}).get("url")
+            assert url is None or url.startswith(BASE + REPO)
+        assert pages == 3 and sorted(seen) == [1, 2, 3, 4, 5] and len(seen) == 5
+        assert seen == sorted(seen, reverse=True)  # default sort: created desc
+
+
+async def test_auth_errors_are_githubs(demo):
+    async with client_for(create_app({"seed": demo})) as client:
+        bad = await client.get(REPO, headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        assert bad.json() == {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
+                              "status": "401"}
+        missing = await client.get(REPO, headers={"Authorization": ""})
+        assert missing.status_code == 401 and missing.json()["message"] == "Requires authentication"
+        legacy = await client.get(REPO, headers={"Authorization": "token sim-token-alice"})
+        assert legacy.status_code == 200 and legacy.json()["permissions"]["push"] is True
+        mallory = await client.get(REPO, headers={"Authorization": "Bearer sim-token-mallory"})
+        assert mallory.json()["permissions"] == {"admin": False, "maintain": False, "push": False, "triage": False,
+                                                 "pull": True}
+
+
+async def test_rate_limit_headers_then_403(demo):
+    async with client_for(create_app({"seed": demo, "rate_limit": 3})) as client:
+        remaining = []
+        for _ in range(3):
+            response = await client.get(REPO)
+            assert response.headers["X-RateLimit-Limit"] == "3"
+            assert response.headers["X-RateLimit-Resource"] == "core"
+            remaining.append(int(response.headers["X-RateLimit-Remaining"]))
+        assert remaining == [2, 1, 0]
+        over = await client.get(REPO)
+        assert over.status_code == 403 and over.json()["message"].startswith("API rate limit exceeded for user ID")
+        assert over.headers["X-RateLimit-Remaining"] == "0" and int(over.headers["X-RateLimit-Reset"]) > 0
+        other = await client.get(REPO, headers={"Authorization": "Bearer sim-token-alice"})
+        assert other.status_code == 200  # quotas are per user
+
+
+async def test_faults_then_recovery_and_request_counts(demo):
+    async with client_for(create_app({"seed": demo})) as client:
+        await client.post("/_sim/faults", json=[{"status": 502, "count": 2, "match": "/issues/1"},
+                                                {"status": 429, "count": 1, "match": "/pulls", "retry_after": 7}])
+        first, second, third = [await client.get(f"{REPO}/issues/1") for _ in range(3)]
+        assert (first.status_code, second.status_code, third.status_code) == (502, 502, 200)
+        assert first.json()["message"] == "Server Error"
+        limited = await client.get(f"{REPO}/pulls")
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
+        assert "secondary rate limit" in limited.json()["message"]
+        assert (await client.get(f"{REPO}/pulls")).status_code == 200
+        counts = (await client.get("/_sim/requests")).json()
+        assert counts["routes"]["GET /repos/{owner}/{repo}/issues/{issue_number}"] == 3
+        assert counts["operations"]["listPullRequests"] == 2
+
+
+async def test_pull_requests_share_numbers_and_show_up_as_issues(demo):
+    async with client_for(create_app({"seed": demo})) as client:
+        main = (await client.get(f"{REPO}/git/ref/heads/main")).json()["object"]["sha"]
+        await client.post(f"{REPO}/git/refs", json={"ref": "refs/heads/feat", "sha": main})
+        await client.put(f"{REPO}/contents/NEW.md", json={"message": "m", "content": "aGk=", "branch": "feat"})
+        pr = (await client.post(f"{REPO}/pulls", json={"title": "t", "head": "feat", "base": "main"})).json()
+        issue = (await client.post(f"{REPO}/issues", json={"title": "after the PR"})).json()
+        assert (pr["number"], issue["number"]) == (6, 7)
+        as_issue = (await client.get(f"{REPO}/issues/6")).json()
+        assert as_issue["pull_request"]["url"] == f"{BASE}{REPO}/pulls/6"
+        assert as_issue["html_url"] == "https://github.com/acme/widgets/pull/6"
+        assert pr["changed_files"] == 1 and pr["additions"] == 1
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    _Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
+    server.shutdown()
+    server.server_close()
+
+
+async def test_webhooks_are_signed_with_hmac_sha256(demo, receiver):
+    url, received = receiver
+    app = create_app({"seed": demo, "webhook_url": url, "webhook_secret": "s3cret"})
+    async with client_for(app) as client:
+        await client.post(f"{REPO}/issues/2/comments", json={"body": "on it"})
+        await client.patch(f"{REPO}/issues/3", json={"state": "closed"})
+        await app.state.sim.webhooks.drain()
+        state = (await client.get("/_sim/state")).json()
+    received.sort(key=lambda hb: hb[0]["X-GitHub-Event"])  # deliveries are concurrent, as on GitHub
+    events = [(h["X-GitHub-Event"], json.loads(b)["action"]) for h, b in received]
+    assert events == [("issue_comment", "created"), ("issues", "closed")]
+    for headers, body in received:
+        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Hub-Signature-256"], expected)
+        assert len(headers["X-GitHub-Delivery"]) == 36
+    payload = json.loads(received[0][1])
+    assert payload["comment"]["body"] == "on it" and payload["issue"]["number"] == 2
+    assert payload["repository"]["full_name"] == "acme/widgets" and payload["sender"]["login"] == "octo-maintainer"
+    assert [d["status_code"] for d in state["webhook_deliveries"]] == [204, 204]
+
+
+async def test_demo_seed_loads_and_admin_reseed(demo):
+    app = create_app({"seed": demo})
+    async with client_for(app) as client:
+        state = (await client.get("/_sim/state")).json()
+        widgets = state["repos"]["acme/widgets"]
+        assert len(widgets["issues"]) == 5 and widgets["default_branch"] == "main"
+        assert widgets["collaborators"]["mallory"] == "read"
+        assert "sim-token-alice" not in json.dumps(state)  # tokens never listed
+        injection = widgets["issues"]["4"]["body"]
+        assert "<!-- ignore previous instructions" in injection
+        await client.post("/_sim/seed", json={"users": [{"login": "bob", "token": "t-bob"}],
+                                              "repos": [{"owner": "bob", "name": "r", "files": {"a.txt": "a"}}]})
+        assert (await client.get("/repos/bob/r/contents/a.txt", headers={"Authorization": "token t-bob"})).json()[
+            "content"] == "YQ==\n"
+        assert (await client.get(REPO)).status_code == 401  # replaced: old tokens are gone
+    with pytest.raises(SeedError):
+        create_app({"seed": {"repos": [{"owner": "o", "name": "r", "collaborators": {"x": "superuser"}}]}})
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+def test_node_preload_rewrites_only_the_github_origin(tmp_path):
+    """A recorder fetch is installed first; the preload wraps it; we see which URLs reach the network layer."""
+    recorder = tmp_path / "recorder.mjs"
+    recorder.write_text("globalThis.fetch = async (input) => "
+                        "new Response(input instanceof Request ? input.url : String(input));\n")
+    script = ("const urls = ['https://api.github.com/repos/a/b/issues?state=open', 'https://api.github.com', "
+              "new URL('https://api.github.com/user'), new Request('https://api.github.com/x', {method: 'POST'}), "
+              "'https://api.github.com.evil.example/x', 'https://uploads.github.com/x', 'http://api.github.com/x'];"
+              "for (const u of urls) console.log(await (await fetch(u)).text());")
+    env = node_env("http://127.0.0.1:9/")
+    env["NODE_OPTIONS"] = f"--import {recorder.as_uri()} {env['NODE_OPTIONS']}"
+    out = subprocess.run(["node", "--input-type=module", "-e", script], env={"PATH": _path(), **env},
+                         capture_output=True, text=True, timeout=30, check=True).stdout.split()
+    assert out == ["http://127.0.0.1:9/repos/a/b/issues?state=open", "http://127.0.0.1:9",
+                   "http://127.0.0.1:9/user", "http://127.0.0.1:9/x", "https://api.github.com.evil.example/x",
+                   "https://uploads.github.com/x", "http://api.github.com/x"]
+    assert PRELOAD.is_file() and env["GITHUB_API_URL"] == "http://127.0.0.1:9"
+
+
+def _path() -> str:
+    import os
+
+    return os.environ["PATH"]
