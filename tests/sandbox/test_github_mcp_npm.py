@@ -16,6 +16,7 @@ import httpx
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
 
 from agentic.sandbox.github import DEMO_SEED, node_env
 from agentic.stacks.ports import free_port
@@ -88,6 +89,24 @@ async def test_npm_github_mcp_server_against_simulator(simulator):
             assert got["head"]["ref"] == "jules/fix-trailing-dash" and got["base"]["ref"] == "main"
             listed = _json(await session.call_tool("list_pull_requests", {**repo, "state": "open"}))
             assert [p["number"] for p in listed] == [pr["number"]]
+            status = _json(await session.call_tool("get_pull_request_status", {**repo, "pull_number": pr["number"]}))
+            assert status["state"] == "pending" and status["sha"] == got["head"]["sha"]
+
+            # The rest of the surface our flow may touch.
+            commits = _json(await session.call_tool("list_commits", {**repo, "sha": "jules/fix-trailing-dash"}))
+            assert commits[0]["commit"]["message"] == "Strip trailing dashes"
+            found = _json(await session.call_tool("search_issues", {"q": "repo:acme/widgets is:issue separator"}))
+            assert [i["number"] for i in found["items"]] == [2]
+            code = _json(await session.call_tool("search_code", {"q": "repo:acme/widgets max_length"}))
+            assert [i["path"] for i in code["items"]] == ["src/widgets/slugify.py"]
+            new = _json(await session.call_tool("create_issue", {**repo, "title": "Docs: mention separator",
+                                                                 "labels": ["enhancement"]}))
+            closed = _json(await session.call_tool("update_issue", {**repo, "issue_number": new["number"],
+                                                                    "state": "closed"}))
+            assert closed["state"] == "closed" and closed["labels"][0]["name"] == "enhancement"
+            # This server (MCP SDK 1.0.1) reports GitHub errors as JSON-RPC errors, not isError results.
+            with pytest.raises(MCPError, match="Not Found"):
+                await session.call_tool("get_issue", {**repo, "issue_number": 999})
 
     # The simulator's own state changed: the comment and the PR exist, and requests really arrived there.
     state = httpx.get(f"{simulator}/_sim/state").json()["repos"]["acme/widgets"]

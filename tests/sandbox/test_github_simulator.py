@@ -197,3 +197,11 @@ def _path() -> str:
     import os
 
     return os.environ["PATH"]
+
+
+async def test_multi_segment_params_may_arrive_percent_encoded(demo):
+    """Hub clients encode path params (`heads/main` -> `heads%2Fmain`); GitHub accepts both forms, so do we."""
+    async with client_for(create_app({"seed": demo})) as client:
+        ref = await client.get(f"{REPO}/git/ref/heads%2Fmain")
+        assert ref.status_code == 200 and ref.json()["ref"] == "refs/heads/main"
+        assert (await client.get(f"{REPO}/contents/src%2Fwidgets%2Fslugify.py")).json()["name"] == "slugify.py"
