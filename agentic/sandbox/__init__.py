@@ -1,0 +1,7 @@
+"""Simulators the sandbox runs instead of the real services (production code: the demo, tests and benchmarks use them).
+
+    github/    GitHub REST API simulator (`python -m agentic.sandbox.github`, port 3101)
+    jules/     Jules v1alpha API simulator (`python -m agentic.sandbox.jules`, port 3102), driven by
+               agentic/jules.schema.json; opens its pull requests on the GitHub simulator
+    model.py   deterministic LLM for the triage agent
+"""

@@ -1,0 +1,391 @@
+"""The Jules v1alpha API simulator as an ASGI app: `create_app(config)`.
+
+Requests go through, in order: request counting, injected faults, API-key check, route matching and body
+validation from the OpenAPI spec (`spec.py`), then the handler named by the operationId. Sessions are driven by
+`scripts.py` in background tasks; `/_sim/*` routes (not part of the real API) let tests and benchmarks inspect
+state, pick scenarios and inject faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from agentic.sandbox.jules import change
+from agentic.sandbox.jules.config import FaultRule, JulesSimConfig, ScenarioRule
+from agentic.sandbox.jules.faults import Faults
+from agentic.sandbox.jules.google_errors import ApiError, error_info, invalid_argument, not_found
+from agentic.sandbox.jules.publish import github_client
+from agentic.sandbox.jules.scripts import SessionRun
+from agentic.sandbox.jules.spec import JulesSpec
+from agentic.sandbox.jules.store import SessionRecord, SessionStore, parse_rfc3339
+from agentic.schemas import JULES_SERVER_NAME, load_openapi
+
+API_PREFIX = "/v1alpha"
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZES = {"listSources": 30, "listSessions": 30, "listActivities": 50}
+MISSING_KEY_MESSAGE = ("Request is missing required authentication credential. Expected OAuth 2 access token, "
+                       "login cookie or other valid authentication credential. See "
+                       "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
+_FAULT_MESSAGES = {500: ("INTERNAL", "Internal error encountered."),
+                   503: ("UNAVAILABLE", "The service is currently unavailable.")}
+_TIME_TERM = re.compile(r'^\s*create_time\s*(>=|<=|>|<|=)\s*"?([^"\s]+)"?\s*$')
+_NAME_TERM = re.compile(r'^\s*name\s*=\s*"?([^"\s]+)"?\s*$')
+
+Handler = Callable[[str, dict[str, str], dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]]
+
+
+class SimulatedDisconnect(httpx.RemoteProtocolError):
+    """Raised after the response headers to drop the connection: uvicorn closes the socket, and an in-process
+    httpx client (ASGITransport) sees the same exception type a real dropped connection gives it."""
+
+
+class JulesSimulator:
+    """State and behaviour of one simulated Jules API; `create_app` wraps it in Starlette."""
+
+    def __init__(self, config: JulesSimConfig, *, github: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self.spec = JulesSpec(load_openapi(JULES_SERVER_NAME))
+        self.store = SessionStore(config)
+        self.faults = Faults(config.faults)
+        self.scenarios: list[ScenarioRule] = []  # added at runtime; searched before config.scenarios
+        self.requests: dict[str, Counter[str]] = {"operation": Counter(), "route": Counter(), "session": Counter()}
+        self._owns_github = github is None
+        self.github = github or github_client(config.github_url, config.github_token, config.github_timeout_seconds)
+        self.handlers: dict[str, Handler] = {
+            "listSources": self.list_sources, "getSource": self.get_source,
+            "createSession": self.create_session, "listSessions": self.list_sessions,
+            "getSession": self.get_session, "deleteSession": self.delete_session,
+            "approvePlan": self.approve_plan, "sendMessage": self.send_message,
+            "listActivities": self.list_activities, "getActivity": self.get_activity,
+        }
+        missing = set(self.spec.by_id) - set(self.handlers)
+        if missing:  # the spec grew an operation the simulator cannot serve: fail at start, not per request
+            raise RuntimeError(f"jules.schema.json has operations without a simulator handler: {sorted(missing)}")
+
+    async def aclose(self) -> None:
+        """Stop every session task and close the GitHub client (if this simulator created it)."""
+        tasks = [r.task for r in self.store.sessions.values() if r.task and not r.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._owns_github:
+            await self.github.aclose()
+
+    # --- the API entry point (raw ASGI, so a fault can drop the connection mid-response) -------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        path = scope["path"]
+        if path.startswith(API_PREFIX + "/"):
+            path = path[len(API_PREFIX):]
+        method = request.method
+        found = self.spec.match(method, path)
+        operation_id = found[0].operation_id if found else None
+        self._count(operation_id, method, found[0].path if found else path, found[1] if found else {})
+        latency, fault = self.faults.take(operation_id, method, path)
+        if latency:
+            await asyncio.sleep(latency)
+        if fault is not None and fault.kind == "drop":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            raise SimulatedDisconnect("simulated dropped connection")
+        if fault is not None and fault.kind == "malformed":
+            response: Response = Response(b'{"name": "sessions/', media_type="application/json")
+        elif fault is not None:
+            status, message = _FAULT_MESSAGES[fault.status]
+            response = ApiError(status, message).response()
+        else:
+            try:
+                response = JSONResponse(await self._serve(request, found))
+            except ApiError as exc:
+                response = exc.response()
+        await response(scope, receive, send)
+
+    async def _serve(self, request: Request, found: Any) -> dict[str, Any]:
+        key = self._authenticate(request)
+        if found is None:
+            raise not_found()
+        operation, params = found
+        query = self.spec.parse_query(operation, list(request.query_params.multi_items()))
+        body = self.spec.parse_body(operation, await request.body())
+        return await self.handlers[operation.operation_id](key, params, query, body)
+
+    def _authenticate(self, request: Request) -> str:
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        if not key:
+            raise ApiError("UNAUTHENTICATED", MISSING_KEY_MESSAGE, [error_info("CREDENTIALS_MISSING")])
+        if key not in self.config.api_keys:
+            raise ApiError("PERMISSION_DENIED", INVALID_KEY_MESSAGE, [error_info("API_KEY_INVALID")])
+        return key
+
+    def _count(self, operation_id: str | None, method: str, route: str, params: dict[str, str]) -> None:
+        self.requests["operation"][operation_id or "unmatched"] += 1
+        self.requests["route"][f"{method} {route}"] += 1
+        if "sessionId" in params:
+            self.requests["session"][params["sessionId"]] += 1
+
+    # --- sources --------------------------------------------------------------------------------------------
+    async def list_sources(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        sources = self.config.sources
+        if query.get("filter"):
+            wanted = {n.lower() for n in _parse_name_filter(query["filter"])}
+            sources = [s for s in sources if s.name.lower() in wanted]
+        page, token = _page([self._source(s) for s in sources], query, "listSources")
+        return _without_empty({"sources": page, "nextPageToken": token})
+
+    async def get_source(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        source = self.config.source(f"sources/github/{params['owner']}/{params['repo']}")
+        if source is None:
+            raise not_found()
+        return self._source(source)
+
+    @staticmethod
+    def _source(source: Any) -> dict[str, Any]:
+        branches = source.branches or [source.default_branch]
+        repo: dict[str, Any] = {"owner": source.owner, "repo": source.repo,
+                                "defaultBranch": {"displayName": source.default_branch},
+                                "branches": [{"displayName": b} for b in branches]}
+        if source.private:  # proto3 JSON omits false booleans
+            repo["isPrivate"] = True
+        return {"name": source.name, "id": source.name.removeprefix("sources/"), "githubRepo": repo}
+
+    # --- sessions -------------------------------------------------------------------------------------------
+    async def create_session(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        source_name = (body.get("sourceContext") or {}).get("source")
+        if source_name is not None and self.config.source(source_name) is None:
+            raise invalid_argument(
+                f"Could not get source '{source_name}': Jules is not connected to this repository, or the source "
+                "name is not of the form sources/github/{owner}/{repo}. List connected sources with listSources.",
+                "session.source_context.source")
+        self.store.check_quota(key)
+        session_id = self.store.new_session_id()
+        # Echo every writable field the client sent (the spec decides which exist), then the output-only ones.
+        resource: dict[str, Any] = {k: v for k, v in body.items()
+                                    if k in self.spec.doc["components"]["schemas"]["CreateSessionRequest"]["properties"]}
+        resource.update(name=f"sessions/{session_id}", id=session_id,
+                        title=body.get("title") or change.default_title(body["prompt"]),
+                        state="QUEUED", url=f"{self.config.web_url.rstrip('/')}/session/{session_id}")
+        script, reason = self._script_for(resource)
+        record = SessionRecord(resource=resource, key=key, script=script, fail_reason=reason)
+        resource["createTime"] = resource["updateTime"] = self.store.stamp(record)
+        self.store.add(record)
+        run = SessionRun(record, self.store, self.config, self.github)
+        record.task = asyncio.create_task(run.run(), name=f"jules-session-{session_id}")
+        return _session_view(record)
+
+    def _script_for(self, resource: dict[str, Any]) -> tuple[str, str | None]:
+        for rule in [*self.scenarios, *self.config.scenarios]:
+            if re.search(rule.match, resource["prompt"]) or re.search(rule.match, resource["title"]):
+                return rule.script, rule.reason
+        return self.config.default_script, None
+
+    async def list_sessions(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        records = [r for r in reversed(self.store.sessions.values()) if not r.resource.get("archived")]
+        page, token = _page([_session_view(r) for r in records], query, "listSessions")
+        return _without_empty({"sessions": page, "nextPageToken": token})
+
+    async def get_session(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        return _session_view(self.store.get(params["sessionId"]))
+
+    async def delete_session(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        record = self.store.get(params["sessionId"])
+        del self.store.sessions[record.id]
+        if record.task and not record.task.done():
+            record.task.cancel()
+        return {}
+
+    async def approve_plan(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        record = self.store.get(params["sessionId"])
+        if record.state != "AWAITING_PLAN_APPROVAL" or record.plan is None:
+            raise ApiError("FAILED_PRECONDITION", f"Session is in state {record.state}; a plan can only be "
+                           "approved while the session is AWAITING_PLAN_APPROVAL.")
+        self.store.add_activity(record, "user", "planApproved", {"planId": record.plan["id"]},
+                                description="Plan approved")
+        self.store.set_state(record, "IN_PROGRESS")
+        record.approved.set()
+        return {}
+
+    async def send_message(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        record = self.store.get(params["sessionId"])
+        self.store.add_activity(record, "user", "userMessaged", {"userMessage": body["prompt"]},
+                                description="User message")
+        if record.state == "AWAITING_USER_FEEDBACK":
+            self.store.set_state(record, "IN_PROGRESS")
+            record.messages.put_nowait(body["prompt"])
+        return {}
+
+    # --- activities -----------------------------------------------------------------------------------------
+    async def list_activities(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        record = self.store.get(params["sessionId"])
+        activities = record.activities
+        if query.get("filter"):
+            keep = _time_filter(query["filter"])
+            activities = [a for a in activities if keep(parse_rfc3339(a["createTime"]))]
+        page, token = _page(activities, query, "listActivities")
+        return _without_empty({"activities": page, "nextPageToken": token})
+
+    async def get_activity(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        record = self.store.get(params["sessionId"])
+        for activity in record.activities:
+            if activity["id"] == params["activityId"]:
+                return activity
+        raise not_found()
+
+    # --- /_sim admin routes ---------------------------------------------------------------------------------
+    async def sim_health(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "sessions": len(self.store.sessions)})
+
+    async def sim_sessions(self, request: Request) -> JSONResponse:
+        return JSONResponse({"sessions": [
+            {**_session_view(r), "script": r.script, "apiKey": _mask(r.key), "activities": r.activities}
+            for r in self.store.sessions.values()]})
+
+    async def sim_requests(self, request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            for counter in self.requests.values():
+                counter.clear()
+        return JSONResponse({"total": sum(self.requests["operation"].values()),
+                             "byOperation": dict(self.requests["operation"]),
+                             "byRoute": dict(self.requests["route"]),
+                             "bySession": dict(self.requests["session"])})
+
+    async def sim_scenarios(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            rules = await _rules(request, "scenarios", list[ScenarioRule])
+            if isinstance(rules, JSONResponse):
+                return rules
+            self.scenarios[:0] = rules  # newest first: a test's rule beats earlier ones
+        elif request.method == "DELETE":
+            self.scenarios.clear()
+        return JSONResponse({"scenarios": [r.model_dump() for r in [*self.scenarios, *self.config.scenarios]],
+                             "default": self.config.default_script})
+
+    async def sim_faults(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            rules = await _rules(request, "faults", list[FaultRule])
+            if isinstance(rules, JSONResponse):
+                return rules
+            self.faults.add(rules)
+        elif request.method == "DELETE":
+            self.faults.clear()
+        return JSONResponse({"faults": [r.model_dump() for r in self.faults.rules]})
+
+    async def sim_reset(self, request: Request) -> JSONResponse:
+        """Forget sessions, counters, runtime scenarios and faults (config faults come back)."""
+        for record in self.store.sessions.values():
+            if record.task and not record.task.done():
+                record.task.cancel()
+        self.store = SessionStore(self.config)
+        self.scenarios.clear()
+        self.faults = Faults(self.config.faults)
+        for counter in self.requests.values():
+            counter.clear()
+        return JSONResponse({"status": "reset"})
+
+
+def create_app(config: JulesSimConfig | None = None, *, github: httpx.AsyncClient | None = None) -> Starlette:
+    """The simulator as an ASGI app. `github` is the client used to open pull requests (default: one for
+    `config.github_url`); `app.state.simulator` gives tests the state object (call `aclose()` when done in-process).
+    """
+    simulator = JulesSimulator(config or JulesSimConfig(), github=github)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await simulator.aclose()
+
+    admin = [
+        Route("/_sim/health", simulator.sim_health),
+        Route("/_sim/sessions", simulator.sim_sessions),
+        Route("/_sim/requests", simulator.sim_requests, methods=["GET", "DELETE"]),
+        Route("/_sim/scenarios", simulator.sim_scenarios, methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/faults", simulator.sim_faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/reset", simulator.sim_reset, methods=["POST"]),
+    ]
+    app = Starlette(routes=admin, lifespan=lifespan)
+    app.state.simulator = simulator
+    app.router.default = simulator  # every path that is not /_sim/* is the API, which answers its own 404s
+    return app
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+def _session_view(record: SessionRecord) -> dict[str, Any]:
+    """The Session as the API returns it: proto3 JSON omits false booleans and empty lists."""
+    return _without_empty(dict(record.resource))
+
+
+def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v not in (None, False, [], "")}
+
+
+def _mask(key: str) -> str:
+    return key[:4] + "…" if len(key) > 4 else "…"
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, Any], operation_id: str) -> tuple[list[dict], str | None]:
+    size = query.get("pageSize") or DEFAULT_PAGE_SIZES[operation_id]
+    if size < 0:
+        raise invalid_argument("page_size must not be negative.", "page_size")
+    size = min(size, MAX_PAGE_SIZE)
+    offset = 0
+    if query.get("pageToken"):
+        try:
+            offset = int(base64.urlsafe_b64decode(query["pageToken"].encode()).decode().removeprefix("o:"))
+        except (ValueError, UnicodeDecodeError):
+            raise invalid_argument("Invalid page token.", "page_token") from None
+    end = offset + size
+    token = base64.urlsafe_b64encode(f"o:{end}".encode()).decode() if end < len(items) else None
+    return items[offset:end], token
+
+
+def _parse_name_filter(text: str) -> list[str]:
+    names = []
+    for term in re.split(r"\s+OR\s+", text.strip()):
+        match = _NAME_TERM.match(term)
+        if not match:
+            raise invalid_argument(f"Invalid filter '{text}': only name=sources/... terms joined by OR are "
+                                   "supported.", "filter")
+        names.append(match.group(1))
+    return names
+
+
+def _time_filter(text: str) -> Callable[[Any], bool]:
+    checks = []
+    for term in re.split(r"\s+AND\s+", text.strip()):
+        match = _TIME_TERM.match(term)
+        if not match:
+            raise invalid_argument(f"Invalid filter '{text}': expected create_time>\"<RFC 3339 timestamp>\" "
+                                   "(operators > >= < <= =, joined by AND).", "filter")
+        op, raw = match.groups()
+        try:
+            moment = parse_rfc3339(raw)
+        except ValueError:
+            raise invalid_argument(f"Invalid timestamp '{raw}' in filter: use RFC 3339, e.g. "
+                                   "2026-01-01T00:00:00Z.", "filter") from None
+        checks.append((op, moment))
+    compare = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+               "<=": lambda a, b: a <= b, "=": lambda a, b: a == b}
+    return lambda t: all(compare[op](t, m) for op, m in checks)
+
+
+async def _rules(request: Request, key: str, kind: Any) -> Any:
+    try:
+        data = await request.json()
+        items = data.get(key, [data]) if isinstance(data, dict) else data
+        return TypeAdapter(kind).validate_python(items)
+    except (ValueError, ValidationError) as exc:
+        return JSONResponse({"error": f"invalid {key}: {exc}"}, status_code=400)

@@ -1,0 +1,118 @@
+"""Configuration of the Jules simulator: keys, connected repositories, quotas, clock, scenarios and faults.
+
+One pydantic model, loadable from YAML (`--config FILE.yaml`); every key has a default so an empty file works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agentic.errors import ConfigError
+
+ScriptName = Literal["happy", "fail", "question", "silent", "slow"]
+SCRIPT_NAMES: tuple[str, ...] = ("happy", "fail", "question", "silent", "slow")
+DEFAULT_API_KEY = "sandbox-jules-key"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Model):
+    """A repository the Jules GitHub app is 'installed' on."""
+
+    owner: str
+    repo: str
+    default_branch: str = "main"
+    branches: list[str] = Field(default_factory=list, description="Defaults to [default_branch].")
+    private: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"sources/github/{self.owner}/{self.repo}"
+
+
+class QuotaConfig(_Model):
+    """Per-API-key session quotas (Google AI Pro plan: 15 concurrent, 100 a day). None = unlimited."""
+
+    max_concurrent_sessions: int | None = 15
+    max_sessions_per_day: int | None = 100
+
+
+class ScenarioRule(_Model):
+    """Sessions whose prompt or title matches `match` (Python regex, searched) run `script`."""
+
+    match: str
+    script: ScriptName
+    reason: str | None = Field(default=None, description="FAILED reason for the `fail` script.")
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"scenario match {value!r} is not a valid regex: {exc}") from None
+        return value
+
+
+FaultKind = Literal["error", "latency", "drop", "malformed"]
+
+
+class FaultRule(_Model):
+    """One injected fault. `count` requests get it (None = every request); `route` narrows it to an operationId
+    (e.g. `createSession`) or an `METHOD /path` prefix (e.g. `GET /sessions`)."""
+
+    kind: FaultKind
+    count: int | None = 1
+    route: str | None = None
+    status: Literal[500, 503] = 503
+    seconds: float = 0.0
+
+
+class JulesSimConfig(_Model):
+    """Everything the simulator can be told. Defaults give a working sandbox on port 3102."""
+
+    api_keys: list[str] = Field(default_factory=lambda: [DEFAULT_API_KEY])
+    sources: list[SourceConfig] = Field(default_factory=list)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
+    tick_seconds: float = Field(default=1.0, gt=0, description="Simulated time between two session steps.")
+    default_script: ScriptName = "happy"
+    scenarios: list[ScenarioRule] = Field(default_factory=list)
+    faults: list[FaultRule] = Field(default_factory=list)
+    github_url: str = "http://127.0.0.1:3101"
+    github_token: str | None = Field(default=None, description="Token for the GitHub API when opening PRs.")
+    github_timeout_seconds: float = 10.0
+    change_path: str = Field(default="jules/session-{session_id}.md",
+                             description="File Jules 'writes' in its change; {session_id} is substituted.")
+    web_url: str = "https://jules.google.com"
+    seed: int = Field(default=0, description="Seed of the id generator (same seed, same ids).")
+
+    def source(self, name: str) -> SourceConfig | None:
+        for source in self.sources:
+            if source.name.lower() == name.lower():
+                return source
+        return None
+
+
+def load_config(path: Path | None = None, **overrides: object) -> JulesSimConfig:
+    """Read a YAML config (keys as in `JulesSimConfig`); keyword overrides win (the CLI's flags)."""
+    data: dict = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read Jules simulator config {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the Jules simulator config must be a mapping")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return JulesSimConfig.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(f"invalid Jules simulator config{f' {path}' if path else ''}: {exc}") from None

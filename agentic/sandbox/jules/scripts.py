@@ -1,0 +1,176 @@
+"""Scripted session lifecycles. Each session runs one script as an asyncio task, one step per clock tick.
+
+    happy     QUEUED → PLANNING → [AWAITING_PLAN_APPROVAL] → IN_PROGRESS → COMPLETED (+ pull request if asked)
+    fail      ... plan approved → IN_PROGRESS → a failing command → FAILED with a reason
+    question  ... IN_PROGRESS → AWAITING_USER_FEEDBACK (agent asks) → sendMessage → IN_PROGRESS → COMPLETED
+    silent    ... IN_PROGRESS, then nothing ever again (the workflow's "stuck session" case)
+    slow      happy, with ten times the ticks
+
+Every state change is traced by the activity a client would see for it (planGenerated, planApproved,
+progressUpdated, agentMessaged, userMessaged, sessionCompleted, sessionFailed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from agentic.sandbox.jules import change
+from agentic.sandbox.jules.config import JulesSimConfig
+from agentic.sandbox.jules.publish import PublishError, PullRequestDraft, base_commit, open_pull_request
+from agentic.sandbox.jules.store import SessionRecord, SessionStore
+
+log = logging.getLogger(__name__)
+
+QUESTION = "Before I change anything: should the fix keep the current public behaviour for existing callers?"
+DEFAULT_FAIL_REASON = "The tests failed after the change and Jules could not fix them."
+
+
+class SessionRun:
+    """Drives one session through its script."""
+
+    def __init__(self, record: SessionRecord, store: SessionStore, config: JulesSimConfig,
+                 github: httpx.AsyncClient) -> None:
+        self.record, self.store, self.config, self.github = record, store, config, github
+        self.slowdown = 10 if record.script == "slow" else 1
+
+    async def tick(self, ticks: float = 1) -> None:
+        await asyncio.sleep(self.config.tick_seconds * ticks * self.slowdown)
+
+    async def run(self) -> None:
+        try:
+            await self._script()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a script must fail the session, not vanish in a task
+            log.exception("session %s script crashed", self.record.id)
+            self.fail(f"Internal simulator error: {type(exc).__name__}: {exc}")
+
+    # --- the script -----------------------------------------------------------------------------------------
+    async def _script(self) -> None:
+        record, store = self.record, self.store
+        await self.tick()
+        store.set_state(record, "PLANNING")
+        await self.tick()
+        self.generate_plan()
+        await self.approval()
+        if record.script == "silent":
+            await asyncio.Event().wait()  # never set: the session stays IN_PROGRESS with no new activity
+        steps = record.plan["steps"] if record.plan else []
+        if record.script == "fail":
+            await self.tick()
+            self.progress(steps[0], bash={"command": "python -m pytest -q", "exitCode": 1,
+                                          "output": "FAILED tests/test_core.py::test_change - AssertionError\n"
+                                                    "1 failed, 12 passed"})
+            await self.tick()
+            self.fail(record.fail_reason or DEFAULT_FAIL_REASON)
+            return
+        for number, step in enumerate(steps):
+            await self.tick()
+            bash = None
+            if "test" in step["title"].lower() or number == len(steps) - 1:
+                bash = {"command": "python -m pytest -q", "output": "13 passed", "exitCode": 0}
+            self.progress(step, bash=bash)
+            if record.script == "question" and number == 0:
+                await self.ask_question()
+        await self.tick()
+        await self.finish()
+
+    # --- steps ----------------------------------------------------------------------------------------------
+    def generate_plan(self) -> None:
+        record, store = self.record, self.store
+        resource = record.resource
+        steps = [{"id": store.new_id(), **s} for s in change.plan_steps(resource["prompt"], resource["title"])]
+        record.plan = {"id": store.new_id(), "steps": steps, "createTime": store.stamp(record)}
+        store.add_activity(record, "agent", "planGenerated", {"plan": record.plan},
+                           description=f"Plan with {len(steps)} steps")
+
+    async def approval(self) -> None:
+        record, store = self.record, self.store
+        if record.resource.get("requirePlanApproval"):
+            store.set_state(record, "AWAITING_PLAN_APPROVAL")
+            await record.approved.wait()  # approvePlan records the activity and the state change
+        else:
+            await self.tick()
+            store.add_activity(record, "system", "planApproved", {"planId": record.plan["id"]},
+                               description="Plan approved automatically")
+            store.set_state(record, "IN_PROGRESS")
+
+    def progress(self, step: dict[str, Any], bash: dict[str, Any] | None = None,
+                 artifacts: list[dict[str, Any]] | None = None) -> None:
+        items = list(artifacts or [])
+        if bash:
+            items.append({"bashOutput": bash})
+        self.store.add_activity(self.record, "agent", "progressUpdated",
+                                {"title": step["title"], "description": step.get("description", "")},
+                                description=step["title"], artifacts=items)
+
+    async def ask_question(self) -> None:
+        record, store = self.record, self.store
+        await self.tick()
+        store.add_activity(record, "agent", "agentMessaged", {"agentMessage": QUESTION}, description=QUESTION)
+        store.set_state(record, "AWAITING_USER_FEEDBACK")
+        answer = await record.messages.get()  # sendMessage records userMessaged and resumes IN_PROGRESS
+        await self.tick()
+        reply = f"Thanks, continuing with your answer in mind: {answer[:200]}"
+        store.add_activity(record, "agent", "agentMessaged", {"agentMessage": reply}, description=reply)
+
+    async def finish(self) -> None:
+        """Write the change, open the pull request if asked, complete."""
+        record, store, config = self.record, self.store, self.config
+        resource = record.resource
+        title, prompt = resource["title"], resource["prompt"]
+        path = config.change_path.format(session_id=record.id)
+        content = change.file_content(record.id, title, prompt)
+        message = change.commit_message(title)
+        source_name = (resource.get("sourceContext") or {}).get("source")
+        source = config.source(source_name) if source_name else None
+        wants_pr = resource.get("automationMode") == "AUTO_CREATE_PR" and source is not None
+        base = ((resource.get("sourceContext") or {}).get("githubRepoContext") or {}).get("startingBranch") \
+            or (source.default_branch if source else "main")
+        base_sha = None
+        if source is not None:
+            try:
+                base_sha = await base_commit(self.github, source.owner, source.repo, base)
+            except PublishError as exc:
+                if wants_pr:
+                    self.fail(f"Could not read branch {base} of {source.owner}/{source.repo}: {exc}")
+                    return
+        git_patch: dict[str, Any] = {"unidiffPatch": change.unidiff(path, content), "suggestedCommitMessage": message}
+        if base_sha:
+            git_patch["baseCommitId"] = base_sha
+        change_set: dict[str, Any] = {"gitPatch": git_patch}
+        if source_name:
+            change_set["source"] = source_name
+        store.add_activity(record, "agent", "progressUpdated",
+                           {"title": "Prepared the change", "description": f"Added {path}"},
+                           description="Prepared the change", artifacts=[{"changeSet": change_set}])
+        outputs: list[dict[str, Any]] = []
+        if wants_pr:
+            assert source is not None and base_sha is not None
+            body = change.pull_request_body(title, record.plan["steps"] if record.plan else [], path, prompt,
+                                            resource["url"])
+            draft = PullRequestDraft(owner=source.owner, repo=source.repo, base=base,
+                                     head=change.branch_name(title, record.id), path=path, content=content,
+                                     commit_message=message, title=title, body=body)
+            try:
+                pull = await open_pull_request(self.github, draft, base_sha)
+            except PublishError as exc:
+                self.fail(f"Jules could not publish the pull request: {exc}")
+                return
+            outputs.append({"pullRequest": {"url": pull["html_url"], "title": pull.get("title", title),
+                                            "description": pull.get("body") or body,
+                                            "baseRef": base, "headRef": draft.head}})
+        outputs.append({"changeSet": change_set})
+        resource["outputs"] = outputs
+        store.add_activity(record, "agent", "sessionCompleted", {}, description="Session completed")
+        store.set_state(record, "COMPLETED")
+
+    def fail(self, reason: str) -> None:
+        if self.record.terminal:
+            return
+        self.store.add_activity(self.record, "system", "sessionFailed", {"reason": reason}, description=reason)
+        self.store.set_state(self.record, "FAILED")
