@@ -1,0 +1,209 @@
+"""`ibt stacks`: run the compose stacks under `stacks/` with Docker, or natively as supervised processes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agentic.errors import AgenticError
+from agentic.settings import get_settings
+from agentic.stacks.compose import Stack, default_stacks_dir
+from agentic.stacks.control import clean_stale, ensure_not_running, running_stack, stop_stack
+from agentic.stacks.docker import compose_command, docker_available
+from agentic.stacks.native import plan, runner_variables
+from agentic.stacks.postgres import find_pg_bindir
+from agentic.stacks.state import StateDir, is_alive
+from agentic.stacks.supervisor import Supervisor, check_ports, probe
+
+app = typer.Typer(no_args_is_help=True, help="Run, inspect and stop stacks (stacks/<name>/<name>.local.yaml).")
+
+console = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option("--state-dir", envvar="IBT_STATE_DIR", help="State directory [default: settings.state_dir, .ibt/]"),
+]
+StacksDirOpt = Annotated[
+    Path | None,
+    typer.Option("--stacks-dir", envvar="IBT_STACKS_DIR", help="Where stack folders live [default: ./stacks]"),
+]
+
+
+def _state(state_dir: Path | None) -> StateDir:
+    return StateDir((state_dir or get_settings().state_dir).resolve())
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(Text("error: ", style="bold red") + Text(message))
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    stacks: Annotated[list[str], typer.Argument(help="Stack names, e.g. `prefect mcp-hub sandbox`.", show_default=False)],
+    native: Annotated[bool, typer.Option("--native", help="Local processes even if a Docker engine answers.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background (see status/logs/stop).")] = False,
+    sqlite: Annotated[bool, typer.Option("--sqlite", help="Fallback: Prefect on SQLite, no PostgreSQL.")] = False,
+    stacks_dir: StacksDirOpt = None,
+    state_dir: StateDirOpt = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every service to be healthy.")] = 180.0,
+    supervise: Annotated[bool, typer.Option("--supervise", hidden=True)] = False,
+) -> None:
+    """Start stacks like `docker compose up`: with Docker if an engine answers, else as local processes.
+
+    Natively, PostgreSQL gets a cluster under the state directory, services start once their dependencies are
+    healthy, logs are prefixed per service, and Ctrl+C / SIGTERM stops everything.
+    """
+    stacks_dir = (stacks_dir or default_stacks_dir()).resolve()
+    try:
+        stack = Stack.load(stacks, stacks_dir)
+        if not (native or sqlite or supervise) and docker_available():
+            argv = compose_command(stack.files, detach=detach)
+            console.print(f"[dim]Docker engine found: {' '.join(argv)}[/]")
+            raise typer.Exit(subprocess.call(argv))
+        if not (native or supervise):
+            console.print("[dim]no Docker engine answering: running the stack natively (--native)[/]")
+        state = _state(state_dir)
+        state.prepare()
+        variables = runner_variables(state.root, stacks_dir.parent)
+        services = plan(stack, variables, sqlite=sqlite)
+        if not sqlite and any(s.postgres for s in services) and find_pg_bindir() is None:
+            err.print("[yellow]warning:[/] PostgreSQL binaries not found (apt-get install postgresql): "
+                      "falling back to SQLite")
+            sqlite, services = True, plan(stack, variables, sqlite=True)
+        elif sqlite and not supervise:
+            err.print("[yellow]warning:[/] --sqlite: Prefect keeps its state in SQLite, not PostgreSQL "
+                      "(a fallback: fine for a demo, not what Docker runs)")
+        if not supervise:
+            stale = clean_stale(state)
+            if stale:
+                err.print(f"[yellow]warning:[/] removed a stale run file (supervisor pid "
+                          f"{stale['supervisor']['pid']} is gone)")
+            ensure_not_running(state)
+        check_ports(services)
+        if detach:
+            _run_detached(stacks, stacks_dir, state, sqlite, timeout)
+            return
+        supervisor = Supervisor(services, state, console, stacks=stacks, echo=not supervise,
+                                startup_timeout=timeout)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda *_: supervisor.stop.set())
+        supervisor.run()
+    except AgenticError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _run_detached(stacks: list[str], stacks_dir: Path, state: StateDir, sqlite: bool, timeout: float) -> None:
+    """Spawn `ibt stacks run --supervise` in its own session, wait (live status) until it reports healthy."""
+    log = state.logs / "supervisor.log"
+    argv = [sys.executable, "-m", "agentic.cli", "stacks", "run", *stacks, "--native", "--supervise",
+            "--stacks-dir", str(stacks_dir), "--state-dir", str(state.root), "--timeout", str(timeout),
+            *(["--sqlite"] if sqlite else [])]
+    with open(log, "wb") as out:
+        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+    with console.status("starting the supervisor") as status:
+        while True:
+            if child.poll() is not None:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                raise _fail(f"the stack did not start (supervisor exited with code {child.returncode}):\n{tail}")
+            run = state.read_run()
+            if run and run.get("supervisor", {}).get("pid") == child.pid:
+                if run["status"] == "healthy":
+                    break
+                waiting = [s["name"] for s in run["services"] if not s["healthy"]]
+                status.update(f"waiting for {', '.join(waiting)}")
+            time.sleep(0.2)
+    console.print(f"[green]stack up[/] (supervisor pid {child.pid}); "
+                  "`ibt stacks status`, `ibt stacks logs -f`, `ibt stacks stop`")
+    _print_status(state)
+
+
+def _print_status(state: StateDir) -> bool:
+    """Table of the running stack; True if every service is alive and healthy."""
+    run = running_stack(state)
+    if not run:
+        return False
+    table = Table(title=f"stack: {' '.join(run['stacks'])} (supervisor pid {run['supervisor']['pid']})")
+    for column in ("service", "pid", "port", "health"):
+        table.add_column(column)
+    all_ok = True
+    for svc in run["services"]:
+        if not is_alive(svc):
+            health, ok = "[red]stopped[/]", False
+        elif probe(svc["health"], svc["port"]):
+            health, ok = "[green]healthy[/]", True
+        else:
+            health, ok = "[yellow]unhealthy[/]", False
+        all_ok &= ok
+        table.add_row(svc["name"], str(svc.get("pid") or "-"), str(svc["port"] or "-"), health)
+    console.print(table)
+    return all_ok
+
+
+@app.command()
+def status(state_dir: StateDirOpt = None) -> None:
+    """Show the running stack: service, pid, port, health. Exit code 1 if nothing runs or a service is unhealthy."""
+    state = _state(state_dir)
+    if not running_stack(state):
+        run = state.read_run()
+        hint = f" (stale run file of pid {run['supervisor']['pid']}: `ibt stacks stop` cleans it)" if run else ""
+        console.print(f"no stack is running from {state.root}{hint}")
+        raise typer.Exit(1)
+    if not _print_status(state):
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    service: Annotated[str | None, typer.Argument(help="One service (default: all).", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Print the services' logs (from `.ibt/logs/`), prefixed like `docker compose logs`."""
+    state = _state(state_dir)
+    known = sorted(p.stem for p in state.logs.glob("*.log")) if state.logs.is_dir() else []
+    if service is not None and service not in known:
+        raise _fail(f"no log for service {service!r} in {state.logs} (known: {', '.join(known) or 'none'})")
+    names = [service] if service else [n for n in known if n != "supervisor"] or known
+    width = max((len(n) for n in names), default=0)
+    offsets = dict.fromkeys(names, 0)
+
+    def drain() -> None:
+        for name in names:
+            with open(state.log(name), "rb") as fh:
+                fh.seek(offsets[name])
+                data = fh.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            offsets[name] += len(complete)
+            for line in complete.decode(errors="replace").splitlines():
+                console.print(Text(f"{name:<{width}} | ", style="cyan") + Text.from_ansi(line))
+
+    drain()
+    try:
+        while follow:
+            time.sleep(0.3)
+            drain()
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def stop(state_dir: StateDirOpt = None) -> None:
+    """Stop the stack started with `-d` (or in another terminal), and any service a dead supervisor left behind."""
+    state = _state(state_dir)
+    stopped = stop_stack(state)
+    if stopped is None:
+        console.print(f"no stack is running from {state.root}")
+        return
+    console.print(f"stopped {', '.join(s['name'] for s in stopped.get('services', []))}")

@@ -1,0 +1,240 @@
+"""Run a planned stack as local processes, the way `docker compose up` runs containers.
+
+Each service starts once its dependencies are healthy, in its own session (so a stop reaches its grandchildren),
+with its output prefixed on the console (`prefect  | ...`) and copied to `.ibt/logs/<service>.log`.
+Whatever happens — a signal, a crash, a failed health check — every started service is stopped, dependants first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from dotenv import dotenv_values
+from rich.console import Console
+from rich.text import Text
+
+from agentic.errors import ConfigError, StackError
+from agentic.stacks.native import POSTGRES_HEALTH, NativeService
+from agentic.stacks.ports import port_holder
+from agentic.stacks.postgres import find_pg_bindir
+from agentic.stacks.process import http_ok, stop_process
+from agentic.stacks.state import StateDir, process_identity
+
+_COLORS = ["cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta"]
+
+
+def port_env_var(service: str) -> str:
+    """The variable the stack files use for a service's port: `mcp-hub` -> IBT_PORT_MCP_HUB."""
+    return "IBT_PORT_" + service.upper().replace("-", "_")
+
+
+def probe(health: str | None, port: int | None) -> bool:
+    """One health check: an HTTP URL answering < 500, or PostgreSQL accepting connections."""
+    if health == POSTGRES_HEALTH:
+        bindir = find_pg_bindir()
+        if bindir is None or port is None:
+            return False
+        return subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"]).returncode == 0
+    if health:
+        return http_ok(health, timeout=1.0)
+    return True
+
+
+def check_ports(services: list[NativeService]) -> None:
+    """Fail before starting anything if a port is taken, naming who holds it."""
+    for svc in services:
+        if svc.port is None:
+            continue
+        holder = port_holder(svc.port)
+        if holder:
+            raise StackError(
+                f"port {svc.port} ({svc.name}) is held by {holder}; stop it or change the port "
+                f"(e.g. {port_env_var(svc.name)}={svc.port + 10000})"
+            )
+
+
+class Supervisor:
+    """Start, watch and stop the services of one stack. `run()` blocks until `stop` is set or a service fails."""
+
+    def __init__(self, services: list[NativeService], state: StateDir, console: Console, *, stacks: list[str],
+                 echo: bool = True, startup_timeout: float = 180.0) -> None:
+        self.services = services
+        self.state = state
+        self.console = console
+        self.stacks = stacks
+        self.echo = echo
+        self.startup_timeout = startup_timeout
+        self.stop = threading.Event()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.healthy: set[str] = set()
+        self.status = "starting"
+        self._pumps: list[threading.Thread] = []
+        self._spawned_at: dict[str, float] = {}
+        width = max((len(s.name) for s in services), default=0)
+        colors = itertools.cycle(_COLORS)
+        self._prefix = {s.name: (f"{s.name:<{width}} | ", next(colors)) for s in services}
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Start everything, wait for health, then supervise until stopped. Raises StackError on any failure;
+        returns normally on a requested stop. Every started process is gone when this returns or raises."""
+        check_ports(self.services)
+        began = time.monotonic()
+        try:
+            self._write_state()
+            self._start_all()
+            if self.stop.is_set():
+                return
+            self.status = "healthy"
+            self._write_state()
+            self._announce(time.monotonic() - began)
+            while not self.stop.wait(0.3):
+                for svc in self.services:
+                    proc = self.procs[svc.name]
+                    if proc.poll() is not None:
+                        raise StackError(f"{svc.name} exited unexpectedly with code {proc.returncode}"
+                                         f"{self._tail(svc.name)}")
+        except BaseException as exc:
+            self.status = "failed"
+            self._write_state(error=str(exc) if isinstance(exc, StackError) else repr(exc))
+            raise
+        finally:
+            self.stop_all()
+
+    def stop_all(self) -> None:
+        """Dependants first (reverse start order), each process group signalled, SIGKILL after a grace period."""
+        started = [svc for svc in reversed(self.services) if svc.name in self.procs]
+        if started:
+            self.console.print(f"[dim]stopping {', '.join(s.name for s in started)}[/]")
+        for svc in started:
+            stop_process(self.procs[svc.name], sig=svc.stop_signal, timeout=20)
+        for pump in self._pumps:
+            pump.join(timeout=5)
+        self.procs.clear()
+        self.state.clear_run()
+
+    # --- starting --------------------------------------------------------------------------------------------
+    def _start_all(self) -> None:
+        pending = list(self.services)
+        began = time.monotonic()
+        deadline = began + self.startup_timeout
+        with self.console.status("starting", spinner="dots") as status:
+            while len(self.healthy) < len(self.services) and not self.stop.is_set():
+                for svc in list(pending):
+                    if all(dep in self.healthy for dep in svc.depends_on):
+                        status.update(f"starting {svc.name}")
+                        self._spawn(svc)
+                        pending.remove(svc)
+                        self._write_state()
+                waiting = [s for s in self.services if s.name in self.procs and s.name not in self.healthy]
+                for svc in waiting:
+                    proc = self.procs[svc.name]
+                    if proc.poll() is not None:
+                        raise StackError(f"{svc.name} exited with code {proc.returncode} before becoming healthy"
+                                         f"{self._tail(svc.name)}")
+                    if self._probe_started(svc):
+                        self._became_healthy(svc)
+                        self.console.print(f"[green]✔[/] {svc.name} healthy "
+                                           f"[dim]({time.monotonic() - began:.1f}s)[/]")
+                names = [s.name for s in self.services if s.name not in self.healthy]
+                if names:
+                    status.update(f"waiting for {', '.join(names)} [dim]({time.monotonic() - began:.0f}s)[/]")
+                if time.monotonic() > deadline:
+                    raise StackError(f"{', '.join(names)} not healthy after {self.startup_timeout:.0f}s"
+                                     f"{self._tail(names[0])}")
+                self.stop.wait(0.2)
+
+    def _probe_started(self, svc: NativeService) -> bool:
+        if svc.health is None:  # nothing to ask: "healthy" means it survived its first second
+            return time.monotonic() - self._spawned_at[svc.name] >= 1.0
+        return probe(svc.health, svc.port)
+
+    def _spawn(self, svc: NativeService) -> None:
+        self._seed_files(svc)
+        self.state.log(svc.name).write_bytes(b"")  # one run per log file: `ibt stacks logs` shows this run
+        argv, user = svc.argv, None
+        if svc.postgres is not None:
+            self.console.print(f"[dim]{svc.name}: cluster in {svc.postgres.data_dir}[/]")
+            svc.postgres.ensure()  # initdb on first run only
+            argv, user = svc.postgres.command(), svc.postgres.popen_kwargs()["user"]
+        env = {**os.environ}
+        for path, required in svc.env_files:
+            if path.exists():
+                env.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+            elif required:
+                raise ConfigError(f"{svc.name}: env_file {path} not found")
+        env.update(svc.env)
+        try:
+            proc = subprocess.Popen(
+                argv, env=env, cwd=svc.cwd, user=user, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:
+            raise StackError(f"{svc.name}: cannot run {argv[0]}: {exc}") from exc
+        self.procs[svc.name] = proc
+        self._spawned_at[svc.name] = time.monotonic()
+        pump = threading.Thread(target=self._pump, args=(svc.name, proc), daemon=True, name=f"log-{svc.name}")
+        pump.start()
+        self._pumps.append(pump)
+
+    def _seed_files(self, svc: NativeService) -> None:
+        for dest, src in svc.files.items():
+            if dest.exists():
+                continue
+            if not src.exists():
+                raise ConfigError(f"{svc.name}: seed file {src} not found")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+
+    def _became_healthy(self, svc: NativeService) -> None:
+        if svc.postgres is not None:
+            svc.postgres.create_database()  # dependants need the database, not just the server
+        self.healthy.add(svc.name)
+        self._write_state()
+
+    # --- output ----------------------------------------------------------------------------------------------
+    def _pump(self, name: str, proc: subprocess.Popen) -> None:
+        prefix, color = self._prefix[name]
+        with open(self.state.log(name), "ab") as log:
+            for line in iter(proc.stdout.readline, b""):  # type: ignore[union-attr]
+                log.write(line)
+                log.flush()
+                if self.echo:
+                    text = Text.from_ansi(line.decode(errors="replace").rstrip("\r\n"))
+                    self.console.print(Text(prefix, style=color) + text, highlight=False, soft_wrap=True)
+
+    def _announce(self, elapsed: float) -> None:
+        for svc in self.services:
+            where = f"port {svc.port}" if svc.port else ""
+            url = svc.health if svc.health and svc.health.startswith("http") else ""
+            self.console.print(f"[bold green]●[/] {svc.name:<12} {where:<11} [dim]{url}[/]")
+        hint = "; Ctrl+C stops it" if self.echo else ""
+        self.console.print(f"[green]stack healthy in {elapsed:.1f}s[/][dim]{hint}[/]")
+
+    def _tail(self, name: str, lines: int = 25) -> str:
+        path: Path = self.state.log(name)
+        time.sleep(0.2)  # let the pump flush the last lines of a dying process
+        if not path.exists():
+            return ""
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+        return f"\n--- last lines of {path} ---\n" + "\n".join(text)
+
+    def _write_state(self, error: str | None = None) -> None:
+        self.state.write_run({
+            "supervisor": process_identity(os.getpid()),
+            "status": self.status,
+            "error": error,
+            "stacks": self.stacks,
+            "services": [
+                {"name": s.name, "port": s.port, "health": s.health,
+                 "healthy": s.name in self.healthy, "log": str(self.state.log(s.name)),
+                 **(process_identity(self.procs[s.name].pid) if s.name in self.procs else {"pid": None})}
+                for s in self.services
+            ],
+        })
