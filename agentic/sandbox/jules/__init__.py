@@ -11,6 +11,7 @@ scenarios and fault injection to tests.
 from agentic.sandbox.jules.app import JulesSimulator, create_app
 from agentic.sandbox.jules.config import (
     DEFAULT_API_KEY,
+    DEMO_CONFIG,
     FaultRule,
     JulesSimConfig,
     QuotaConfig,
@@ -20,6 +21,6 @@ from agentic.sandbox.jules.config import (
 )
 
 __all__ = [
-    "DEFAULT_API_KEY", "FaultRule", "JulesSimConfig", "JulesSimulator", "QuotaConfig", "ScenarioRule",
+    "DEFAULT_API_KEY", "DEMO_CONFIG", "FaultRule", "JulesSimConfig", "JulesSimulator", "QuotaConfig", "ScenarioRule",
     "SourceConfig", "create_app", "load_config",
 ]

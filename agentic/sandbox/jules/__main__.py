@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from agentic.sandbox.jules.app import create_app
-from agentic.sandbox.jules.config import SourceConfig, load_config
+from agentic.sandbox.jules.config import DEMO_CONFIG, SourceConfig, load_config
 
 cli = typer.Typer(add_completion=False)
 
@@ -19,7 +19,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3102,
     github_url: Annotated[str | None, typer.Option(help="GitHub REST API that receives the pull requests.")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML config (keys of JulesSimConfig).", exists=True)] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config (keys of JulesSimConfig); default: the demo config "
+                                                     "(agentic/sandbox/jules/demo.yaml).", exists=True)] = None,
     github_token: Annotated[str | None, typer.Option(envvar="JULES_SIM_GITHUB_TOKEN", show_default=False,
                                                      help="Token for the GitHub API.")] = None,
     source: Annotated[list[str] | None, typer.Option(help="Connected repository OWNER/REPO (repeatable).")] = None,
@@ -28,7 +29,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the Jules v1alpha API simulator (sessions, activities, sources; pull requests on GitHub)."""
-    settings = load_config(config, github_url=github_url, github_token=github_token, tick_seconds=tick_seconds,
+    settings = load_config(config or DEMO_CONFIG, github_url=github_url, github_token=github_token, tick_seconds=tick_seconds,
                            api_keys=api_key or None)
     for item in source or []:
         owner, _, repo = item.partition("/")

@@ -16,6 +16,7 @@ from agentic.errors import ConfigError
 ScriptName = Literal["happy", "fail", "question", "silent", "slow"]
 SCRIPT_NAMES: tuple[str, ...] = ("happy", "fail", "question", "silent", "slow")
 DEFAULT_API_KEY = "sandbox-jules-key"
+DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 
 
 class _Model(BaseModel):

@@ -32,12 +32,14 @@ class PullRequestDraft:
     body: str
 
 
-def github_client(base_url: str, token: str | None, timeout: float) -> httpx.AsyncClient:
+def github_client(base_url: str, token: str | None, timeout: float = 10.0,
+                  transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """A client for the GitHub REST API at `base_url` (`transport` lets tests reach an in-process simulator)."""
     headers = {"Accept": "application/vnd.github+json", "User-Agent": "jules-sandbox",
                "X-GitHub-Api-Version": "2022-11-28"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+    return httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, json: dict | None = None) -> dict[str, Any]:
