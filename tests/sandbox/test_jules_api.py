@@ -476,3 +476,33 @@ async def test_the_checker_rejects_a_response_that_drifted_from_the_spec(api):
     response = await api.post("/sessions", json={"prompt": "x"})
     with pytest.raises(Exception, match="reviewer"):
         strict.validate(response)
+
+
+async def test_reset_forgets_sessions_counts_scenarios_and_faults(api):
+    await api.post("http://jules.test/_sim/scenarios", json={"match": ".", "script": "silent"})
+    await api.post("http://jules.test/_sim/faults", json={"kind": "latency", "seconds": 0.01, "count": None})
+    session = await create(api)
+    assert (await api.post("http://jules.test/_sim/reset")).status_code == 200
+    assert (await api.get(f"/sessions/{session['id']}")).status_code == 404
+    assert (await api.get("http://jules.test/_sim/scenarios")).json() == {"scenarios": [], "default": "happy"}
+    assert (await api.get("http://jules.test/_sim/faults")).json() == {"faults": []}
+    assert (await api.get("http://jules.test/_sim/requests")).json()["byOperation"] == {"getSession": 1}
+
+
+async def test_admin_routes_reject_invalid_rules(api):
+    bad = await api.post("http://jules.test/_sim/scenarios", json={"match": "(", "script": "happy"})
+    assert bad.status_code == 400 and "regex" in bad.json()["error"]
+    assert (await api.post("http://jules.test/_sim/faults", json={"kind": "explode"})).status_code == 400
+
+
+@pytest.mark.parametrize(("prompt", "refs"), [
+    ("Fix the crash.\n\nFixes #12", ["Fixes #12"]),
+    ("closes #3 and resolves acme/widgets#4; fixes #3 again", ["closes #3", "resolves acme/widgets#4", "fixes #3"]),
+    ("Issue #7 mentions it", []),
+])
+async def test_pull_request_body_repeats_closing_references(api, github, prompt, refs):
+    session = await create(api, **pr_session(prompt))
+    await wait_for(api, session["id"], TERMINAL)
+    body = github.calls[-1][2]["body"]
+    last_block = body.rstrip().split("\n\n")[-1].splitlines()
+    assert last_block == (refs or [f"Jules session: {session['url']}"])

@@ -10,6 +10,7 @@ openapi-core is a test dependency (pyproject `test` extra); it is imported only 
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import sys
 import tempfile
@@ -77,15 +78,25 @@ class _Response:
         self.headers = Headers(dict(response.headers))
 
 
+def _openapi(spec: dict[str, Any]) -> Any:
+    from openapi_core import OpenAPI
+
+    return OpenAPI.from_dict(spec)
+
+
+@functools.cache
+def _default_openapi() -> Any:
+    # Building openapi-core's validators takes ~0.3 s; tests make one checker each.
+    return _openapi(load_openapi(JULES_SERVER_NAME))
+
+
 class SpecConformance:
     """Validates simulator responses against the OpenAPI document; `checked` counts them per operation path."""
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
-        from openapi_core import OpenAPI
-
         self.spec = spec or load_openapi(JULES_SERVER_NAME)
         self.server = self.spec["servers"][0]["url"]
-        self.openapi = OpenAPI.from_dict(self.spec)
+        self.openapi = _default_openapi() if spec is None else _openapi(spec)
         self.checked: list[tuple[str, int]] = []
 
     def validate(self, response: httpx.Response) -> None:
