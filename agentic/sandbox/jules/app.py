@@ -9,7 +9,6 @@ state, pick scenarios and inject faults.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import re
 from collections import Counter
@@ -17,15 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from agentic.sandbox.jules import change
-from agentic.sandbox.jules.config import FaultRule, JulesSimConfig, ScenarioRule
+from agentic.sandbox.jules import change, listing
+from agentic.sandbox.jules.admin import admin_routes
+from agentic.sandbox.jules.config import JulesSimConfig, ScenarioRule
 from agentic.sandbox.jules.faults import Faults
 from agentic.sandbox.jules.google_errors import ApiError, error_info, invalid_argument, not_found
 from agentic.sandbox.jules.publish import github_client
@@ -35,16 +33,12 @@ from agentic.sandbox.jules.store import SessionRecord, SessionStore, parse_rfc33
 from agentic.schemas import JULES_SERVER_NAME, load_openapi
 
 API_PREFIX = "/v1alpha"
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZES = {"listSources": 30, "listSessions": 30, "listActivities": 50}
 MISSING_KEY_MESSAGE = ("Request is missing required authentication credential. Expected OAuth 2 access token, "
                        "login cookie or other valid authentication credential. See "
                        "https://developers.google.com/identity/sign-in/web/devconsole-project.")
 INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
 _FAULT_MESSAGES = {500: ("INTERNAL", "Internal error encountered."),
                    503: ("UNAVAILABLE", "The service is currently unavailable.")}
-_TIME_TERM = re.compile(r'^\s*create_time\s*(>=|<=|>|<|=)\s*"?([^"\s]+)"?\s*$')
-_NAME_TERM = re.compile(r'^\s*name\s*=\s*"?([^"\s]+)"?\s*$')
 
 Handler = Callable[[str, dict[str, str], dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]]
 
@@ -85,6 +79,24 @@ class JulesSimulator:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._owns_github:
             await self.github.aclose()
+
+    def session_view(self, record: SessionRecord) -> dict[str, Any]:
+        """The Session as the API returns it."""
+        return listing.without_empty(dict(record.resource))
+
+    def reset_counts(self) -> None:
+        for counter in self.requests.values():
+            counter.clear()
+
+    def reset(self) -> None:
+        """Forget sessions, counters, runtime scenarios and faults (the config's faults come back)."""
+        for record in self.store.sessions.values():
+            if record.task and not record.task.done():
+                record.task.cancel()
+        self.store = SessionStore(self.config)
+        self.scenarios.clear()
+        self.faults = Faults(self.config.faults)
+        self.reset_counts()
 
     # --- the API entry point (raw ASGI, so a fault can drop the connection mid-response) -------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,10 +154,10 @@ class JulesSimulator:
     async def list_sources(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         sources = self.config.sources
         if query.get("filter"):
-            wanted = {n.lower() for n in _parse_name_filter(query["filter"])}
+            wanted = {n.lower() for n in listing.name_filter(query["filter"])}
             sources = [s for s in sources if s.name.lower() in wanted]
-        page, token = _page([self._source(s) for s in sources], query, "listSources")
-        return _without_empty({"sources": page, "nextPageToken": token})
+        page, token = listing.page([self._source(s) for s in sources], query, "listSources")
+        return listing.without_empty({"sources": page, "nextPageToken": token})
 
     async def get_source(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         source = self.config.source(f"sources/github/{params['owner']}/{params['repo']}")
@@ -185,7 +197,7 @@ class JulesSimulator:
         self.store.add(record)
         run = SessionRun(record, self.store, self.config, self.github)
         record.task = asyncio.create_task(run.run(), name=f"jules-session-{session_id}")
-        return _session_view(record)
+        return self.session_view(record)
 
     def _script_for(self, resource: dict[str, Any]) -> tuple[str, str | None]:
         for rule in [*self.scenarios, *self.config.scenarios]:
@@ -195,11 +207,11 @@ class JulesSimulator:
 
     async def list_sessions(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         records = [r for r in reversed(self.store.sessions.values()) if not r.resource.get("archived")]
-        page, token = _page([_session_view(r) for r in records], query, "listSessions")
-        return _without_empty({"sessions": page, "nextPageToken": token})
+        page, token = listing.page([self.session_view(r) for r in records], query, "listSessions")
+        return listing.without_empty({"sessions": page, "nextPageToken": token})
 
     async def get_session(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
-        return _session_view(self.store.get(params["sessionId"]))
+        return self.session_view(self.store.get(params["sessionId"]))
 
     async def delete_session(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         record = self.store.get(params["sessionId"])
@@ -233,10 +245,10 @@ class JulesSimulator:
         record = self.store.get(params["sessionId"])
         activities = record.activities
         if query.get("filter"):
-            keep = _time_filter(query["filter"])
+            keep = listing.time_filter(query["filter"])
             activities = [a for a in activities if keep(parse_rfc3339(a["createTime"]))]
-        page, token = _page(activities, query, "listActivities")
-        return _without_empty({"activities": page, "nextPageToken": token})
+        page, token = listing.page(activities, query, "listActivities")
+        return listing.without_empty({"activities": page, "nextPageToken": token})
 
     async def get_activity(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         record = self.store.get(params["sessionId"])
@@ -244,57 +256,6 @@ class JulesSimulator:
             if activity["id"] == params["activityId"]:
                 return activity
         raise not_found()
-
-    # --- /_sim admin routes ---------------------------------------------------------------------------------
-    async def sim_health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "sessions": len(self.store.sessions)})
-
-    async def sim_sessions(self, request: Request) -> JSONResponse:
-        return JSONResponse({"sessions": [
-            {**_session_view(r), "script": r.script, "apiKey": _mask(r.key), "activities": r.activities}
-            for r in self.store.sessions.values()]})
-
-    async def sim_requests(self, request: Request) -> JSONResponse:
-        if request.method == "DELETE":
-            for counter in self.requests.values():
-                counter.clear()
-        return JSONResponse({"total": sum(self.requests["operation"].values()),
-                             "byOperation": dict(self.requests["operation"]),
-                             "byRoute": dict(self.requests["route"]),
-                             "bySession": dict(self.requests["session"])})
-
-    async def sim_scenarios(self, request: Request) -> JSONResponse:
-        if request.method == "POST":
-            rules = await _rules(request, "scenarios", list[ScenarioRule])
-            if isinstance(rules, JSONResponse):
-                return rules
-            self.scenarios[:0] = rules  # newest first: a test's rule beats earlier ones
-        elif request.method == "DELETE":
-            self.scenarios.clear()
-        return JSONResponse({"scenarios": [r.model_dump() for r in [*self.scenarios, *self.config.scenarios]],
-                             "default": self.config.default_script})
-
-    async def sim_faults(self, request: Request) -> JSONResponse:
-        if request.method == "POST":
-            rules = await _rules(request, "faults", list[FaultRule])
-            if isinstance(rules, JSONResponse):
-                return rules
-            self.faults.add(rules)
-        elif request.method == "DELETE":
-            self.faults.clear()
-        return JSONResponse({"faults": [r.model_dump() for r in self.faults.rules]})
-
-    async def sim_reset(self, request: Request) -> JSONResponse:
-        """Forget sessions, counters, runtime scenarios and faults (config faults come back)."""
-        for record in self.store.sessions.values():
-            if record.task and not record.task.done():
-                record.task.cancel()
-        self.store = SessionStore(self.config)
-        self.scenarios.clear()
-        self.faults = Faults(self.config.faults)
-        for counter in self.requests.values():
-            counter.clear()
-        return JSONResponse({"status": "reset"})
 
 
 def create_app(config: JulesSimConfig | None = None, *, github: httpx.AsyncClient | None = None) -> Starlette:
@@ -308,84 +269,7 @@ def create_app(config: JulesSimConfig | None = None, *, github: httpx.AsyncClien
         yield
         await simulator.aclose()
 
-    admin = [
-        Route("/_sim/health", simulator.sim_health),
-        Route("/_sim/sessions", simulator.sim_sessions),
-        Route("/_sim/requests", simulator.sim_requests, methods=["GET", "DELETE"]),
-        Route("/_sim/scenarios", simulator.sim_scenarios, methods=["GET", "POST", "DELETE"]),
-        Route("/_sim/faults", simulator.sim_faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sim/reset", simulator.sim_reset, methods=["POST"]),
-    ]
-    app = Starlette(routes=admin, lifespan=lifespan)
+    app = Starlette(routes=admin_routes(simulator), lifespan=lifespan)
     app.state.simulator = simulator
     app.router.default = simulator  # every path that is not /_sim/* is the API, which answers its own 404s
     return app
-
-
-# --- helpers ------------------------------------------------------------------------------------------------
-def _session_view(record: SessionRecord) -> dict[str, Any]:
-    """The Session as the API returns it: proto3 JSON omits false booleans and empty lists."""
-    return _without_empty(dict(record.resource))
-
-
-def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v not in (None, False, [], "")}
-
-
-def _mask(key: str) -> str:
-    return key[:4] + "…" if len(key) > 4 else "…"
-
-
-def _page(items: list[dict[str, Any]], query: dict[str, Any], operation_id: str) -> tuple[list[dict], str | None]:
-    size = query.get("pageSize") or DEFAULT_PAGE_SIZES[operation_id]
-    if size < 0:
-        raise invalid_argument("page_size must not be negative.", "page_size")
-    size = min(size, MAX_PAGE_SIZE)
-    offset = 0
-    if query.get("pageToken"):
-        try:
-            offset = int(base64.urlsafe_b64decode(query["pageToken"].encode()).decode().removeprefix("o:"))
-        except (ValueError, UnicodeDecodeError):
-            raise invalid_argument("Invalid page token.", "page_token") from None
-    end = offset + size
-    token = base64.urlsafe_b64encode(f"o:{end}".encode()).decode() if end < len(items) else None
-    return items[offset:end], token
-
-
-def _parse_name_filter(text: str) -> list[str]:
-    names = []
-    for term in re.split(r"\s+OR\s+", text.strip()):
-        match = _NAME_TERM.match(term)
-        if not match:
-            raise invalid_argument(f"Invalid filter '{text}': only name=sources/... terms joined by OR are "
-                                   "supported.", "filter")
-        names.append(match.group(1))
-    return names
-
-
-def _time_filter(text: str) -> Callable[[Any], bool]:
-    checks = []
-    for term in re.split(r"\s+AND\s+", text.strip()):
-        match = _TIME_TERM.match(term)
-        if not match:
-            raise invalid_argument(f"Invalid filter '{text}': expected create_time>\"<RFC 3339 timestamp>\" "
-                                   "(operators > >= < <= =, joined by AND).", "filter")
-        op, raw = match.groups()
-        try:
-            moment = parse_rfc3339(raw)
-        except ValueError:
-            raise invalid_argument(f"Invalid timestamp '{raw}' in filter: use RFC 3339, e.g. "
-                                   "2026-01-01T00:00:00Z.", "filter") from None
-        checks.append((op, moment))
-    compare = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
-               "<=": lambda a, b: a <= b, "=": lambda a, b: a == b}
-    return lambda t: all(compare[op](t, m) for op, m in checks)
-
-
-async def _rules(request: Request, key: str, kind: Any) -> Any:
-    try:
-        data = await request.json()
-        items = data.get(key, [data]) if isinstance(data, dict) else data
-        return TypeAdapter(kind).validate_python(items)
-    except (ValueError, ValidationError) as exc:
-        return JSONResponse({"error": f"invalid {key}: {exc}"}, status_code=400)
