@@ -1,0 +1,47 @@
+"""`python -m agentic.hub --host 127.0.0.1 --port 3000 --settings PATH [--token TOKEN]`: run the MCP hub."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps the hub private.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (mcphub's default is 3000).")] = 3000,
+    settings: Annotated[Path, typer.Option(help="mcp_settings.json (created if missing).")] = Path(
+        ".ibt/mcp-hub/mcp_settings.json"),
+    token: Annotated[str | None, typer.Option(envvar="MCP_HUB_TOKEN", show_envvar=True,
+                                              help="Bearer token required on /api and /mcp.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Serve mcphub's REST API and the aggregated MCP tools (streamable HTTP at /mcp)."""
+    import uvicorn
+
+    from agentic.errors import ConfigError
+    from agentic.hub.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asgi = create_app(settings, token=token)
+    except ConfigError as exc:
+        print(f"mcp hub: {exc}", file=sys.stderr)
+        raise typer.Exit(code=2) from None
+    # The token is never printed; only whether auth is on.
+    logging.getLogger("agentic.hub").info("MCP hub on http://%s:%d (settings %s, auth %s)", host, port,
+                                          settings, "on" if asgi.state.auth.required else "off")
+    uvicorn.run(asgi, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                timeout_graceful_shutdown=5)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

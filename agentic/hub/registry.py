@@ -1,0 +1,292 @@
+"""The hub's state: servers from mcp_settings.json, their live upstreams, and the `<server>-<tool>` index.
+
+Every change (add, update, delete, toggle, reload) is applied live — the upstream is started or stopped in the
+hub's task group — then persisted, and MCP clients get `notifications/tools/list_changed`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import weakref
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from agentic.hub.config import ConfigInvalid, redact, validate
+from agentic.hub.openapi import OpenAPIUpstream
+from agentic.hub.store import load_settings, save_settings
+from agentic.hub.upstream import MCPUpstream, Upstream, default_log_dir, error_result
+
+log = logging.getLogger("agentic.hub")
+
+
+class ServerNotFound(KeyError):
+    pass
+
+
+class ServerExists(ValueError):
+    pass
+
+
+class Hub:
+    def __init__(self, settings_path: Path, log_dir: Path | None = None) -> None:
+        self.settings_path = Path(settings_path)
+        self.settings = load_settings(self.settings_path)  # ConfigError on a malformed file: fail at start
+        self.log_dir = log_dir or default_log_dir()
+        self.upstreams: dict[str, Upstream] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._index: dict[str, tuple[Upstream, str]] = {}
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # MCP client sessions to notify
+        self._lock = anyio.Lock()
+        self.separator = str(self.settings.get("systemConfig", {}).get("nameSeparator") or "-")
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self, tg: anyio.abc.TaskGroup) -> None:
+        self._tg = tg
+        for name, config in self.settings["mcpServers"].items():
+            try:
+                config = validate(name, config)
+            except ConfigInvalid as exc:
+                # A bad entry in the file is one broken server, never a hub that cannot start.
+                self.upstreams[name] = _Broken(name, config, self._changed, self.log_dir, str(exc))
+                continue
+            if config.get("enabled", True):
+                self._spawn(name, config)
+        self._reindex()
+
+    async def stop(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for upstream in list(self.upstreams.values()):
+                await upstream.stop()
+
+    def _spawn(self, name: str, config: dict[str, Any]) -> Upstream:
+        cls = OpenAPIUpstream if config["type"] == "openapi" else MCPUpstream
+        upstream = cls(name, config, self._changed, self.log_dir)
+        self.upstreams[name] = upstream
+        assert self._tg is not None, "Hub.start() first"
+        self._tg.start_soon(upstream.run)
+        return upstream
+
+    async def _stop(self, name: str) -> None:
+        upstream = self.upstreams.pop(name, None)
+        if upstream is not None:
+            await upstream.stop()
+
+    # -- queries -----------------------------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._reindex()
+        for session in list(self._sessions):
+            if self._tg is not None:
+                self._tg.start_soon(_notify_tools_changed, session)
+
+    def _reindex(self) -> None:
+        index: dict[str, tuple[Upstream, str]] = {}
+        for name, upstream in self.upstreams.items():
+            if upstream.status != "connected" or not self.enabled(name):
+                continue
+            for tool in upstream.tools:
+                if self._tool_enabled(name, tool["name"]):
+                    index[f"{name}{self.separator}{tool['name']}"] = (upstream, tool["name"])
+        self._index = index
+
+    def _tool_enabled(self, server: str, tool: str) -> bool:
+        tools = (self.settings["mcpServers"].get(server) or {}).get("tools") or {}
+        return (tools.get(tool) or {}).get("enabled", True) is not False
+
+    def enabled(self, name: str) -> bool:
+        return (self.settings["mcpServers"].get(name) or {}).get("enabled", True) is not False
+
+    def names(self) -> list[str]:
+        return list(self.settings["mcpServers"])
+
+    def remember(self, session: Any) -> None:
+        self._sessions.add(session)
+
+    def list_tools(self, server: str | None = None) -> list[dict[str, Any]]:
+        """Prefixed tool definitions (wire JSON) of every connected, enabled server, or of one server."""
+        out = []
+        for name, upstream in self.upstreams.items():
+            if (server is not None and name != server) or upstream.status != "connected" or not self.enabled(name):
+                continue
+            for tool in upstream.tools:
+                if not self._tool_enabled(name, tool["name"]):
+                    continue
+                entry = dict(tool)
+                entry["name"] = f"{name}{self.separator}{tool['name']}"
+                schema = entry.get("inputSchema")
+                if isinstance(schema, dict) and "$schema" in schema:  # mcphub strips it (some clients choke)
+                    entry["inputSchema"] = {k: v for k, v in schema.items() if k != "$schema"}
+                out.append(entry)
+        return out
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, server: str | None = None
+                        ) -> dict[str, Any]:
+        hit = self._index.get(name)
+        if hit is None and server is not None:  # /mcp/{server} also accepts the unprefixed name
+            hit = self._index.get(f"{server}{self.separator}{name}")
+        if hit is None or (server is not None and hit[0].name != server):
+            return error_result(f"Unknown tool: {name}")
+        upstream, tool = hit
+        return await upstream.call(tool, arguments)
+
+    def describe(self, name: str, *, with_config: bool = True) -> dict[str, Any]:
+        """mcphub's server info object, secrets redacted."""
+        config = self.settings["mcpServers"].get(name)
+        if config is None:
+            raise ServerNotFound(name)
+        upstream = self.upstreams.get(name)
+        enabled = self.enabled(name)
+        if upstream is None:
+            status, error = "disconnected", None
+        else:
+            status, error = upstream.status, upstream.error
+        info: dict[str, Any] = {
+            "name": name,
+            "owner": config.get("owner", "admin"),
+            "status": status if enabled else "disconnected",
+            "error": error,
+            "tools": [{"name": t["name"], "description": t.get("description", ""),
+                       "inputSchema": t.get("inputSchema", {}), "enabled": True}
+                      for t in self.list_tools(name)] if enabled else [],
+            "prompts": [],
+            "enabled": enabled,
+            "type": config.get("type"),
+        }
+        if with_config:
+            info["config"] = redact(config)
+        return info
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        enabled = [n for n in self.names() if self.enabled(n)]
+        connected = sum(1 for n in enabled if n in self.upstreams and self.upstreams[n].status == "connected")
+        total = len(enabled)
+        status = "healthy" if connected == total else "degraded"
+        message = ("All enabled MCP servers are ready" if status == "healthy"
+                   else f"{total - connected} of {total} enabled MCP servers are not connected")
+        return 200, {"status": status, "message": message,
+                     "servers": {"total": total, "connected": connected, "disconnected": total - connected}}
+
+    def redacted_settings(self) -> dict[str, Any]:
+        data = copy.deepcopy(self.settings)
+        data["mcpServers"] = {n: redact(c) for n, c in data["mcpServers"].items()}
+        data["users"] = [{k: ("******" if "password" in k.lower() else v) for k, v in u.items()}
+                         for u in data.get("users", []) if isinstance(u, dict)]
+        data["bearerKeys"] = [{**k, "token": "******"} for k in data.get("bearerKeys", []) if isinstance(k, dict)]
+        routing = data.get("systemConfig", {}).get("routing")
+        if isinstance(routing, dict) and routing.get("bearerAuthKey"):
+            routing["bearerAuthKey"] = "******"
+        return data
+
+    def logs(self) -> list[dict[str, Any]]:
+        out = []
+        for name, upstream in self.upstreams.items():
+            out.extend({"source": name, "type": "stderr", "message": line} for line in upstream.logs())
+        return out
+
+    # -- changes -----------------------------------------------------------------------------------------------
+    async def add(self, name: str, config: dict[str, Any]) -> None:
+        config = validate(name, config)
+        async with self._lock:
+            if name in self.settings["mcpServers"]:
+                raise ServerExists(name)
+            config.setdefault("enabled", True)
+            self.settings["mcpServers"][name] = config
+            self._save()
+            if config["enabled"]:
+                self._spawn(name, config)
+        self._changed()
+
+    async def update(self, name: str, config: dict[str, Any], new_name: str | None = None) -> None:
+        target = new_name or name
+        config = validate(target, config)
+        async with self._lock:
+            if name not in self.settings["mcpServers"]:
+                raise ServerNotFound(name)
+            if target != name and target in self.settings["mcpServers"]:
+                raise ServerExists(target)
+            old = self.settings["mcpServers"].pop(name)
+            config.setdefault("enabled", old.get("enabled", True))
+            self.settings["mcpServers"][target] = config
+            self._save()
+            await self._stop(name)
+            if config["enabled"]:
+                self._spawn(target, config)
+        self._changed()
+
+    async def delete(self, name: str) -> None:
+        async with self._lock:
+            if name not in self.settings["mcpServers"]:
+                raise ServerNotFound(name)
+            del self.settings["mcpServers"][name]
+            self._save()
+            await self._stop(name)
+        self._changed()
+
+    async def toggle(self, name: str, enabled: bool) -> None:
+        async with self._lock:
+            config = self.settings["mcpServers"].get(name)
+            if config is None:
+                raise ServerNotFound(name)
+            config["enabled"] = enabled
+            self._save()
+            if enabled and name not in self.upstreams:
+                try:
+                    self._spawn(name, validate(name, config))
+                except ConfigInvalid as exc:
+                    self.upstreams[name] = _Broken(name, config, self._changed, self.log_dir, str(exc))
+            elif not enabled:
+                await self._stop(name)
+        self._changed()
+
+    async def reload(self, name: str) -> None:
+        async with self._lock:
+            config = self.settings["mcpServers"].get(name)
+            if config is None:
+                raise ServerNotFound(name)
+            await self._stop(name)
+            if self.enabled(name):
+                self._spawn(name, validate(name, config))
+        self._changed()
+
+    async def update_system_config(self, changes: dict[str, Any]) -> None:
+        async with self._lock:
+            system = self.settings.setdefault("systemConfig", {})
+            for key, value in changes.items():
+                if isinstance(value, dict) and isinstance(system.get(key), dict):
+                    system[key].update(value)
+                else:
+                    system[key] = value
+            self.separator = str(system.get("nameSeparator") or "-")
+            self._save()
+        self._changed()
+
+    def _save(self) -> None:
+        save_settings(self.settings_path, self.settings)
+
+
+class _Broken(Upstream):
+    """A server whose stored config is invalid: shown as disconnected with the validation error."""
+
+    def __init__(self, name: str, config: dict[str, Any], on_change: Any, log_dir: Path, error: str) -> None:
+        super().__init__(name, config if isinstance(config, dict) else {}, on_change, log_dir)
+        self.status, self.error = "disconnected", f"invalid config: {error}"
+
+    async def run(self) -> None:
+        return
+
+    async def stop(self) -> None:
+        return
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        return error_result(self.error or "invalid config")
+
+
+async def _notify_tools_changed(session: Any) -> None:
+    try:
+        with anyio.move_on_after(2):
+            await session.send_tool_list_changed()
+    except Exception:  # noqa: BLE001 - a gone client is not our problem
+        pass

@@ -1,0 +1,213 @@
+"""mcphub's REST dialect (the subset deploy scripts and the README's curl commands use), same JSON envelope.
+
+`{"success": bool, "data"?: ..., "message"?: str}`; validation errors 400 naming the field; unknown server 404.
+Difference from mcphub, on purpose: `POST /api/servers` with a name that already exists REPLACES that server's
+config (200, "Server updated successfully") instead of mcphub's 400 — the seed's README says re-running its curl
+commands updates the server instead of duplicating it. `HubClient.upsert_server` does POST-then-PUT so it behaves
+the same against both hubs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agentic.hub.config import ConfigInvalid, split_body
+from agentic.hub.registry import Hub, ServerExists, ServerNotFound
+
+
+def ok(data: Any = None, message: str | None = None, status: int = 200) -> JSONResponse:
+    body: dict[str, Any] = {"success": True}
+    if data is not None:
+        body["data"] = data
+    if message:
+        body["message"] = message
+    return JSONResponse(body, status_code=status)
+
+
+def fail(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"success": False, "message": message}, status_code=status)
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise ConfigInvalid("request body is empty: send a JSON object")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ConfigInvalid(f"request body is not valid JSON ({exc})") from None
+
+
+def _hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+async def health(request: Request) -> Response:
+    try:
+        status, body = _hub(request).health()
+    except Exception as exc:  # noqa: BLE001 - mcphub: 503 unhealthy on any internal failure
+        status, body = 503, {"status": "unhealthy", "message": str(exc)}
+    body["timestamp"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return JSONResponse(body, status_code=status)
+
+
+async def list_servers(request: Request) -> Response:
+    hub = _hub(request)
+    return ok([hub.describe(name) for name in hub.names()])
+
+
+async def get_server(request: Request) -> Response:
+    try:
+        return ok(_hub(request).describe(request.path_params["name"]))
+    except ServerNotFound:
+        return fail("Server not found", 404)
+
+
+async def add_server(request: Request) -> Response:
+    hub = _hub(request)
+    try:
+        name, config = split_body(await _json(request))
+        try:
+            await hub.add(name, config)
+        except ServerExists:
+            await hub.update(name, config)
+            return ok(message="Server updated successfully")
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    return ok(message="Server added successfully")
+
+
+async def update_server(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        body = await _json(request)
+        if not isinstance(body, dict):
+            raise ConfigInvalid("request body must be a JSON object with `config`")
+        # mcphub: `{"config": {...}, "newName"?}`; a bare config object is accepted too.
+        config = body.get("config", {k: v for k, v in body.items() if k not in ("name", "newName")})
+        if not isinstance(config, dict):
+            raise ConfigInvalid("`config` must be an object")
+        await _hub(request).update(name, config, body.get("newName") or None)
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    except ServerNotFound:
+        return fail("Server not found", 404)
+    except ServerExists as exc:
+        return fail(f"Server {exc.args[0]!r} already exists")
+    return ok(message="Server updated successfully")
+
+
+async def delete_server(request: Request) -> Response:
+    try:
+        await _hub(request).delete(request.path_params["name"])
+    except ServerNotFound:
+        return fail("Server not found or failed to remove", 404)
+    return ok(message="Server removed successfully")
+
+
+async def toggle_server(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        body = await _json(request)
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+        return fail("`enabled` (true or false) is required")
+    try:
+        await _hub(request).toggle(name, body["enabled"])
+    except ServerNotFound:
+        return fail("Server not found", 404)
+    return ok(message=f"Server {name} {'enabled' if body['enabled'] else 'disabled'} successfully")
+
+
+async def reload_server(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        await _hub(request).reload(name)
+    except ServerNotFound:
+        return fail("Server not found", 404)
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    return ok(message=f"Server {name} reloaded successfully")
+
+
+async def settings(request: Request) -> Response:
+    return ok(_hub(request).redacted_settings())
+
+
+async def system_config(request: Request) -> Response:
+    try:
+        body = await _json(request)
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    allowed = {"routing", "install", "smartRouting", "mcpRouter", "nameSeparator", "enableSessionRebuild",
+               "oauthServer"}
+    changes = {k: v for k, v in (body.items() if isinstance(body, dict) else []) if k in allowed}
+    if not changes:
+        return fail(f"no valid system config field; expected one of {', '.join(sorted(allowed))}")
+    await _hub(request).update_system_config(changes)
+    return ok(message="System configuration updated successfully")
+
+
+async def logs(request: Request) -> Response:
+    return ok(_hub(request).logs())
+
+
+async def call_tool(request: Request) -> Response:
+    """mcphub's `POST /api/tools/call/:server` `{toolName, arguments}` — a curl-friendly tool call."""
+    hub = _hub(request)
+    server = request.path_params["server"]
+    try:
+        body = await _json(request)
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    tool = body.get("toolName") if isinstance(body, dict) else None
+    if not isinstance(tool, str) or not tool:
+        return fail("`toolName` is required")
+    arguments = body.get("arguments") or {}
+    if not isinstance(arguments, dict):
+        return fail("`arguments` must be an object")
+    name = tool if tool.startswith(server + hub.separator) else f"{server}{hub.separator}{tool}"
+    result = await hub.call_tool(name, arguments, server)
+    return ok({"content": result.get("content", []), "isError": result.get("isError", False),
+               "toolName": tool, "arguments": arguments})
+
+
+async def login(request: Request) -> Response:
+    try:
+        body = await _json(request)
+    except ConfigInvalid as exc:
+        return fail(str(exc))
+    username = body.get("username") if isinstance(body, dict) else None
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(username, str) or not isinstance(password, str):
+        return fail("`username` and `password` are required")
+    auth = request.app.state.auth
+    if not auth.check_login(username, password):
+        return fail("Invalid credentials", 401)
+    return JSONResponse({"success": True, "message": "Login successful", "token": auth.issue(username),
+                         "user": {"username": username, "isAdmin": True, "permissions": ["*"]},
+                         "isUsingDefaultPassword": False})
+
+
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/servers", list_servers, methods=["GET"]),
+    Route("/api/servers", add_server, methods=["POST"]),
+    Route("/api/servers/{name}", get_server, methods=["GET"]),
+    Route("/api/servers/{name}", update_server, methods=["PUT"]),
+    Route("/api/servers/{name}", delete_server, methods=["DELETE"]),
+    Route("/api/servers/{name}/toggle", toggle_server, methods=["POST"]),
+    Route("/api/servers/{name}/reload", reload_server, methods=["POST"]),
+    Route("/api/settings", settings, methods=["GET"]),
+    Route("/api/system-config", system_config, methods=["PUT"]),
+    Route("/api/logs", logs, methods=["GET"]),
+    Route("/api/tools/call/{server}", call_tool, methods=["POST"]),
+]

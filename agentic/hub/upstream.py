@@ -1,0 +1,340 @@
+"""One upstream server the hub forwards to: its state machine, and the MCP kinds (stdio, sse, streamable-http).
+
+Why a persistent session: opening an upstream MCP session per call costs ~30 ms (FastMCP `create_proxy`); one
+long-lived `ClientSession` per upstream, shared by every hub client, costs a few hundred microseconds. Tool calls
+are forwarded as raw JSON-RPC params/results (no pydantic round trip) — see `_fast_call`.
+
+Lifecycle: `run()` connects, lists tools, then waits for the connection to end (stdio child exits, stream closes,
+a call reports the transport dead) and reconnects with exponential backoff (1 s .. 30 s). Failures never escape:
+they become `status="disconnected"` and a readable `error` (with the tail of a stdio child's stderr).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import ClientSession
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from agentic.hub.config import expand, scrub, secret_values
+
+log = logging.getLogger("agentic.hub")
+
+DEFAULT_CONNECT_TIMEOUT = 60.0   # first `npx -y` of a package downloads it: be patient (mcphub: INIT_TIMEOUT 300 s)
+DEFAULT_CALL_TIMEOUT = 60.0      # mcphub's options.timeout default (60000 ms)
+MAX_BACKOFF = 30.0
+
+
+def describe(exc: BaseException) -> str:
+    """The innermost useful message of an exception (task groups wrap transport errors in ExceptionGroups)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc).strip()
+    if isinstance(exc, TimeoutError) and not text:
+        text = "timed out"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Upstream:
+    """Common state of an upstream server; subclasses implement `_serve_once` and `call`."""
+
+    def __init__(self, name: str, config: dict[str, Any], on_change: Callable[[], None], log_dir: Path) -> None:
+        self.name = name
+        self.config = config
+        self.status = "connecting"
+        self.error: str | None = None
+        self.tools: list[dict[str, Any]] = []   # upstream tool definitions (unprefixed names), wire JSON
+        self._on_change = on_change
+        self._log_dir = log_dir
+        self._secrets = secret_values(config)
+        self._scope: anyio.CancelScope | None = None
+        self._wake = anyio.Event()
+        self._stopped = anyio.Event()
+        options = config.get("options") or {}
+        self.connect_timeout = _seconds(options.get("connectTimeout") or options.get("initTimeout"),
+                                        DEFAULT_CONNECT_TIMEOUT)
+        self.call_timeout = _seconds(options.get("timeout"), DEFAULT_CALL_TIMEOUT)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, serve, reconnect with backoff, until `stop()`."""
+        attempt = 0
+        with anyio.CancelScope() as self._scope:
+            try:
+                while True:
+                    self._set("connecting", None)
+                    started = time.monotonic()
+                    try:
+                        await self._serve_once()
+                        reason = "the connection was closed by the server"
+                    except Exception as exc:  # noqa: BLE001 - any upstream failure is a status, never a crash
+                        reason = describe(exc)
+                    self.tools = []
+                    self._set("disconnected", self._explain(reason))
+                    if time.monotonic() - started > 60:
+                        attempt = 0
+                    delay = min(MAX_BACKOFF, 2.0 ** attempt)
+                    attempt += 1
+                    log.warning("hub server %s disconnected (%s); retry in %.0f s", self.name, self.error, delay)
+                    with anyio.move_on_after(delay):
+                        await self._wake.wait()
+                    self._wake = anyio.Event()
+            finally:
+                self.tools = []
+                self._stopped.set()
+
+    def reconnect(self) -> None:
+        """Drop the current connection (or skip the backoff wait) and connect again now."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+            with anyio.move_on_after(10):
+                await self._stopped.wait()
+
+    def _set(self, status: str, error: str | None) -> None:
+        changed = (status, error) != (self.status, self.error)
+        self.status, self.error = status, error
+        if changed:
+            self._on_change()
+
+    def _explain(self, reason: str) -> str:
+        return scrub(reason, self._secrets)
+
+    async def _serve_once(self) -> None:
+        raise NotImplementedError
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        """Forward one tools/call; return the CallToolResult as wire JSON (errors as `isError` results)."""
+        raise NotImplementedError
+
+    def logs(self) -> list[str]:
+        return []
+
+
+def _seconds(ms: Any, default: float) -> float:
+    try:
+        value = float(ms) / 1000.0
+    except (TypeError, ValueError):
+        return default
+    return value if value > 0 and math.isfinite(value) else default
+
+
+def error_result(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+class _EOFWatch:
+    """Read-stream wrapper that sets `closed` when the transport ends (stdio child exit, stream closed)."""
+
+    def __init__(self, inner: Any, closed: anyio.Event) -> None:
+        self._inner = inner
+        self._closed = closed
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._closed.set()
+            raise
+
+    def __aiter__(self) -> _EOFWatch:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._closed.set()
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _EOFWatch:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+class MCPUpstream(Upstream):
+    """stdio, sse and streamable-http servers: one persistent `ClientSession`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session: ClientSession | None = None
+        self._stderr_path: Path | None = None
+        self._last_stream_error: str | None = None
+        self._closed: anyio.Event | None = None
+
+    @contextlib.asynccontextmanager
+    async def _transport(self) -> AsyncIterator[tuple[Any, Any]]:
+        kind = self.config["type"]
+        if kind == "stdio":
+            env = {k: str(v) for k, v in expand(self.config.get("env") or {}).items()}
+            params = StdioServerParameters(command=expand(self.config["command"]),
+                                           args=[expand(a) for a in self.config.get("args", [])],
+                                           env=env, cwd=self.config.get("cwd"))
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            self._stderr_path = self._log_dir / f"{self.name}.stderr.log"
+            # O_APPEND file: the child writes its stderr there; GET /api/logs and `error` read its tail.
+            with open(self._stderr_path, "a", encoding="utf-8") as errlog:
+                errlog.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {params.command}\n")
+                errlog.flush()
+                async with stdio_client(params, errlog=errlog) as streams:
+                    yield streams
+            return
+        headers = {k: str(v) for k, v in expand(self.config.get("headers") or {}).items()}
+        url = expand(self.config["url"])
+        if kind == "sse":
+            async with sse_client(url, headers=headers or None, timeout=self.connect_timeout) as streams:
+                yield streams
+            return
+        async with (
+            create_mcp_http_client(headers=headers or None,
+                                   timeout=httpx2.Timeout(30.0, read=300.0)) as http,
+            streamable_http_client(url, http_client=http) as streams,
+        ):
+            yield streams
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, Exception):  # e.g. a stdio server printing non-JSON-RPC lines on stdout
+            self._last_stream_error = describe(message)[:300]
+            return
+        if getattr(message, "method", None) == "notifications/tools/list_changed" and self.session is not None:
+            try:
+                self.tools = await _list_tools(self.session)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("hub server %s: tools refresh failed: %s", self.name, describe(exc))
+            self._on_change()
+
+    async def _serve_once(self) -> None:
+        self._last_stream_error = None
+        closed = self._closed = anyio.Event()
+        async with contextlib.AsyncExitStack() as stack:
+            # Enter the transport and session outside the timeout's cancel scope (scopes must nest with the
+            # task groups these contexts open); only the handshake is timed.
+            read, write = await stack.enter_async_context(self._transport())
+            session = await stack.enter_async_context(
+                ClientSession(_EOFWatch(read, closed), write, read_timeout_seconds=self.call_timeout,
+                              message_handler=self._on_message))
+            try:
+                with anyio.fail_after(self.connect_timeout):
+                    await session.initialize()
+                    tools = await _list_tools(session)
+            except TimeoutError:
+                raise TimeoutError(f"no answer to initialize within {self.connect_timeout:g} s") from None
+            self.session, self.tools = session, tools
+            self._set("connected", None)
+            log.info("hub server %s connected: %d tools", self.name, len(tools))
+            try:
+                async with anyio.create_task_group() as tg:
+                    async def wake() -> None:
+                        await self._wake.wait()
+                        tg.cancel_scope.cancel()
+                    tg.start_soon(wake)
+                    await closed.wait()
+                    tg.cancel_scope.cancel()
+            finally:
+                self.session = None
+
+    def _explain(self, reason: str) -> str:
+        parts = [reason]
+        if self._last_stream_error:
+            parts.append(f"invalid output on stdout: {self._last_stream_error}")
+        tail = self._stderr_tail(5)
+        if tail:
+            parts.append("stderr: " + " | ".join(tail))
+        return scrub("; ".join(parts), self._secrets)[:2000]
+
+    def _stderr_tail(self, lines: int) -> list[str]:
+        if self._stderr_path is None or not self._stderr_path.exists():
+            return []
+        with open(self._stderr_path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 8192))
+            text = fh.read().decode("utf-8", "replace")
+        text = text.rsplit("\n--- ", 1)[-1]  # only the current run
+        out = [line.strip() for line in text.splitlines()[1:] if line.strip() and "npm warn" not in line]
+        return out[-lines:]
+
+    def logs(self) -> list[str]:
+        if self._stderr_path is None or not self._stderr_path.exists():
+            return []
+        with open(self._stderr_path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 65536))
+            return [scrub(x, self._secrets) for x in fh.read().decode("utf-8", "replace").splitlines()]
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        session = self.session
+        if session is None:
+            return error_result(f"Server '{self.name}' is not connected"
+                                + (f": {self.error}" if self.error else ""))
+        try:
+            return await _fast_call(session, tool, arguments, self.call_timeout)
+        except Exception as exc:  # noqa: BLE001
+            from mcp.shared.exceptions import MCPError
+
+            if isinstance(exc, MCPError) and getattr(exc, "code", None) != -32000:  # the server said no: pass it on
+                return error_result(f"Error calling tool {tool}: {exc}")
+            if self._closed is not None and not self._closed.is_set() and _looks_dead(exc):
+                self.reconnect()
+            return error_result(f"Error calling tool {tool} on server '{self.name}': {describe(exc)}")
+
+
+def _looks_dead(exc: BaseException) -> bool:
+    text = describe(exc).lower()
+    return any(w in text for w in ("closed", "connect", "session not found", "404", "broken", "eof"))
+
+
+async def _list_tools(session: ClientSession) -> list[dict[str, Any]]:
+    tools: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        from mcp_types import PaginatedRequestParams
+
+        result = await session.list_tools(params=PaginatedRequestParams(cursor=cursor) if cursor else None)
+        tools.extend(t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in result.tools)
+        cursor = result.next_cursor
+        if not cursor:
+            return tools
+
+
+async def _fast_call(session: ClientSession, tool: str, arguments: dict[str, Any] | None,
+                     timeout: float) -> dict[str, Any]:
+    """tools/call as raw JSON: skips building/validating pydantic models both ways (the hub passes results
+    through unchanged, like mcphub). Falls back to the public API if the SDK's internals move."""
+    params: dict[str, Any] = {"name": tool}
+    if arguments is not None:
+        params["arguments"] = arguments
+    dispatcher = getattr(session, "_dispatcher", None)
+    stamp = getattr(session, "_stamp", None)
+    if dispatcher is None or stamp is None:
+        result = await session.call_tool(tool, arguments, read_timeout_seconds=timeout)
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    data = {"method": "tools/call", "params": params}
+    opts: dict[str, Any] = {"timeout": timeout}
+    stamp(data, opts)
+    return await dispatcher.send_raw_request("tools/call", data["params"], opts)
+
+
+def default_log_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"agentic-hub-{os.getpid()}"

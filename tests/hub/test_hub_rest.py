@@ -1,0 +1,241 @@
+"""mcphub's REST dialect: the seed's curl bodies, CRUD, validation, faults, persistence, redaction, auth."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from agentic.errors import HubError, HubUnavailable
+from agentic.hub.client import HubClient
+from agentic.stacks.ports import free_port
+
+SEED_FLAT = ('{"name": "github", "type": "stdio", "command": "npx", "args": ["-y", '
+             '"@modelcontextprotocol/server-github"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "your_token"}}')
+SECRET = "ghp_" + "S3cr3tT0k3nValue" * 2
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, hub_tools):
+    settings = tmp_path_factory.mktemp("hub") / "mcp_settings.json"
+    with hub_tools.running_hub(settings, env={"JULES_API_KEY": "jules-key-from-env-123"}) as running:
+        yield running
+
+
+@pytest.mark.skipif(shutil.which("npx") is None or shutil.which("curl") is None, reason="needs npx and curl")
+def test_seed_flat_curl_adds_the_real_github_server(hub):
+    """The README's curl command, verbatim; the npm GitHub server connects and lists its tools (dummy token)."""
+    done = subprocess.run(["curl", "-s", "-X", "POST", f"{hub.url}/api/servers", "-H",
+                           "Content-Type: application/json", "-d", SEED_FLAT], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0 and json.loads(done.stdout)["success"] is True, done.stdout
+    client = HubClient(hub.url)
+    server = client.wait_connected("github", timeout=120)
+    tools = {t["name"] for t in server["tools"]}
+    assert {"github-get_issue", "github-add_issue_comment", "github-create_pull_request"} <= tools
+    assert server["config"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == "******"
+    # Re-running through the client updates in place: one `github` entry, new env kept.
+    config = {k: v for k, v in json.loads(SEED_FLAT).items() if k != "name"}
+    assert client.upsert_server("github", config | {"env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "other"}}) == "updated"
+    assert [s["name"] for s in client.list_servers()].count("github") == 1
+    client.wait_connected("github", timeout=120)
+    assert client.delete_server("github") is True
+
+
+def test_seed_jules_body_posted_as_file(hub, tmp_path):
+    """`curl ... -d @agentic/jules.schema.json`: the file's bytes as the body; tools named jules-<operationId>."""
+    from agentic.schemas import schema_path
+
+    body = schema_path("jules").read_bytes()
+    response = httpx.post(hub.url + "/api/servers", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json() == {"success": True, "message": "Server added successfully"}
+    client = HubClient(hub.url)
+    server = client.wait_connected("jules", timeout=30)
+    names = {t["name"] for t in server["tools"]}
+    assert {"jules-createSession", "jules-getSession", "jules-approvePlan", "jules-sendMessage",
+            "jules-listActivities"} <= names
+    # The raw POST again updates instead of duplicating (documented difference from mcphub's 400).
+    again = httpx.post(hub.url + "/api/servers", content=body, headers={"Content-Type": "application/json"})
+    assert again.status_code == 200 and again.json()["message"] == "Server updated successfully"
+    assert client.upsert_server("jules", json.loads(body)["config"]) == "updated"
+    assert [s["name"] for s in client.list_servers()].count("jules") == 1
+    text = httpx.get(hub.url + "/api/servers/jules").text + httpx.get(hub.url + "/api/settings").text
+    assert "jules-key-from-env-123" not in text   # expanded value never shown
+    client.delete_server("jules")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"config": {"type": "stdio", "command": "x"}}, "name"),
+    ({"name": "bad", "config": {"type": "stdio"}}, "command"),
+    ({"name": "bad", "config": {"type": "streamable-http"}}, "url"),
+    ({"name": "bad", "config": {"type": "openapi", "openapi": {}}}, "openapi.url"),
+    ({"name": "bad", "config": {"type": "ftp", "command": "x"}}, "type"),
+    ({"name": "bad", "config": {"command": "x", "env": ["A=1"]}}, "env"),
+    ({"name": "bad", "config": {"command": "x", "headers": {"a": "b"}}}, "headers"),
+    ({"name": "bad name!", "config": {"command": "x"}}, "name"),
+    ({"name": "bad", "config": "nope"}, "config"),
+])
+def test_malformed_bodies_are_400_naming_the_field(hub, body, field):
+    response = httpx.post(hub.url + "/api/servers", json=body)
+    assert response.status_code == 400
+    assert response.json()["success"] is False and f"`{field}" in response.json()["message"]
+
+
+def test_not_json_and_unknown_server(hub):
+    response = httpx.post(hub.url + "/api/servers", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "not valid JSON" in response.json()["message"]
+    for method, path in (("GET", "/api/servers/ghost"), ("PUT", "/api/servers/ghost"),
+                         ("DELETE", "/api/servers/ghost"), ("POST", "/api/servers/ghost/reload")):
+        response = httpx.request(method, hub.url + path, json={"config": {"command": "x"}})
+        assert response.status_code == 404 and response.json()["success"] is False
+    response = httpx.post(hub.url + "/api/servers/ghost/toggle", json={})
+    assert response.status_code == 400 and "`enabled`" in response.json()["message"]
+
+
+def test_faulty_servers_are_reported_and_the_hub_keeps_serving(hub, hub_tools, sample_api):
+    client = HubClient(hub.url)
+    client.upsert_server("good", hub_tools.stdio_config())
+    client.upsert_server("crash", hub_tools.stdio_config("--mode", "crash"))
+    client.upsert_server("hang", hub_tools.stdio_config("--mode", "hang", options={"connectTimeout": 1500}))
+    client.upsert_server("garbage", hub_tools.stdio_config("--mode", "garbage", options={"connectTimeout": 1500}))
+    client.upsert_server("missing-binary", {"type": "stdio", "command": "/nonexistent/mcp-server"})
+    client.upsert_server("spec404", {"type": "openapi", "openapi": {"url": sample_api + "/missing.json"}})
+    client.upsert_server("nohost", {"type": "streamable-http", "url": f"http://127.0.0.1:{free_port()}/mcp",
+                                    "options": {"connectTimeout": 3000}})
+    client.wait_connected("good", timeout=30)
+
+    def error_of(name: str) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            server = client.get_server(name)
+            if server["status"] == "disconnected" and server["error"]:
+                return server["error"]
+            time.sleep(0.2)
+        raise AssertionError(f"{name} never reported an error: {server}")
+
+    assert "FOO_API_URL" in error_of("crash")                      # the child's stderr is in the error
+    assert "initialize" in error_of("hang")                         # connect timeout
+    assert "not json-rpc" in error_of("garbage").lower() or "invalid output" in error_of("garbage")
+    assert "nonexistent" in error_of("missing-binary") or "No such file" in error_of("missing-binary")
+    assert "404" in error_of("spec404")
+    assert error_of("nohost")
+    with pytest.raises(HubError, match="crash.*FOO_API_URL"):
+        client.wait_connected("crash", timeout=0.5)
+
+    health = httpx.get(hub.url + "/health").json()
+    assert health["status"] == "degraded" and health["servers"]["disconnected"] >= 6
+    # The healthy server still answers through the hub.
+    response = httpx.post(hub.url + "/api/tools/call/good", json={"toolName": "add", "arguments": {"a": 3, "b": 4}})
+    assert response.json()["data"]["content"][0]["text"] == "7"
+    logs = httpx.get(hub.url + "/api/logs").json()["data"]
+    assert any(entry["source"] == "crash" and "FOO_API_URL" in entry["message"] for entry in logs)
+    for name in ("good", "crash", "hang", "garbage", "missing-binary", "spec404", "nohost"):
+        client.delete_server(name)
+    assert httpx.get(hub.url + "/health").json()["status"] == "healthy"
+
+
+def test_a_crashed_stdio_server_is_restarted(hub, hub_tools, tmp_path):
+    """The child dies after connecting: the hub notices (EOF), reconnects with backoff, tools come back."""
+    client = HubClient(hub.url)
+    client.upsert_server("phoenix", hub_tools.stdio_config())
+    client.wait_connected("phoenix", timeout=30)
+    import psutil
+
+    children = [p for p in psutil.Process(hub.proc.pid).children(recursive=True)
+                if "upstream_server.py" in " ".join(p.cmdline())]
+    assert children
+    for child in children:
+        child.kill()
+    deadline = time.monotonic() + 20
+    saw_disconnect = False
+    while time.monotonic() < deadline:
+        status = client.get_server("phoenix")["status"]
+        saw_disconnect |= status != "connected"
+        if saw_disconnect and status == "connected":
+            break
+        time.sleep(0.05)
+    assert client.get_server("phoenix")["status"] == "connected"
+    client.delete_server("phoenix")
+
+
+def test_persistence_redaction_and_auth(tmp_path, hub_tools, sample_api):
+    settings = tmp_path / "mcp_settings.json"
+    token = "hub-token-" + "x" * 20
+    github_like = {"type": "stdio", "command": hub_tools.python, "args": [hub_tools.upstream, "stdio"],
+                   "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": SECRET}}
+    remote = {"type": "streamable-http", "url": "http://127.0.0.1:9/mcp",
+              "headers": {"Authorization": f"Bearer {SECRET}x"}}
+    api = {"type": "openapi", "openapi": {"url": sample_api + "/openapi.json",
+                                           "security": {"type": "http", "http": {"scheme": "bearer",
+                                                                                 "credentials": SECRET + "y"}}}}
+    with hub_tools.running_hub(settings, token=token) as running:
+        assert httpx.get(running.url + "/health").status_code == 200          # open
+        for path in ("/api/servers", "/api/settings"):
+            assert httpx.get(running.url + path).status_code == 401
+            assert httpx.get(running.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.post(running.mcp_url, json={}).status_code == 401
+        client = HubClient(running.url, token=token)
+        for name, config in (("gh", github_like), ("remote", remote), ("api", api)):
+            client.upsert_server(name, config)
+        client.wait_connected("gh", timeout=30)
+        client.wait_connected("api", timeout=30)
+        bodies = [httpx.get(running.url + p, headers={"Authorization": f"Bearer {token}"}).text
+                  for p in ("/api/servers", "/api/servers/gh", "/api/servers/remote", "/api/servers/api",
+                            "/api/settings", "/api/logs")]
+        for body in bodies:
+            assert SECRET not in body
+        assert json.loads(bodies[1])["data"]["config"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == "******"
+        # mcphub-style login: JWT in x-auth-token.
+        login = httpx.post(running.url + "/api/auth/login", json={"username": "admin", "password": token})
+        jwt = login.json()["token"]
+        assert httpx.get(running.url + "/api/servers", headers={"x-auth-token": jwt}).status_code == 200
+        assert HubClient(running.url, username="admin", password=token).list_tools()
+        bad = httpx.post(running.url + "/api/auth/login", json={"username": "admin", "password": "nope"})
+        assert bad.status_code == 401
+    stored = json.loads(settings.read_text())
+    assert stored["mcpServers"]["gh"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == SECRET   # kept: needed to connect
+    assert set(stored) >= {"mcpServers", "users", "groups", "systemConfig", "bearerKeys"}
+    assert oct(settings.stat().st_mode & 0o777) == "0o600"
+    # Restart on the same file: the servers are back and connect again.
+    with hub_tools.running_hub(settings, token=token) as running:
+        client = HubClient(running.url, token=token)
+        assert {s["name"] for s in client.list_servers()} == {"gh", "remote", "api"}
+        client.wait_connected("gh", timeout=30)
+        assert "gh-echo" in client.list_tools()
+
+
+def test_malformed_settings_file_fails_at_start(tmp_path, hub_tools):
+    settings = tmp_path / "mcp_settings.json"
+    settings.write_text('{"mcpServers": {"a": ')
+    done = subprocess.run([hub_tools.python, "-m", "agentic.hub", "--port", str(free_port()), "--settings",
+                           str(settings)], cwd=hub_tools.root, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert str(settings) in done.stderr and "not valid JSON" in done.stderr
+
+
+def test_client_errors(hub):
+    with pytest.raises(HubUnavailable, match="not reachable"):
+        HubClient(f"http://127.0.0.1:{free_port()}").health()
+    with pytest.raises(HubError, match="does not exist"):
+        HubClient(hub.url).wait_connected("ghost", timeout=0.3)
+    assert HubClient(hub.url).delete_server("ghost") is False
+
+
+def test_upsert_against_mcphub_duplicate_answer():
+    """Real mcphub answers 400 on a duplicate name: the client must PUT instead (mcphub's answers, recorded)."""
+    calls = []
+
+    def mcphub(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.path, json.loads(request.content or b"{}")))
+        if request.method == "POST":
+            return httpx.Response(400, json={"success": False, "message": "Server name already exists"})
+        return httpx.Response(200, json={"success": True, "message": "Server updated successfully"})
+
+    client = HubClient("http://mcphub.test", transport=httpx.MockTransport(mcphub))
+    assert client.upsert_server("jules", {"type": "openapi", "openapi": {"url": "http://x"}}) == "updated"
+    assert [c[:2] for c in calls] == [("POST", "/api/servers"), ("PUT", "/api/servers/jules")]
+    assert calls[1][2] == {"config": {"type": "openapi", "openapi": {"url": "http://x"}}}
