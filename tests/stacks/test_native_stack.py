@@ -127,3 +127,23 @@ def test_detached_stack_status_logs_stop(stack_env):
     status = subprocess.run([*IBT, "stacks", "status", "--state-dir", str(state)], env=env, capture_output=True,
                             text=True, timeout=60)
     assert status.returncode == 1 and "no stack is running" in status.stdout
+
+
+def test_sqlite_fallback_warns_and_runs_without_postgres():
+    state = state_dir()
+    ports = {"prefect": free_port(), "postgres": free_port()}
+    env = ibt_env(**ports)
+    try:
+        up = subprocess.run([*IBT, "stacks", "run", "prefect", "--sqlite", "-d", "--state-dir", str(state)],
+                            env=env, capture_output=True, text=True, timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "warning:" in up.stderr and "SQLite" in up.stderr
+        supervisor = psutil.Process(json.loads((state / "run" / "stack.json").read_text())["supervisor"]["pid"])
+        tree = [supervisor, *supervisor.children(recursive=True)]
+        assert "postgres" not in {p.name() for p in tree}
+        assert httpx.get(f"http://127.0.0.1:{ports['prefect']}/api/health", timeout=5).json() is True
+        assert (state / "prefect" / "prefect.db").exists()
+    finally:
+        subprocess.run([*IBT, "stacks", "stop", "--state-dir", str(state)], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(state, ignore_errors=True)
+    assert_gone(tree, list(ports.values()))
