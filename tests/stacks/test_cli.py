@@ -125,3 +125,14 @@ def test_failing_service_stops_the_others(stacks_tmp):
     assert "web" in out and "healthy" in out
     assert seen, "the web service never started"
     assert_gone(list(seen), [web_port])
+
+
+def test_console_script_is_installed_and_fails_cleanly():
+    """The `ibt` entry point from pyproject.toml (not just `python -m agentic.cli`)."""
+    from pathlib import Path
+
+    ibt = Path(sys.executable).parent / "ibt"
+    assert ibt.exists(), "reinstall the project: pip install -e ."
+    proc = subprocess.run([str(ibt), "stacks", "run", "nope", "--native"], env=ibt_env(), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "unknown stack 'nope'" in proc.stderr and "Traceback" not in proc.stderr
