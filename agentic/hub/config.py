@@ -168,8 +168,9 @@ def secret_values(config: dict[str, Any], environ: dict[str, str] | None = None)
         elif isinstance(value, str) and len(value) >= 6 and (secret or _SECRET_VALUE.match(value)):
             found.add(value)
 
+    openapi = config.get("openapi") if isinstance(config.get("openapi"), dict) else {}
     walk({k: v for k, v in expand(config, environ).items() if k != "openapi"} | {
-        "openapi": {k: v for k, v in (expand(config.get("openapi") or {}, environ)).items() if k != "schema"}})
+        "openapi": {k: v for k, v in expand(openapi, environ).items() if k != "schema"}})
     return found
 
 

@@ -63,7 +63,7 @@ class Upstream:
         self._scope: anyio.CancelScope | None = None
         self._wake = anyio.Event()
         self._stopped = anyio.Event()
-        options = config.get("options") or {}
+        options = config.get("options") if isinstance(config.get("options"), dict) else {}
         self.connect_timeout = _seconds(options.get("connectTimeout") or options.get("initTimeout"),
                                         DEFAULT_CONNECT_TIMEOUT)
         self.call_timeout = _seconds(options.get("timeout"), DEFAULT_CALL_TIMEOUT)

@@ -239,3 +239,18 @@ def test_upsert_against_mcphub_duplicate_answer():
     assert client.upsert_server("jules", {"type": "openapi", "openapi": {"url": "http://x"}}) == "updated"
     assert [c[:2] for c in calls] == [("POST", "/api/servers"), ("PUT", "/api/servers/jules")]
     assert calls[1][2] == {"config": {"type": "openapi", "openapi": {"url": "http://x"}}}
+
+
+def test_invalid_entries_in_the_settings_file_do_not_stop_the_hub(tmp_path, hub_tools):
+    settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {
+        "ok": hub_tools.stdio_config(),
+        "weird": {"type": "ftp", "options": "x", "openapi": "nope"},
+        "nocmd": {"type": "stdio", "args": 5},
+    })
+    with hub_tools.running_hub(settings) as running:
+        client = HubClient(running.url)
+        client.wait_connected("ok", timeout=30)
+        weird, nocmd = client.get_server("weird"), client.get_server("nocmd")
+        assert weird["status"] == "disconnected" and "`type`" in weird["error"]
+        assert nocmd["status"] == "disconnected" and "`command`" in nocmd["error"]
+        assert httpx.get(running.url + "/health").json()["status"] == "degraded"
