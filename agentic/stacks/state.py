@@ -6,6 +6,7 @@
       mcp-hub/mcp_settings.json the hub's settings, seeded from stacks/mcp-hub/ on first run
       logs/<service>.log        every service's output; logs/supervisor.log for a detached stack
       run/stack.json            who is running: supervisor pid, services (pid, port, health), status
+      run/supervisor.pid        the supervisor's pid alone, for `kill $(cat .ibt/run/supervisor.pid)`
 
 A pid alone can be reused by the OS, so each pid is stored with its process start time.
 """
@@ -56,6 +57,10 @@ class StateDir:
     def run_file(self) -> Path:
         return self.root / "run" / "stack.json"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "run" / "supervisor.pid"
+
     def log(self, service: str) -> Path:
         return self.logs / f"{service}.log"
 
@@ -77,9 +82,11 @@ class StateDir:
         tmp = self.run_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, self.run_file)
+        self.pid_file.write_text(f"{data['supervisor']['pid']}\n")
 
     def clear_run(self) -> None:
         self.run_file.unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
 
 
 def terminate_group(identity: dict[str, Any], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:

@@ -108,6 +108,7 @@ def test_detached_stack_status_logs_stop(stack_env):
     assert "removed a stale run file" in up.stderr
     assert "stack up" in up.stdout
     supervisor = psutil.Process(json.loads((state / "run" / "stack.json").read_text())["supervisor"]["pid"])
+    assert int((state / "run" / "supervisor.pid").read_text()) == supervisor.pid
     tree = [supervisor, *supervisor.children(recursive=True)]
     api = f"http://127.0.0.1:{ports['prefect']}/api"
     assert httpx.get(f"{api}/health", timeout=5).json() is True
@@ -124,6 +125,7 @@ def test_detached_stack_status_logs_stop(stack_env):
                           text=True, timeout=120)
     assert stop.returncode == 0 and "stopped postgres, prefect" in stop.stdout
     assert_gone(tree, list(ports.values()))
+    assert not (state / "run" / "supervisor.pid").exists()
     status = subprocess.run([*IBT, "stacks", "status", "--state-dir", str(state)], env=env, capture_output=True,
                             text=True, timeout=60)
     assert status.returncode == 1 and "no stack is running" in status.stdout
