@@ -8,7 +8,10 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+import itertools  # noqa: E402
+
 from agentic.testing import running_postgres, running_prefect_server  # noqa: E402
+from agentic.testing.sandbox import running_sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,43 @@ def prefect_api_url(postgres):
                 os.environ.pop("PREFECT_API_URL", None)
             else:
                 os.environ["PREFECT_API_URL"] = previous
+
+
+FAST = {"poll_min_seconds": "0.2", "poll_max_seconds": "1", "stuck_after_seconds": "6", "claim_stale_seconds": "4",
+        "quota_retry_seconds": "0.5", "quota_wait_seconds": "60", "session_timeout_seconds": "120"}
+
+
+@pytest.fixture(scope="session")
+def sandbox(prefect_api_url):
+    with running_sandbox(tick_seconds=0.1, **FAST) as sandbox:
+        previous = {k: os.environ.get(k) for k in sandbox.env}
+        os.environ.update(sandbox.env)  # the flow reads Settings from the environment, as in production
+        try:
+            yield sandbox
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def new_issue(sandbox):
+    """Open a fresh issue as alice (each test owns its issue: dispatch is exactly-once per issue)."""
+
+    def make(title: str, body: str, *, user: str = "alice", labels: list[str] | None = None) -> tuple[int, str]:
+        with sandbox.github() as gh:
+            gh.headers["Authorization"] = f"Bearer sim-token-{user}"
+            response = gh.post("/repos/acme/widgets/issues",
+                               json={"title": f"{title} [t{next(_counter)}-{os.getpid()}]", "body": body,
+                                     "labels": labels or []})
+            response.raise_for_status()
+            number = response.json()["number"]
+        return number, f"https://github.com/acme/widgets/issues/{number}"
+
+    return make
+

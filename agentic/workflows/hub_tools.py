@@ -86,12 +86,12 @@ class HubTools:
         except (httpx2.TransportError, ConnectionError) as exc:
             raise HubUnavailable(f"hub connection lost while calling {tool}: {exc}") from exc
         text = "".join(getattr(part, "text", "") for part in result.content)
-        if result.isError:
+        if result.is_error:
             if "Unknown tool" in text or "not found" in text.lower() and "tool" in text.lower():
                 raise ToolCallFailed(tool, f"the hub has no tool {tool!r}: {text.strip()[:200]}")
             raise _parse_failure(tool, text)
-        if result.structuredContent is not None and not text:
-            return result.structuredContent
+        if result.structured_content is not None and not text:
+            return result.structured_content
         if not text:
             return None
         try:
@@ -100,9 +100,23 @@ class HubTools:
             return text
 
 
+def _only_leaf(group: BaseExceptionGroup) -> BaseException | None:
+    """The single exception inside nested groups (anyio wraps errors raised in the client's task group)."""
+    leaves = list(_leaves(group))
+    return leaves[0] if len(leaves) == 1 else None
+
+
+def _leaves(exc: BaseException):
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
 @contextlib.asynccontextmanager
 async def connect_hub(mcp_url: str, token: str | None = None) -> AsyncIterator[HubTools]:
-    """Open one streamable-HTTP MCP session to the hub's `/mcp`."""
+    """Open one streamable-HTTP MCP session to the hub's `/mcp`. Errors come out unwrapped and typed."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
         async with (
@@ -112,6 +126,11 @@ async def connect_hub(mcp_url: str, token: str | None = None) -> AsyncIterator[H
         ):
             await session.initialize()
             yield HubTools(session)
-    except* (httpx2.ConnectError, httpx2.ConnectTimeout) as group:
-        raise HubUnavailable(f"MCP hub not reachable at {mcp_url}: {group.exceptions[0]}; start it with "
-                             "`ibt stacks run mcp-hub` or set MCP_SERVER_URL") from None
+    except BaseExceptionGroup as group:
+        leaf = _only_leaf(group)
+        if isinstance(leaf, (httpx2.ConnectError, httpx2.ConnectTimeout)):
+            raise HubUnavailable(f"MCP hub not reachable at {mcp_url}: {leaf}; start it with "
+                                 "`ibt stacks run mcp-hub` or set MCP_SERVER_URL") from None
+        if leaf is not None:
+            raise leaf from None
+        raise

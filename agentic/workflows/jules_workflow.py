@@ -34,6 +34,7 @@ from agentic.settings import Settings, get_settings
 from agentic.workflows import claims, github_ops, jules_ops, progress
 from agentic.workflows.hub_tools import HubTools, connect_hub
 from agentic.workflows.issue_ref import IssueRef, parse_issue_url
+from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.status_comment import StatusView, status_marker
 
 FLOW_NAME = "jules-agent-workflow"
@@ -255,16 +256,21 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, r
     return session
 
 
-async def _wait_plan_decision(run: Run, session_id: str, plan_id: str, since: datetime) -> PlanDecision:
+async def _existing_comment_ids(run: Run) -> set[int]:
+    # Comment ids, not timestamps: GitHub's created_at has one-second resolution.
+    return {comment.id for comment in await github_ops.list_comments(run.hub, run.ref)}
+
+
+async def _wait_plan_decision(run: Run, session_id: str, plan_id: str) -> PlanDecision:
     """Pause the run (the Prefect UI shows the form) while a watcher accepts `/approve` or `/revise` on the issue."""
+    seen = await _existing_comment_ids(run)
 
     async def watch_issue() -> None:
-        seen: set[int] = set()
         while True:
             await asyncio.sleep(run.settings.poll_min_seconds)
             for comment in await github_ops.list_comments(run.hub, run.ref):
                 text = comment.body.strip()
-                if comment.id in seen or comment.created_at < since or not text.startswith(("/approve", "/revise")):
+                if comment.id in seen or not text.startswith(("/approve", "/revise")):
                     continue
                 seen.add(comment.id)
                 if not await github_ops.can_write(run.hub, run.ref, comment.author):
@@ -288,12 +294,13 @@ async def _wait_plan_decision(run: Run, session_id: str, plan_id: str, since: da
         watcher.cancel()
 
 
-async def _relay_answer(run: Run, session_id: str, since: datetime) -> bool:
+async def _relay_answer(run: Run, session_id: str, seen: set[int]) -> bool:
     """Send the reporter's (or a maintainer's) first reply after Jules' question back to Jules."""
     marker = status_marker(run.ref.key)
     for comment in await github_ops.list_comments(run.hub, run.ref):
-        if comment.created_at <= since or comment.body.startswith(marker) or comment.body.strip().startswith("/"):
+        if comment.id in seen or comment.body.startswith(marker) or comment.body.strip().startswith("/"):
             continue
+        seen.add(comment.id)
         if comment.author == run.issue.author or await github_ops.can_write(run.hub, run.ref, comment.author):
             await send_message(run.hub, session_id, comment.body)
             run.event("answer-sent", f"@{comment.author}: {comment.body[:80]}")
@@ -308,10 +315,9 @@ async def _follow(run: Run, session: dict[str, Any], record: claims.SessionRecor
     state = session.get("state", "QUEUED")
     after: str | None = None
     seen: set[str] = set()
-    interval = s.poll_min_seconds
-    last_activity = time.monotonic()
+    poller = AdaptivePoller(s.poll_min_seconds, s.poll_max_seconds)
     decided_plans: set[str] = set()
-    question_at: datetime | None = None
+    before_question: set[int] | None = None  # comment ids that existed when Jules asked
     polls = 0
     while True:
         activities = [a for a in await poll_activities(run.hub, session_id, after) if a.get("id") not in seen]
@@ -339,9 +345,9 @@ async def _follow(run: Run, session: dict[str, Any], record: claims.SessionRecor
             elif "sessionCompleted" in activity:
                 run.event("completed")
         if activities:
-            interval, last_activity = s.poll_min_seconds, time.monotonic()
+            poller.saw_activity()
         else:
-            interval = min(interval * 2, s.poll_max_seconds)
+            poller.saw_nothing()
         polls += 1
         previous = state
         if need_state:
@@ -353,22 +359,22 @@ async def _follow(run: Run, session: dict[str, Any], record: claims.SessionRecor
         if state == "AWAITING_PLAN_APPROVAL" and (plan_id := _latest_plan_id(session, activities, run)) not in decided_plans:
             decided_plans.add(plan_id)
             await run.show(state)
-            decision = await _wait_plan_decision(run, session_id, plan_id, datetime.now(UTC))
+            decision = await _wait_plan_decision(run, session_id, plan_id)
             if decision.approve:
                 await approve_plan(run.hub, session_id)
                 run.event("plan-approved")
             else:
                 await send_message(run.hub, session_id, f"Please revise the plan: {decision.revision}")
                 run.event("plan-revision-sent", decision.revision)
-            interval, last_activity = s.poll_min_seconds, time.monotonic()
+            poller.reset()
             continue
         if state == "AWAITING_USER_FEEDBACK":
-            if question_at is None:
-                question_at = datetime.now(UTC)
+            if before_question is None:
+                before_question = await _existing_comment_ids(run)
                 await run.show(state)
-            if await _relay_answer(run, session_id, question_at):
-                question_at, run.view.question = None, None
-                interval, last_activity = s.poll_min_seconds, time.monotonic()
+            if await _relay_answer(run, session_id, before_question):
+                before_question, run.view.question = None, None
+                poller.reset()
         elif state != previous or activities:
             run.view.question = None if state != "AWAITING_USER_FEEDBACK" else run.view.question
             await run.show(state)
@@ -376,10 +382,10 @@ async def _follow(run: Run, session: dict[str, Any], record: claims.SessionRecor
         if elapsed > s.session_timeout_seconds:
             raise _Ended("timed_out", f"no result after {elapsed:.0f}s (limit {s.session_timeout_seconds:.0f}s)")
         waiting_on_people = state in ("AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK")
-        if not waiting_on_people and time.monotonic() - last_activity > s.stuck_after_seconds:
+        if not waiting_on_people and poller.quiet_for > s.stuck_after_seconds:
             raise _Ended("stuck", f"no activity from Jules for {s.stuck_after_seconds:.0f}s in state {state}")
         await claims.update(run.ref, run.run_id, run.claim)  # heartbeat: this owner is alive
-        await asyncio.sleep(interval)
+        await asyncio.sleep(poller.interval)
 
 
 def _latest_plan_id(session: dict[str, Any], activities: list[dict[str, Any]], run: Run) -> str:

@@ -94,3 +94,20 @@ def test_status_comment_starts_with_marker_and_lists_plan():
     body = view.render()
     assert body.startswith(status_marker("acme/widgets#7"))
     assert "1. one" in body and "/approve" in body and "https://jules.google.com/session/1" in body
+
+
+def test_adaptive_poller_follows_the_activity_rhythm():
+    from agentic.workflows.polling import AdaptivePoller
+
+    poller = AdaptivePoller(minimum=2, maximum=60)
+    assert poller.interval == 2
+    now = poller._last_activity
+    for minute in range(1, 6):  # an activity every 60 s
+        poller.saw_activity(now + 60 * minute)
+    assert poller.interval == 15  # a quarter of the rhythm
+    poller.saw_nothing()
+    poller.saw_nothing()
+    poller.saw_nothing()
+    assert poller.interval == 60  # capped
+    poller.reset()
+    assert poller.interval == 2

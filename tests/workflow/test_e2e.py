@@ -1,0 +1,210 @@
+"""The product end to end: real Prefect on PostgreSQL, the real hub process, the npm GitHub MCP server, both
+simulators, the deterministic sandbox model. Each test opens its own issue."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from agentic.errors import BadIssueUrl, IssueNotFound, JulesSessionFailed, SourceNotConnected
+from agentic.workflows.jules_workflow import jules_agent_workflow
+from agentic.workflows.status_comment import status_marker
+
+ACTIONABLE_BODY = ("`slugify()` in `src/widgets/slugify.py` keeps a trailing dash when the name ends in punctuation: "
+                   "slugify('Hello!') returns 'hello-' instead of 'hello'.\n\n"
+                   "- [ ] no trailing dash for names ending in punctuation\n- [ ] a test covers 'Hello!'")
+
+pytestmark = pytest.mark.slow
+
+
+def comments(sandbox, number: int) -> list[dict]:
+    with sandbox.github() as gh:
+        return gh.get(f"/repos/acme/widgets/issues/{number}/comments", params={"per_page": 100}).json()
+
+
+def status_comments(sandbox, number: int) -> list[dict]:
+    marker = status_marker(f"acme/widgets#{number}")
+    return [c for c in comments(sandbox, number) if c["body"].startswith(marker)]
+
+
+def sessions_for(sandbox, number: int) -> list[dict]:
+    sessions = _sim(sandbox, "GET", "/_sim/sessions").json()["sessions"]
+    return [s for s in sessions if f"acme/widgets#{number}@" in (s.get("prompt") or "")]
+
+
+def _sim(sandbox, method: str, path: str, **kwargs):
+    import httpx
+
+    root = sandbox.jules_url.removesuffix("/v1alpha")
+    return httpx.request(method, root + path, timeout=10, **kwargs)
+
+
+def pull_request(sandbox, url: str) -> dict:
+    number = url.rstrip("/").rsplit("/", 1)[-1]
+    with sandbox.github() as gh:
+        return gh.get(f"/repos/acme/widgets/pulls/{number}").json()
+
+
+def assert_completed_once(sandbox, number: int, result) -> None:
+    assert result.status == "completed", result
+    assert result.pull_request_url and result.session_id
+    (status,) = status_comments(sandbox, number)
+    assert result.pull_request_url in status["body"]
+    assert len(sessions_for(sandbox, number)) == 1
+    pr = pull_request(sandbox, result.pull_request_url)
+    assert re.search(rf"\b(?:Fixes|Closes|Resolves) #{number}\b", pr["body"] or "", re.IGNORECASE)
+
+
+async def test_happy_path_from_python(sandbox, new_issue):
+    number, url = new_issue("slugify() leaves a trailing dash", ACTIONABLE_BODY)
+    result = await jules_agent_workflow(github_issue_url=url)
+    assert_completed_once(sandbox, number, result)
+    assert result.usage.jules_sessions == 1 and result.usage.llm_requests >= 1
+    with sandbox.github() as gh:
+        reactions = gh.get(f"/repos/acme/widgets/issues/{number}/reactions").json()
+    assert [r["content"] for r in reactions] == ["eyes"]
+    # The agent read the file the issue names through the hub's npm GitHub server (MCP tool call task).
+    async with get_client() as client:
+        names = {t.name for t in await client.read_task_runs()}
+    assert any(n.startswith("Call MCP Tool: github-get_file_contents") for n in names), sorted(names)[:20]
+
+
+def test_happy_path_from_cli(sandbox, new_issue):
+    number, url = new_issue("slugify() leaves a trailing dash (cli)", ACTIONABLE_BODY)
+    proc = subprocess.run([sys.executable, "-m", "agentic.workflows.jules_workflow", url], capture_output=True,
+                          text=True, timeout=240, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '"status": "completed"' in proc.stdout
+    assert len(status_comments(sandbox, number)) == 1 and len(sessions_for(sandbox, number)) == 1
+
+
+async def test_needs_info_asks_and_spends_no_session(sandbox, new_issue):
+    number, url = new_issue("it doesn't work", "it doesn't work pls fix")
+    result = await jules_agent_workflow(github_issue_url=url)
+    assert result.status == "needs_info" and result.session_id is None
+    (status,) = status_comments(sandbox, number)
+    assert "@alice" in status["body"] and "expect" in status["body"]
+    assert sessions_for(sandbox, number) == []
+
+
+@pytest.mark.parametrize("url, error", [
+    ("https://github.com/acme/widgets/pull/1", BadIssueUrl),
+    ("github.com/acme/widgets/issues/1", BadIssueUrl),
+    ("https://github.com/acme/widgets/issues/999999", IssueNotFound),
+])
+async def test_bad_input_fails_before_any_side_effect(sandbox, url, error):
+    before = _sim(sandbox, "GET", "/_sim/requests").json()["byOperation"].get("createSession", 0)
+    with pytest.raises(error):
+        await jules_agent_workflow(github_issue_url=url)
+    assert _sim(sandbox, "GET", "/_sim/requests").json()["byOperation"].get("createSession", 0) == before
+
+
+async def test_repo_jules_is_not_connected_to(sandbox):
+    with sandbox.github() as gh:
+        gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
+        seeded = gh.post("/_sim/seed", params={"reset": "false"}, json={"repos": [{
+            "owner": "acme", "name": "gadgets", "default_branch": "main", "collaborators": {"alice": "write"},
+            "issues": [{"title": "A real bug in gadgets", "body": ACTIONABLE_BODY, "user": "alice"}]}]})
+        assert seeded.status_code < 300, seeded.text
+    with pytest.raises(SourceNotConnected, match="not connected to acme/gadgets"):
+        await jules_agent_workflow(github_issue_url="https://github.com/acme/gadgets/issues/1")
+    with sandbox.github() as gh:
+        assert gh.get("/repos/acme/gadgets/issues/1/comments").json() == []
+
+
+async def test_jules_failure_is_reported_and_run_fails(sandbox, new_issue):
+    number, url = new_issue("scenario-fail: widget names overflow", ACTIONABLE_BODY)
+    _sim(sandbox, "POST", "/_sim/scenarios",
+         json={"match": f"#{number}@", "script": "fail", "reason": "tests did not pass"}).raise_for_status()
+    with pytest.raises(JulesSessionFailed, match="tests did not pass"):
+        await jules_agent_workflow(github_issue_url=url)
+    (status,) = status_comments(sandbox, number)
+    assert "could not finish" in status["body"] and "tests did not pass" in status["body"]
+    assert len(sessions_for(sandbox, number)) == 1
+
+
+async def test_silent_session_ends_as_stuck(sandbox, new_issue):
+    number, url = new_issue("scenario-silent", ACTIONABLE_BODY)
+    _sim(sandbox, "POST", "/_sim/scenarios", json={"match": f"#{number}@", "script": "silent"}).raise_for_status()
+    with pytest.raises(JulesSessionFailed, match="no activity"):
+        await jules_agent_workflow(github_issue_url=url)
+    (status,) = status_comments(sandbox, number)
+    assert "went silent" in status["body"]
+
+
+async def test_question_is_answered_from_the_issue(sandbox, new_issue):
+    number, url = new_issue("scenario-question: accents", ACTIONABLE_BODY)
+    _sim(sandbox, "POST", "/_sim/scenarios", json={"match": f"#{number}@", "script": "question"}).raise_for_status()
+
+    async def answer_when_asked() -> None:
+        for _ in range(300):
+            await asyncio.sleep(0.2)
+            bodies = [c["body"] for c in status_comments(sandbox, number)]
+            if bodies and "has a question" in bodies[0]:
+                with sandbox.github() as gh:
+                    gh.headers["Authorization"] = "Bearer sim-token-alice"
+                    gh.post(f"/repos/acme/widgets/issues/{number}/comments",
+                            json={"body": "Transliterate them: é -> e."}).raise_for_status()
+                return
+
+    answering = asyncio.create_task(answer_when_asked())
+    result = await jules_agent_workflow(github_issue_url=url)
+    await answering
+    assert_completed_once(sandbox, number, result)
+    (session,) = sessions_for(sandbox, number)
+    said = [a["userMessaged"]["userMessage"] for a in session["activities"] if "userMessaged" in a]
+    assert said == ["Transliterate them: é -> e."]
+
+
+async def test_plan_approval_from_github(sandbox, new_issue):
+    number, url = new_issue("plan approval via comment", ACTIONABLE_BODY)
+
+    async def approve() -> None:
+        for _ in range(300):
+            await asyncio.sleep(0.2)
+            bodies = [c["body"] for c in status_comments(sandbox, number)]
+            if bodies and "approval needed" in bodies[0]:
+                with sandbox.github() as gh:
+                    gh.headers["Authorization"] = "Bearer sim-token-mallory"  # read-only: must be ignored
+                    gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": "/approve"})
+                    await asyncio.sleep(1.5)
+                    gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
+                    gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": "/approve"})
+                return
+
+    approving = asyncio.create_task(approve())
+    result = await jules_agent_workflow(github_issue_url=url, require_plan_approval=True)
+    await approving
+    assert_completed_once(sandbox, number, result)
+    (session,) = sessions_for(sandbox, number)
+    kinds = [next(k for k in a if k.endswith(("Generated", "Approved", "Completed"))) for a in session["activities"]
+             if any(k in a for k in ("planGenerated", "planApproved", "sessionCompleted"))]
+    assert kinds[:2] == ["planGenerated", "planApproved"]
+
+
+async def test_plan_approval_from_prefect_ui_input(sandbox, new_issue):
+    from prefect.flow_runs import aresume_flow_run
+
+    number, url = new_issue("plan approval via Prefect", ACTIONABLE_BODY)
+
+    async def approve_in_prefect() -> None:
+        async with get_client() as client:
+            for _ in range(300):
+                await asyncio.sleep(0.3)
+                runs = await client.read_flow_runs()
+                paused = [r for r in runs if r.state and r.state.is_paused()]
+                if paused:
+                    await aresume_flow_run(paused[0].id, run_input={"approve": True, "revision": ""})
+                    return
+
+    approving = asyncio.create_task(approve_in_prefect())
+    result = await jules_agent_workflow(github_issue_url=url, require_plan_approval=True)
+    await approving
+    assert_completed_once(sandbox, number, result)
