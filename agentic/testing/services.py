@@ -48,9 +48,10 @@ def running_prefect_server(database_url: str, home: Path | None = None, port: in
     home = home or Path(tempfile.mkdtemp(prefix="agentic-prefect-"))
     port = port or free_port()
     log = home / "server.log"
-    proc = start_process(prefect_server_command("127.0.0.1", port), env=prefect_server_env(database_url, home),
-                         log_path=log)
     api_url = f"http://127.0.0.1:{port}/api"
+    # The UI asks its server for the API URL; without this it would call the default :4200.
+    env = {**prefect_server_env(database_url, home), "PREFECT_UI_API_URL": api_url}
+    proc = start_process(prefect_server_command("127.0.0.1", port), env=env, log_path=log)
     try:
         wait_until(lambda: http_ok(api_url + "/health"), timeout=120, what="Prefect server", proc=proc, log_path=log)
         yield api_url
