@@ -10,8 +10,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import itertools  # noqa: E402
 
-from agentic.testing import running_postgres, running_prefect_server  # noqa: E402
-from agentic.testing.sandbox import running_sandbox  # noqa: E402
+from agentic.testing import environment, running_postgres, running_prefect_server  # noqa: E402
+from agentic.testing.sandbox import FAST_WORKFLOW, running_sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -28,34 +28,16 @@ def prefect_api_url(postgres):
 
     with running_prefect_server(postgres.url) as api_url, temporary_settings({PREFECT_API_URL: api_url}):
         # Child processes (CLI entry points, deploy.py) read the environment, not this process's settings context.
-        previous = os.environ.get("PREFECT_API_URL")
-        os.environ["PREFECT_API_URL"] = api_url
-        try:
+        with environment({"PREFECT_API_URL": api_url}):
             yield api_url
-        finally:
-            if previous is None:
-                os.environ.pop("PREFECT_API_URL", None)
-            else:
-                os.environ["PREFECT_API_URL"] = previous
 
 
-FAST = {"poll_min_seconds": "0.2", "poll_max_seconds": "1", "stuck_after_seconds": "6", "claim_stale_seconds": "4",
-        "quota_retry_seconds": "0.5", "quota_wait_seconds": "60", "session_timeout_seconds": "120"}
 
 
 @pytest.fixture(scope="session")
 def sandbox(prefect_api_url):
-    with running_sandbox(tick_seconds=0.1, **FAST) as sandbox:
-        previous = {k: os.environ.get(k) for k in sandbox.env}
-        os.environ.update(sandbox.env)  # the flow reads Settings from the environment, as in production
-        try:
-            yield sandbox
-        finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with running_sandbox(tick_seconds=0.1, **FAST_WORKFLOW) as sandbox, environment(sandbox.env):
+        yield sandbox
 
 
 _counter = itertools.count(1)

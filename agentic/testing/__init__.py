@@ -6,6 +6,6 @@
 Used by `tests/conftest.py`, the benchmarks and anyone testing code built on this project.
 """
 
-from agentic.testing.services import running_postgres, running_prefect_server
+from agentic.testing.services import environment, running_postgres, running_prefect_server
 
-__all__ = ["running_postgres", "running_prefect_server"]
+__all__ = ["environment", "running_postgres", "running_prefect_server"]

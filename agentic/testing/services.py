@@ -69,3 +69,19 @@ def _drain_prefect_logs() -> None:
         APILogWorker.drain_all(timeout=5)
     except Exception:  # noqa: BLE001 - best effort at teardown
         pass
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]):
+    """Set environment variables for the duration (the flow reads Settings from the environment, as in
+    production; child processes inherit them); restore the previous values afterwards."""
+    previous = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -62,19 +62,24 @@ def marker_for(ref: IssueRef, digest: str) -> str:
     return f"jules-agent:{ref.key}@{digest}"
 
 
-def variable_name(ref: IssueRef) -> str:
+def claim_key(github_api_url: str, ref: IssueRef) -> str:
+    """The issue's identity across GitHub instances: the same owner/repo#N on github.com and on a GitHub Enterprise
+    server (or two sandboxes) are different issues."""
+    return f"{github_api_url.rstrip('/').lower()}/{ref.key}"
+
+
+def variable_name(key: str) -> str:
     # Variable names: lowercase letters, digits, '-' and '_' only.
-    return "jules-claim-" + hashlib.sha256(ref.key.encode()).hexdigest()[:24]
+    return "jules-claim-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-async def load(ref: IssueRef) -> Claim | None:
-    raw = await Variable.aget(variable_name(ref), default=None)
+async def load(key: str) -> Claim | None:
+    raw = await Variable.aget(variable_name(key), default=None)
     return Claim.model_validate(raw) if raw else None
 
 
-async def save(ref: IssueRef, claim: Claim) -> None:
-    await Variable.aset(variable_name(ref), claim.model_dump(mode="json"), overwrite=True,
-                        tags=["jules-claim"])
+async def save(key: str, claim: Claim) -> None:
+    await Variable.aset(variable_name(key), claim.model_dump(mode="json"), overwrite=True, tags=["jules-claim"])
 
 
 async def _ensure_lock() -> None:
@@ -96,27 +101,27 @@ class Acquired(BaseModel):
     claim: Claim
 
 
-async def acquire(ref: IssueRef, run_id: str, stale_after: float) -> Acquired:
+async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
     """Own the issue, or learn that a live run already does."""
     async with dispatch_lock():
-        claim = await load(ref) or Claim(issue=ref.key)
+        claim = await load(key) or Claim(issue=key)
         alive = claim.heartbeat is not None and _now() - claim.heartbeat < timedelta(seconds=stale_after)
         if claim.owner_run_id and claim.owner_run_id != run_id and alive:
             return Acquired(owned=False, claim=claim)
         claim.owner_run_id, claim.heartbeat = run_id, _now()
-        await save(ref, claim)
+        await save(key, claim)
         return Acquired(owned=True, claim=claim)
 
 
-async def update(ref: IssueRef, run_id: str, claim: Claim) -> None:
+async def update(key: str, run_id: str, claim: Claim) -> None:
     """Write the owner's view (heartbeat refreshed). Only the owner writes, so no lock is needed here."""
     claim.owner_run_id, claim.heartbeat = run_id, _now()
-    await save(ref, claim)
+    await save(key, claim)
 
 
-async def release(ref: IssueRef, run_id: str, claim: Claim) -> None:
+async def release(key: str, run_id: str, claim: Claim) -> None:
     async with dispatch_lock():
-        current = await load(ref) or claim
+        current = await load(key) or claim
         if current.owner_run_id in (run_id, None):
             claim.owner_run_id, claim.heartbeat = None, None
-            await save(ref, claim)
+            await save(key, claim)

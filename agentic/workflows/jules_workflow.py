@@ -32,7 +32,7 @@ from agentic.agent.triage import build_agent, issue_prompt, triage_issue
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed, TransientError
 from agentic.settings import Settings, get_settings
 from agentic.workflows import claims, github_ops, jules_ops, progress
-from agentic.workflows.hub_tools import HubTools, connect_hub
+from agentic.workflows.hub_tools import HubTools, ToolCallFailed, connect_hub
 from agentic.workflows.issue_ref import IssueRef, parse_issue_url
 from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.status_comment import StatusView, status_marker
@@ -150,9 +150,14 @@ async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, bo
             if comment.body.startswith(marker):
                 comment_id = comment.id
                 break
-    if comment_id is None:
-        return (await github_ops.create_comment(hub, ref, body)).id
-    return (await github_ops.update_comment(hub, ref, comment_id, body)).id
+    if comment_id is not None:
+        try:
+            return (await github_ops.update_comment(hub, ref, comment_id, body)).id
+        except ToolCallFailed as exc:
+            if exc.status != 404:
+                raise
+            # Someone deleted the status comment: post it again rather than fail the run.
+    return (await github_ops.create_comment(hub, ref, body)).id
 
 
 @task(name="react-eyes", **RETRY)
@@ -184,6 +189,7 @@ class Run:
     def __init__(self, hub: HubTools, settings: Settings, ref: IssueRef, issue: github_ops.Issue,
                  claim: claims.Claim, run_id: str) -> None:
         self.hub, self.settings, self.ref, self.issue, self.claim, self.run_id = hub, settings, ref, issue, claim, run_id
+        self.claim_key = claims.claim_key(settings.github_api_url, ref)
         self.view = StatusView(issue_key=ref.key, prefect_run_url=flow_run.get_flow_run_ui_url())
         self.timeline: list[dict[str, str]] = []
         self.usage = Usage()
@@ -204,7 +210,7 @@ class Run:
         self.view.usage_lines = self.usage.lines()
         self.claim.status_comment_id = await upsert_status(self.hub, self.ref, self.claim.status_comment_id,
                                                            self.view.render())
-        await claims.update(self.ref, self.run_id, self.claim)
+        await claims.update(self.claim_key, self.run_id, self.claim)
 
     def result(self, status: str, message: str, record: claims.SessionRecord | None = None) -> WorkflowResult:
         return WorkflowResult(status=status, issue=str(self.ref), message=message, usage=self.usage,
@@ -384,7 +390,7 @@ async def _follow(run: Run, session: dict[str, Any], record: claims.SessionRecor
         waiting_on_people = state in ("AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK")
         if not waiting_on_people and poller.quiet_for > s.stuck_after_seconds:
             raise _Ended("stuck", f"no activity from Jules for {s.stuck_after_seconds:.0f}s in state {state}")
-        await claims.update(run.ref, run.run_id, run.claim)  # heartbeat: this owner is alive
+        await claims.update(run.claim_key, run.run_id, run.claim)  # heartbeat: this owner is alive
         await asyncio.sleep(poller.interval)
 
 
@@ -442,9 +448,10 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
                               claim.sessions[-1])
         record = claims.SessionRecord(text_hash=digest, marker=claims.marker_for(ref, digest))
         claim.sessions.append(record)
-        await claims.update(ref, run.run_id, claim)  # the claim is durable BEFORE the session exists
-    elif record.state in jules_ops.TERMINAL_STATES:
-        return run.result("completed" if record.state == "COMPLETED" else "failed",
+        await claims.update(run.claim_key, run.run_id, claim)  # the claim is durable BEFORE the session exists
+    elif record.state == "FAILED" or record.pull_request_url:
+        # Finished before (a run that died after COMPLETED but before finishing the PR is finished below instead).
+        return run.result("completed" if record.pull_request_url else "failed",
                           f"already handled by session {record.session_id}", record)
 
     run.view.details = []
@@ -455,7 +462,7 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
             session = await find_session(run.hub, record.marker) or await _dispatch(
                 run, triage, record, require_plan_approval=require_plan_approval, starting_branch=starting_branch)
         record.session_id, record.url, record.state = session["id"], session.get("url"), session.get("state")
-        await claims.update(ref, run.run_id, claim)  # ...and the session id right after
+        await claims.update(run.claim_key, run.run_id, claim)  # ...and the session id right after
         run.view.session_id, run.view.session_url = record.session_id, record.url
         run.event("session", f"{record.session_id} {record.url}")
         await run.show(record.state or "QUEUED")
@@ -512,7 +519,8 @@ async def jules_agent_workflow(
     async with connect_hub(settings.hub_mcp_url, token) as hub:
         issue = await read_issue(hub, ref)
         await resolve_source(hub, ref)  # a repo Jules is not connected to fails here, before any side effect
-        acquired = await claims.acquire(ref, run_id, settings.claim_stale_seconds)
+        key = claims.claim_key(settings.github_api_url, ref)
+        acquired = await claims.acquire(key, run_id, settings.claim_stale_seconds)
         if not acquired.owned:
             last = acquired.claim.sessions[-1] if acquired.claim.sessions else None
             return WorkflowResult(status="duplicate", issue=str(ref),
@@ -526,7 +534,7 @@ async def jules_agent_workflow(
                 else require_plan_approval, starting_branch=starting_branch,
                 new_session_on_edit=new_session_on_edit, requested_by=requested_by)
         finally:
-            await claims.release(ref, run_id, run.claim)
+            await claims.release(key, run_id, run.claim)
 
 
 def main(argv: list[str] | None = None) -> int:
