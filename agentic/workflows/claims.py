@@ -82,10 +82,16 @@ async def save(key: str, claim: Claim) -> None:
     await Variable.aset(variable_name(key), claim.model_dump(mode="json"), overwrite=True, tags=["jules-claim"])
 
 
+_lock_ready: set[str] = set()  # Prefect API URLs where the lock is known to exist (one create per process)
+
+
 async def _ensure_lock() -> None:
     async with get_client() as client:
+        if client.api_url in _lock_ready:
+            return
         with contextlib.suppress(ObjectAlreadyExists):
             await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LOCK_NAME, limit=1))
+        _lock_ready.add(client.api_url)
 
 
 @contextlib.asynccontextmanager
@@ -99,18 +105,20 @@ async def dispatch_lock(timeout: float = 300) -> AsyncIterator[None]:
 class Acquired(BaseModel):
     owned: bool
     claim: Claim
+    first: bool = False  # no run ever claimed this issue: nothing (comment, session) can exist yet
 
 
 async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
     """Own the issue, or learn that a live run already does."""
     async with dispatch_lock():
-        claim = await load(key) or Claim(issue=key)
+        existing = await load(key)
+        claim = existing or Claim(issue=key)
         alive = claim.heartbeat is not None and _now() - claim.heartbeat < timedelta(seconds=stale_after)
         if claim.owner_run_id and claim.owner_run_id != run_id and alive:
             return Acquired(owned=False, claim=claim)
         claim.owner_run_id, claim.heartbeat = run_id, _now()
         await save(key, claim)
-        return Acquired(owned=True, claim=claim)
+        return Acquired(owned=True, claim=claim, first=existing is None)
 
 
 async def update(key: str, run_id: str, claim: Claim) -> None:

@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.asyncio import concurrency
 from prefect.flow_runs import apause_flow_run, aresume_flow_run
 from prefect.input import RunInput
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 from pydantic import BaseModel, Field
 
 from agentic.agent.brief import Triage, render_prompt
@@ -42,6 +42,16 @@ FLOW_NAME = "jules-agent-workflow"
 # a no-op until created, so quota-aware queueing is one command away.
 SESSIONS_LIMIT = "jules-sessions"
 _FIXES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s+#(\d+)\b", re.IGNORECASE)
+
+
+async def _all(*steps: Any) -> list[Any]:
+    """Run independent steps side by side; let every one finish (the hub session they share stays open), then raise
+    the first failure, typed and unwrapped."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
 def _transient(_task: Any, _run: Any, state: Any) -> bool:
@@ -108,9 +118,8 @@ async def read_default_branch(hub: HubTools, ref: IssueRef) -> str:
 @task(name="create-jules-session", **RETRY)
 async def create_session(hub: HubTools, *, marker: str, prompt: str, title: str, source: str, branch: str,
                          require_plan_approval: bool) -> dict[str, Any]:
-    # A retry after a dropped connection must not create twice: look for our marker first.
-    existing = await jules_ops.find_session_by_marker(hub, marker)
-    if existing:
+    # A retry after a dropped connection must not create twice: on a retry, look for our marker first.
+    if task_run.get_run_count() > 1 and (existing := await jules_ops.find_session_by_marker(hub, marker)):
         return existing
     return await jules_ops.create_session(hub, prompt=prompt, title=title, source=source, branch=branch,
                                           require_plan_approval=require_plan_approval)
@@ -142,8 +151,8 @@ async def send_message(hub: HubTools, session_id: str, text: str) -> None:
 
 
 @task(name="upsert-status-comment", **RETRY)
-async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, body: str) -> int:
-    if comment_id is None:
+async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, body: str, search: bool = True) -> int:
+    if comment_id is None and search:
         # A resumed run finds the comment a previous run posted (hidden marker) instead of posting a second one.
         marker = status_marker(ref.key)
         for comment in await github_ops.list_comments(hub, ref):
@@ -190,6 +199,8 @@ class Run:
                  claim: claims.Claim, run_id: str) -> None:
         self.hub, self.settings, self.ref, self.issue, self.claim, self.run_id = hub, settings, ref, issue, claim, run_id
         self.claim_key = claims.claim_key(settings.github_api_url, ref)
+        self.first_claim = False  # set by the flow: True when no run ever claimed this issue
+        self.source: dict[str, Any] = {}
         self.view = StatusView(issue_key=ref.key, prefect_run_url=flow_run.get_flow_run_ui_url())
         self.timeline: list[dict[str, str]] = []
         self.usage = Usage()
@@ -209,7 +220,7 @@ class Run:
         self.usage.jules_api_calls = self.hub.calls_to(jules_ops.SERVER)
         self.view.usage_lines = self.usage.lines()
         self.claim.status_comment_id = await upsert_status(self.hub, self.ref, self.claim.status_comment_id,
-                                                           self.view.render())
+                                                           self.view.render(), search=not self.first_claim)
         await claims.update(self.claim_key, self.run_id, self.claim)
 
     def result(self, status: str, message: str, record: claims.SessionRecord | None = None) -> WorkflowResult:
@@ -235,10 +246,8 @@ async def _triage(run: Run) -> Triage:
 
 
 async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, require_plan_approval: bool,
-                    starting_branch: str | None) -> dict[str, Any]:
-    """Create (or find) the one session for this issue text, queueing while Jules answers 429."""
-    source = await resolve_source(run.hub, run.ref)
-    branch = starting_branch or await read_default_branch(run.hub, run.ref)
+                    branch: str) -> dict[str, Any]:
+    """Create the one session for this issue text, queueing while Jules answers 429."""
     prompt = render_prompt(triage.brief, issue_number=run.ref.number, issue_url=run.issue.html_url,
                            marker=record.marker)
     title = f"{triage.brief.title} (#{run.ref.number})"
@@ -246,7 +255,7 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, r
     while True:
         try:
             session = await create_session(run.hub, marker=record.marker, prompt=prompt, title=title,
-                                           source=source["name"], branch=branch,
+                                           source=run.source["name"], branch=branch,
                                            require_plan_approval=require_plan_approval)
             break
         except JulesQuotaExceeded as exc:
@@ -420,10 +429,13 @@ async def _report(run: Run, record: claims.SessionRecord | None) -> None:
 async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: str | None,
                      new_session_on_edit: bool, requested_by: str | None) -> WorkflowResult:
     ref, claim = run.ref, run.claim
-    await react(run.hub, ref)
     run.view.details = []
-    await run.show("triage")
-    triage = await _triage(run)
+
+    async def branch() -> str:
+        return starting_branch or await read_default_branch(run.hub, ref)
+
+    # Independent steps side by side: the reaction, the first status comment, the judgment, the branch lookup.
+    _, _, triage, branch_name = await _all(react(run.hub, ref), run.show("triage"), _triage(run), branch())
     if triage.decision != "actionable":
         phase = "needs_info" if triage.decision == "needs_info" else "rejected"
         run.view.details = [f"- {reason}" for reason in triage.reasons]
@@ -436,6 +448,7 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
 
     digest = claims.text_hash(run.issue.title, run.issue.body)
     record = claim.session_for(digest)
+    new_record = record is None
     if record is None:
         if claim.sessions and not new_session_on_edit:
             last = claim.sessions[-1]
@@ -459,8 +472,9 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         if record.session_id:
             session = await get_session(run.hub, record.session_id)
         else:
-            session = await find_session(run.hub, record.marker) or await _dispatch(
-                run, triage, record, require_plan_approval=require_plan_approval, starting_branch=starting_branch)
+            # A claim this run did not just write may hide a session created by a run that died before recording it.
+            session = (None if new_record else await find_session(run.hub, record.marker)) or await _dispatch(
+                run, triage, record, require_plan_approval=require_plan_approval, branch=branch_name)
         record.session_id, record.url, record.state = session["id"], session.get("url"), session.get("state")
         await claims.update(run.claim_key, run.run_id, claim)  # ...and the session id right after
         run.view.session_id, run.view.session_url = record.session_id, record.url
@@ -517,8 +531,8 @@ async def jules_agent_workflow(
     token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
     run_id = str(flow_run.get_id())
     async with connect_hub(settings.hub_mcp_url, token) as hub:
-        issue = await read_issue(hub, ref)
-        await resolve_source(hub, ref)  # a repo Jules is not connected to fails here, before any side effect
+        # A missing issue or a repo Jules is not connected to fails here, before any side effect.
+        issue, source = await _all(read_issue(hub, ref), resolve_source(hub, ref))
         key = claims.claim_key(settings.github_api_url, ref)
         acquired = await claims.acquire(key, run_id, settings.claim_stale_seconds)
         if not acquired.owned:
@@ -528,6 +542,7 @@ async def jules_agent_workflow(
                                   session_id=last.session_id if last else None, session_url=last.url if last else None,
                                   pull_request_url=last.pull_request_url if last else None)
         run = Run(hub, settings, ref, issue, acquired.claim, run_id)
+        run.first_claim, run.source = acquired.first, source
         try:
             return await _run_owned(
                 run, require_plan_approval=settings.require_plan_approval if require_plan_approval is None
