@@ -2,13 +2,14 @@
 
     ibt stacks run prefect mcp-hub [--native] [-d] [--sqlite]
     ibt stacks status | logs [SERVICE] [-f] | stop
+    ibt demo [--issue N] [--keep-running/--stop]
 """
 
 from __future__ import annotations
 
 import typer
 
-from agentic.cli import stacks
+from agentic.cli import demo, stacks
 
 app = typer.Typer(
     name="ibt",
@@ -17,5 +18,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold settings with secrets
 )
 app.add_typer(stacks.app, name="stacks")
+app.command("demo")(demo.demo)
 
 __all__ = ["app"]
