@@ -276,9 +276,9 @@ async def _existing_comment_ids(run: Run) -> set[int]:
     return {comment.id for comment in await github_ops.list_comments(run.hub, run.ref)}
 
 
-async def _wait_plan_decision(run: Run, session_id: str, plan_id: str) -> PlanDecision:
-    """Pause the run (the Prefect UI shows the form) while a watcher accepts `/approve` or `/revise` on the issue."""
-    seen = await _existing_comment_ids(run)
+async def _wait_plan_decision(run: Run, plan_id: str, seen: set[int]) -> PlanDecision:
+    """Pause the run (the Prefect UI shows the form) while a watcher accepts `/approve` or `/revise` on the issue
+    in a comment not in `seen` (taken BEFORE the plan was shown, so a fast reply is not mistaken for an old one)."""
 
     async def watch_issue() -> None:
         while True:
@@ -373,8 +373,9 @@ async def _follow(run: Run, session: dict[str, Any], record: claims.SessionRecor
             return session
         if state == "AWAITING_PLAN_APPROVAL" and (plan_id := _latest_plan_id(session, activities, run)) not in decided_plans:
             decided_plans.add(plan_id)
+            seen_before_plan = await _existing_comment_ids(run)
             await run.show(state)
-            decision = await _wait_plan_decision(run, session_id, plan_id)
+            decision = await _wait_plan_decision(run, plan_id, seen_before_plan)
             if decision.approve:
                 await approve_plan(run.hub, session_id)
                 run.event("plan-approved")

@@ -208,3 +208,35 @@ async def test_plan_approval_from_prefect_ui_input(sandbox, new_issue):
     result = await jules_agent_workflow(github_issue_url=url, require_plan_approval=True)
     await approving
     assert_completed_once(sandbox, number, result)
+
+
+async def test_plan_revision_from_github_then_approval(sandbox, new_issue):
+    number, url = new_issue("plan revision via comment", ACTIONABLE_BODY)
+
+    async def revise_then_approve() -> None:
+        said: list[str] = []
+        for _ in range(400):
+            await asyncio.sleep(0.2)
+            bodies = [c["body"] for c in status_comments(sandbox, number)]
+            if not bodies or "approval needed" not in bodies[0]:
+                continue
+            with sandbox.github() as gh:
+                gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
+                if not said:
+                    gh.post(f"/repos/acme/widgets/issues/{number}/comments",
+                            json={"body": "/revise also update the README example"})
+                    said.append("revise")
+                elif "Apply the requested revision" in bodies[0]:
+                    gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": "/approve"})
+                    return
+
+    deciding = asyncio.create_task(revise_then_approve())
+    result = await jules_agent_workflow(github_issue_url=url, require_plan_approval=True)
+    await deciding
+    assert_completed_once(sandbox, number, result)
+    (session,) = sessions_for(sandbox, number)
+    plans = [a["planGenerated"]["plan"] for a in session["activities"] if "planGenerated" in a]
+    approved = [a["planApproved"]["planId"] for a in session["activities"] if "planApproved" in a]
+    assert len(plans) == 2 and approved == [plans[1]["id"]]
+    said = [a["userMessaged"]["userMessage"] for a in session["activities"] if "userMessaged" in a]
+    assert said == ["Please revise the plan: also update the README example"]

@@ -238,7 +238,18 @@ class JulesSimulator:
         if record.state == "AWAITING_USER_FEEDBACK":
             self.store.set_state(record, "IN_PROGRESS")
             record.messages.put_nowait(body["prompt"])
+        elif record.state == "AWAITING_PLAN_APPROVAL" and record.plan is not None:
+            # Feedback on a plan: Jules answers with a revised plan (new id), still waiting for approval.
+            self._revise_plan(record, body["prompt"])
         return {}
+
+    def _revise_plan(self, record: Any, feedback: str) -> None:
+        steps = change.plan_steps(record.resource["prompt"], record.resource["title"])
+        steps.insert(-1, {"title": "Apply the requested revision", "description": feedback[:300]})
+        steps = [{"id": self.store.new_id(), **step, "index": index} for index, step in enumerate(steps)]
+        record.plan = {"id": self.store.new_id(), "steps": steps, "createTime": self.store.stamp(record)}
+        self.store.add_activity(record, "agent", "planGenerated", {"plan": record.plan},
+                                description=f"Revised plan with {len(steps)} steps")
 
     # --- activities -----------------------------------------------------------------------------------------
     async def list_activities(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
