@@ -240,3 +240,27 @@ async def test_plan_revision_from_github_then_approval(sandbox, new_issue):
     assert len(plans) == 2 and approved == [plans[1]["id"]]
     said = [a["userMessaged"]["userMessage"] for a in session["activities"] if "userMessaged" in a]
     assert said == ["Please revise the plan: also update the README example"]
+
+
+async def test_secrets_never_reach_prefect_logs_parameters_or_artifacts(sandbox, new_issue):
+    number, url = new_issue("secrets audit", ACTIONABLE_BODY)
+    result = await jules_agent_workflow(github_issue_url=url)
+    assert result.status == "completed"
+    from prefect.client.schemas.filters import LogFilter
+
+    secrets = [sandbox.env["GITHUB_TOKEN"], sandbox.env["JULES_API_KEY"]]
+    async with get_client() as client:
+        logs, offset = [], 0
+        while page := await client.read_logs(log_filter=LogFilter(), limit=200, offset=offset):
+            logs += page
+            offset += len(page)
+        runs = await client.read_flow_runs()
+        artifacts = await client.read_artifacts()
+    stored = "\n".join([*(log.message for log in logs), *(str(r.parameters) for r in runs),
+                        *(str(a.data) for a in artifacts)])
+    assert "jules-cost" in {a.key for a in artifacts} and len(logs) > 10
+    for secret in secrets:
+        assert secret not in stored
+    with sandbox.github() as gh:
+        assert not any(s in c["body"] for c in gh.get(f"/repos/acme/widgets/issues/{number}/comments").json()
+                       for s in secrets)
