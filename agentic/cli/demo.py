@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
@@ -24,6 +23,7 @@ from rich.text import Text
 from agentic.cli import stacks as stacks_cli
 from agentic.errors import AgenticError
 from agentic.stacks.control import running_stack, stop_stack
+from agentic.stacks.prefect_server import drain_client_workers
 from agentic.stacks.state import StateDir
 from agentic.testing.sandbox import SANDBOX_GITHUB_TOKEN, sandbox_env
 
@@ -105,39 +105,11 @@ def _run_flow(issue_url: str) -> tuple[Any, str | None]:
     from agentic.workflows import progress
     from agentic.workflows.jules_workflow import jules_agent_workflow
 
-    started = time.monotonic()
-    latest: dict[str, Any] = {"state": "starting", "event": "", "session_url": None}
-
-    def render() -> Text:
-        text = Text()
-        text.append(f"{latest['state']:<24}", style="bold cyan")
-        text.append(f" {time.monotonic() - started:5.0f}s  {latest.get('event') or ''} {latest.get('detail') or ''}"[:120])
-        return text
-
-    def on_event(event: dict[str, Any]) -> None:
-        latest.update({k: v for k, v in event.items() if v is not None})
-        console.print(Text(f"  {time.monotonic() - started:5.1f}s  ", style="dim")
-                      + Text(f"{event.get('state', '')}: ", style="cyan")
-                      + Text(f"{event.get('event', '')} {str(event.get('detail') or '')[:100]}"))
-
     async def go() -> Any:
-        with Live(render(), console=console, refresh_per_second=4, transient=True) as live:
-            async def refresh() -> None:
-                while True:
-                    live.update(render())
-                    await asyncio.sleep(0.25)
+        async with progress.live_progress(console, print_events=True):
+            return await jules_agent_workflow(github_issue_url=issue_url, return_state=True)
 
-            ticker = asyncio.create_task(refresh())
-            try:
-                return await jules_agent_workflow(github_issue_url=issue_url, return_state=True)
-            finally:
-                ticker.cancel()
-
-    progress.add_listener(on_event)
-    try:
-        state = asyncio.run(go())
-    finally:
-        progress.remove_listener(on_event)
+    state = asyncio.run(go())
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     try:
         result = asyncio.run(state.aresult(raise_on_failure=False))
@@ -148,14 +120,7 @@ def _run_flow(issue_url: str) -> tuple[Any, str | None]:
 
 def _drain_prefect() -> None:
     """Send the run's buffered logs and events now: after `--stop` the API is gone and the workers would retry."""
-    try:
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-        EventsWorker.drain_all(timeout=5)
-    except Exception:  # noqa: BLE001 - best effort: the run is already recorded
-        pass
+    drain_client_workers()
 
 
 def _status_comment(github_url: str, number: int) -> str | None:

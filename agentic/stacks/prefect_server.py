@@ -21,3 +21,16 @@ def prefect_server_env(database_url: str, home: Path) -> dict[str, str]:
 
 def prefect_server_command(host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+
+
+def drain_client_workers() -> None:
+    """Ship this process's buffered Prefect logs and events while the server is still up (before stopping it), so
+    the background workers do not retry against a server that is gone."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
+    except Exception:  # noqa: BLE001 - best effort: the runs are already recorded
+        pass

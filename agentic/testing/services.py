@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agentic.stacks.ports import free_port
 from agentic.stacks.postgres import PostgresCluster
-from agentic.stacks.prefect_server import prefect_server_command, prefect_server_env
+from agentic.stacks.prefect_server import drain_client_workers, prefect_server_command, prefect_server_env
 from agentic.stacks.process import http_ok, start_process, stop_process, wait_until
 
 
@@ -56,19 +56,11 @@ def running_prefect_server(database_url: str, home: Path | None = None, port: in
         wait_until(lambda: http_ok(api_url + "/health"), timeout=120, what="Prefect server", proc=proc, log_path=log)
         yield api_url
     finally:
-        _drain_prefect_logs()  # ship buffered run logs while the server is still there to receive them
+        drain_client_workers()  # ship buffered run logs while the server is still there to receive them
         stop_process(proc)
         if owned:
             shutil.rmtree(home, ignore_errors=True)
 
-
-def _drain_prefect_logs() -> None:
-    try:
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-    except Exception:  # noqa: BLE001 - best effort at teardown
-        pass
 
 
 @contextlib.contextmanager

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from agentic.errors import AgenticError
 from agentic.workflows import progress
@@ -30,45 +27,17 @@ def run(
     """Hand a GitHub issue to Jules, follow it to a pull request and print the result."""
     from agentic.workflows.jules_workflow import jules_agent_workflow
 
-    started = time.monotonic()
-    latest: dict[str, Any] = {"state": "starting", "event": "", "session_url": None}
-
-    def render() -> Text:
-        text = Text()
-        text.append(f"{latest['state']:<24}", style="bold cyan")
-        text.append(f" {time.monotonic() - started:6.0f}s  ")
-        text.append(str(latest.get("event") or ""))
-        if latest.get("session_url"):
-            text.append(f"  {latest['session_url']}", style="underline")
-        return text
-
-    def on_event(event: dict[str, Any]) -> None:
-        latest.update({k: v for k, v in event.items() if v is not None})
-
     async def go() -> Any:
-        with Live(render(), console=console, refresh_per_second=4, transient=True) as live:
-            async def refresh() -> None:
-                while True:
-                    live.update(render())
-                    await asyncio.sleep(0.25)
+        async with progress.live_progress(console):
+            return await jules_agent_workflow(github_issue_url=github_issue_url,
+                                              require_plan_approval=require_plan_approval,
+                                              starting_branch=starting_branch, new_session_on_edit=new_session_on_edit)
 
-            ticker = asyncio.create_task(refresh())
-            try:
-                return await jules_agent_workflow(github_issue_url=github_issue_url,
-                                                  require_plan_approval=require_plan_approval,
-                                                  starting_branch=starting_branch,
-                                                  new_session_on_edit=new_session_on_edit)
-            finally:
-                ticker.cancel()
-
-    progress.add_listener(on_event)
     try:
         result = asyncio.run(go())
     except AgenticError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
-    finally:
-        progress.remove_listener(on_event)
     typer.echo(result.model_dump_json(indent=2))
     raise typer.Exit(code=EXIT_CODES.get(result.status, 1))
 

@@ -73,7 +73,7 @@ class Usage(BaseModel):
 
     def lines(self) -> list[str]:
         cost = "unknown (model not priced)" if self.llm_cost_usd is None else f"${self.llm_cost_usd:.4f}"
-        return [f"| | |", "|---|---|",
+        return ["| | |", "|---|---|",
                 f"| LLM | {self.llm_requests} requests, {self.llm_input_tokens} in / {self.llm_output_tokens} out "
                 f"tokens, {cost} |",
                 f"| Jules | {self.jules_sessions} session(s), {self.jules_api_calls} API calls |",

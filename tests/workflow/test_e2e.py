@@ -11,7 +11,6 @@ import sys
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from agentic.errors import BadIssueUrl, IssueNotFound, JulesSessionFailed, SourceNotConnected
 from agentic.workflows.jules_workflow import jules_agent_workflow
