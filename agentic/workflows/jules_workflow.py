@@ -152,7 +152,8 @@ async def send_message(hub: HubTools, session_id: str, text: str) -> None:
 
 @task(name="upsert-status-comment", **RETRY)
 async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, body: str, search: bool = True) -> int:
-    if comment_id is None and search:
+    # On a retry the failed attempt may have posted the comment before its answer was lost: always look first.
+    if comment_id is None and (search or task_run.get_run_count() > 1):
         # A resumed run finds the comment a previous run posted (hidden marker) instead of posting a second one.
         marker = status_marker(ref.key)
         for comment in await github_ops.list_comments(hub, ref):
