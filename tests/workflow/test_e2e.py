@@ -45,6 +45,22 @@ def _sim(sandbox, method: str, path: str, **kwargs):
     return httpx.request(method, root + path, timeout=10, **kwargs)
 
 
+async def status_says(sandbox, number: int, text: str, timeout: float = 80) -> str:
+    """Wait until the issue's status comment contains `text`; return its body."""
+    for _ in range(int(timeout / 0.2)):
+        bodies = [c["body"] for c in status_comments(sandbox, number)]
+        if bodies and text in bodies[0]:
+            return bodies[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"status comment of #{number} never said {text!r}")
+
+
+def comment_as(sandbox, user: str, number: int, body: str) -> None:
+    with sandbox.github() as gh:
+        gh.headers["Authorization"] = f"Bearer sim-token-{user}"
+        gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": body}).raise_for_status()
+
+
 def pull_request(sandbox, url: str) -> dict:
     number = url.rstrip("/").rsplit("/", 1)[-1]
     with sandbox.github() as gh:
@@ -143,15 +159,8 @@ async def test_question_is_answered_from_the_issue(sandbox, new_issue):
     _sim(sandbox, "POST", "/_sim/scenarios", json={"match": f"#{number}@", "script": "question"}).raise_for_status()
 
     async def answer_when_asked() -> None:
-        for _ in range(300):
-            await asyncio.sleep(0.2)
-            bodies = [c["body"] for c in status_comments(sandbox, number)]
-            if bodies and "has a question" in bodies[0]:
-                with sandbox.github() as gh:
-                    gh.headers["Authorization"] = "Bearer sim-token-alice"
-                    gh.post(f"/repos/acme/widgets/issues/{number}/comments",
-                            json={"body": "Transliterate them: é -> e."}).raise_for_status()
-                return
+        await status_says(sandbox, number, "has a question")
+        comment_as(sandbox, "alice", number, "Transliterate them: é -> e.")
 
     answering = asyncio.create_task(answer_when_asked())
     result = await jules_agent_workflow(github_issue_url=url)
@@ -166,17 +175,10 @@ async def test_plan_approval_from_github(sandbox, new_issue):
     number, url = new_issue("plan approval via comment", ACTIONABLE_BODY)
 
     async def approve() -> None:
-        for _ in range(300):
-            await asyncio.sleep(0.2)
-            bodies = [c["body"] for c in status_comments(sandbox, number)]
-            if bodies and "approval needed" in bodies[0]:
-                with sandbox.github() as gh:
-                    gh.headers["Authorization"] = "Bearer sim-token-mallory"  # read-only: must be ignored
-                    gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": "/approve"})
-                    await asyncio.sleep(1.5)
-                    gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
-                    gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": "/approve"})
-                return
+        await status_says(sandbox, number, "approval needed")
+        comment_as(sandbox, "mallory", number, "/approve")  # read-only: must be ignored
+        await asyncio.sleep(1.5)
+        comment_as(sandbox, "octo-maintainer", number, "/approve")
 
     approving = asyncio.create_task(approve())
     result = await jules_agent_workflow(github_issue_url=url, require_plan_approval=True)
@@ -213,21 +215,10 @@ async def test_plan_revision_from_github_then_approval(sandbox, new_issue):
     number, url = new_issue("plan revision via comment", ACTIONABLE_BODY)
 
     async def revise_then_approve() -> None:
-        said: list[str] = []
-        for _ in range(400):
-            await asyncio.sleep(0.2)
-            bodies = [c["body"] for c in status_comments(sandbox, number)]
-            if not bodies or "approval needed" not in bodies[0]:
-                continue
-            with sandbox.github() as gh:
-                gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
-                if not said:
-                    gh.post(f"/repos/acme/widgets/issues/{number}/comments",
-                            json={"body": "/revise also update the README example"})
-                    said.append("revise")
-                elif "Apply the requested revision" in bodies[0]:
-                    gh.post(f"/repos/acme/widgets/issues/{number}/comments", json={"body": "/approve"})
-                    return
+        await status_says(sandbox, number, "approval needed")
+        comment_as(sandbox, "octo-maintainer", number, "/revise also update the README example")
+        await status_says(sandbox, number, "Apply the requested revision")
+        comment_as(sandbox, "octo-maintainer", number, "/approve")
 
     deciding = asyncio.create_task(revise_then_approve())
     result = await jules_agent_workflow(github_issue_url=url, require_plan_approval=True)
