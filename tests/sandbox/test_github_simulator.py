@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -205,3 +206,82 @@ async def test_multi_segment_params_may_arrive_percent_encoded(demo):
         ref = await client.get(f"{REPO}/git/ref/heads%2Fmain")
         assert ref.status_code == 200 and ref.json()["ref"] == "refs/heads/main"
         assert (await client.get(f"{REPO}/contents/src%2Fwidgets%2Fslugify.py")).json()["name"] == "slugify.py"
+
+
+LOCKED_SEED = {
+    "users": [{"login": "octo-maintainer", "token": "sim-token-octo-maintainer"},
+              {"login": "alice", "token": "sim-token-alice"}, {"login": "mallory", "token": "sim-token-mallory"}],
+    "repos": [{"owner": "acme", "name": "widgets", "collaborators": {"alice": "write", "mallory": "read"},
+               "issues": [{"title": "Heated", "user": "mallory", "locked": True, "active_lock_reason": "too heated"},
+                          {"title": "Open for all", "user": "mallory"}]}],
+}
+
+
+async def test_locked_issue_from_the_seed_refuses_comments_from_readers():
+    async with client_for(create_app({"seed": LOCKED_SEED})) as client:
+        checker = Conformance(BASE)
+        issue = await client.get(f"{REPO}/issues/1")
+        checker.check(issue)
+        assert (issue.json()["locked"], issue.json()["active_lock_reason"]) == (True, "too heated")
+        unlocked = (await client.get(f"{REPO}/issues/2")).json()
+        assert (unlocked["locked"], unlocked["active_lock_reason"]) == (False, None)
+        refused = await client.post(f"{REPO}/issues/1/comments", json={"body": "me too"},
+                                    headers={"Authorization": "Bearer sim-token-mallory"})
+        checker.check(refused)
+        assert refused.status_code == 403
+        assert refused.json()["message"] == "Unable to create comment because issue is locked."
+        assert "locking-conversations" in refused.json()["documentation_url"]
+        # Write access may still comment on a locked issue (collaborators keep the conversation), as on GitHub.
+        allowed = await client.post(f"{REPO}/issues/1/comments", json={"body": "Locked, see #2."},
+                                    headers={"Authorization": "Bearer sim-token-alice"})
+        checker.check(allowed)
+        assert allowed.status_code == 201
+        assert (await client.post(f"{REPO}/issues/2/comments", json={"body": "fine"},
+                                  headers={"Authorization": "Bearer sim-token-mallory"})).status_code == 201
+        assert [c["body"] for c in (await client.get(f"{REPO}/issues/1/comments")).json()] == ["Locked, see #2."]
+    with pytest.raises(SeedError, match="active_lock_reason"):
+        create_app({"seed": {"repos": [{"owner": "o", "name": "r", "issues": [
+            {"title": "t", "user": "u", "locked": True, "active_lock_reason": "boring"}]}]}})
+
+
+async def test_rate_limit_faults_secondary_and_primary(demo):
+    async with client_for(create_app({"seed": demo})) as client:
+        added = await client.post("/_sim/faults", json=[
+            {"status": 403, "count": 1, "match": "/issues/1", "retry_after": 30},
+            {"status": 429, "count": 1, "match": "/issues/2", "rate_limit": "primary", "retry_after": 120},
+            {"status": 403, "count": 1, "match": "/issues/3", "retry_after": None}])
+        assert [f["rate_limit"] for f in added.json()["faults"]] == ["secondary", "primary", "secondary"]
+        secondary = await client.get(f"{REPO}/issues/1")
+        assert secondary.status_code == 403 and secondary.headers["Retry-After"] == "30"
+        assert "secondary rate limit" in secondary.json()["message"]
+        assert secondary.json()["documentation_url"].endswith("#about-secondary-rate-limits")
+        assert int(secondary.headers["X-RateLimit-Remaining"]) > 0  # the primary quota is not what ran out
+        primary = await client.get(f"{REPO}/issues/2")
+        assert primary.status_code == 429 and "Retry-After" not in primary.headers
+        assert primary.json()["message"].startswith("API rate limit exceeded for user ID")
+        assert primary.headers["X-RateLimit-Remaining"] == "0"
+        assert primary.headers["X-RateLimit-Used"] == primary.headers["X-RateLimit-Limit"] == "5000"
+        assert 100 <= int(primary.headers["X-RateLimit-Reset"]) - int(time.time()) <= 121
+        bare = await client.get(f"{REPO}/issues/3")
+        assert bare.status_code == 403 and "Retry-After" not in bare.headers
+        assert [(await client.get(f"{REPO}/issues/{n}")).status_code for n in (1, 2, 3)] == [200, 200, 200]
+        bad = await client.post("/_sim/faults", json={"status": 429, "rate_limit": "tertiary"})
+        assert bad.status_code == 400 and "rate_limit" in bad.json()["error"]
+        assert (await client.post("/_sim/faults", json={"count": 1})).status_code == 400  # no status
+
+
+async def test_comment_edit_changes_the_stored_body(demo):
+    """PATCH must change what every later read returns, not only answer a valid-looking comment."""
+    async with client_for(create_app({"seed": demo})) as client:
+        created = (await client.post(f"{REPO}/issues/1/comments", json={"body": "Status: queued"})).json()
+        edited = await client.patch(f"{REPO}/issues/comments/{created['id']}", json={"body": "Status: done"})
+        assert edited.status_code == 200 and edited.json()["body"] == "Status: done"
+        assert (await client.get(f"{REPO}/issues/comments/{created['id']}")).json()["body"] == "Status: done"
+        listed = (await client.get(f"{REPO}/issues/1/comments")).json()
+        assert [c["body"] for c in listed if c["id"] == created["id"]] == ["Status: done"]
+        state = (await client.get("/_sim/state")).json()
+        assert state["repos"]["acme/widgets"]["comments"][str(created["id"])]["body"] == "Status: done"
+        other = await client.patch(f"{REPO}/issues/comments/{created['id']}", json={"body": "hijacked"},
+                                   headers={"Authorization": "Bearer sim-token-mallory"})
+        assert other.status_code == 403
+        assert (await client.get(f"{REPO}/issues/comments/{created['id']}")).json()["body"] == "Status: done"

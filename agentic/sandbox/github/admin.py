@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentic.sandbox.github.seed import SeedError, apply_seed, build_store
-from agentic.sandbox.github.web import Fault, Sim
+from agentic.sandbox.github.web import RATE_LIMIT_KINDS, Fault, Sim
 
 
 def admin_routes(sim: Sim) -> list[Route]:
@@ -29,15 +29,26 @@ def admin_routes(sim: Sim) -> list[Route]:
         return JSONResponse({"repos": sorted(r.full_name for r in sim.store.repos.values())})
 
     async def faults(request: Request) -> JSONResponse:
-        """Body: {"status": 502|503|500|429|403, "count": N, "match": "GET /repos/acme", "retry_after": 60}
-        (or a list of them); `DELETE` clears. The next N matching API responses fail that way."""
+        """Body: {"status": 502|503|500|504|429|403, "count": N, "match": "GET /repos/acme", "retry_after": 60,
+        "rate_limit": "secondary"|"primary"} (or a list of them); `DELETE` clears. The next N matching API
+        responses fail that way (see `Fault`)."""
         if request.method == "DELETE":
             sim.faults.clear()
             return JSONResponse({"faults": []})
         data = await request.json()
+        added = []
         for item in data if isinstance(data, list) else [data]:
-            sim.faults.append(Fault(int(item["status"]), int(item.get("count", 1)), item.get("match", ""),
-                                    int(item.get("retry_after", 60))))
+            try:
+                retry_after = item.get("retry_after", 60)
+                fault = Fault(int(item["status"]), int(item.get("count", 1)), item.get("match", ""),
+                              None if retry_after is None else int(retry_after), item.get("rate_limit", "secondary"))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                return JSONResponse({"error": f"bad fault {item!r}: {exc!r}"}, status_code=400)
+            if fault.rate_limit not in RATE_LIMIT_KINDS:
+                return JSONResponse({"error": f"bad fault {item!r}: rate_limit must be one of {RATE_LIMIT_KINDS}"},
+                                    status_code=400)
+            added.append(fault)
+        sim.faults.extend(added)
         return JSONResponse({"faults": [asdict(f) for f in sim.faults if f.count > 0]})
 
     async def requests(request: Request) -> JSONResponse:

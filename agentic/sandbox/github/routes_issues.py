@@ -8,6 +8,7 @@ from agentic.sandbox.github.web import ApiError, Ctx, Route, invalid, not_found
 
 ISSUE = "/repos/{owner}/{repo}/issues/{issue_number}"
 COMMENT = "/repos/{owner}/{repo}/issues/comments/{comment_id}"
+LOCKING_DOCS = "https://docs.github.com/articles/locking-conversations"  # what GitHub links on a locked issue
 
 
 def get_issue(ctx: Ctx, repo: Repo) -> Issue:
@@ -174,8 +175,8 @@ def create_comment(ctx: Ctx):
     text = (ctx.body or {}).get("body")
     if not isinstance(text, str) or not text:
         raise invalid("IssueComment", "body", "missing_field")
-    if issue.locked and not repo.can(ctx.login, "write"):
-        raise ApiError(403, "Unable to create comment because issue is locked.")
+    if issue.locked and not repo.can(ctx.login, "write"):  # GitHub: only people with write access may comment
+        raise ApiError(403, "Unable to create comment because issue is locked.", doc=LOCKING_DOCS)
     comment = Comment(ctx.store.next_id(), issue.number, ctx.login, text)
     repo.comments[comment.id] = comment
     issue.comments.append(comment.id)

@@ -3,7 +3,8 @@
 users:  [{login, token?, app?: bool, name?, email?, type?}]
 repos:  [{owner, name, description?, private?, default_branch?, collaborators: {login: role},
           labels: [{name, color?, description?}], files: {path: text}, issues: [...], pulls: [...]}]
-issues: [{title, body?, user, state?, labels?, assignees?, created_at?, comments: [{user, body, created_at?}]}]
+issues: [{title, body?, user, state?, labels?, assignees?, created_at?, locked?: bool, active_lock_reason?,
+          comments: [{user, body, created_at?}]}]
 pulls:  [{title, body?, user, head, base?, files: {path: text}, draft?}]  (creates branch `head` with those files)
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from agentic.sandbox.github.store import ROLES, Comment, Issue, Label, PullData, Repo, Store, now
+from agentic.sandbox.github.store import LOCK_REASONS, ROLES, Comment, Issue, Label, PullData, Repo, Store, now
 
 
 class SeedError(ValueError):
@@ -90,6 +91,12 @@ def _seed_issue(store: Store, repo: Repo, entry: dict[str, Any]) -> Issue:
                   user=store.user(entry["user"]).login, state=entry.get("state", "open"), created_at=created,
                   labels=[ensure_label(store, repo, n).name for n in entry.get("labels", [])],
                   assignees=[store.user(a).login for a in entry.get("assignees", [])])
+    if entry.get("locked") or entry.get("active_lock_reason"):
+        reason = entry.get("active_lock_reason")
+        if reason is not None and reason not in LOCK_REASONS:
+            raise SeedError(f"{repo.full_name}: issue {entry['title']!r} has active_lock_reason {reason!r}; use one "
+                            f"of {LOCK_REASONS}")
+        issue.locked, issue.active_lock_reason = True, reason
     if issue.state == "closed":
         issue.closed_at, issue.state_reason = entry.get("closed_at", created), entry.get("state_reason", "completed")
     repo.next_number += 1

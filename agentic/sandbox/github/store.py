@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 ROLES = ("read", "triage", "write", "maintain", "admin")  # ascending power
+LOCK_REASONS = ("off-topic", "too heated", "resolved", "spam")  # GitHub's `lock_reason` values
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 
 
@@ -99,6 +100,7 @@ class Issue:
     labels: list[str] = field(default_factory=list)
     assignees: list[str] = field(default_factory=list)
     locked: bool = False
+    active_lock_reason: str | None = None  # one of LOCK_REASONS, or None
     created_at: str = field(default_factory=now)
     updated_at: str = ""
     closed_at: str | None = None

@@ -65,12 +65,20 @@ def invalid(resource: str, field_name: str, code: str = "invalid", message: str 
     return ApiError(422, "Validation Failed", [error])
 
 
+RATE_LIMIT_KINDS = ("secondary", "primary")
+
+
 @dataclass
 class Fault:
+    """The next `count` API responses matching `match` fail with `status`. For 403/429, `rate_limit` picks which
+    limit GitHub reports: `secondary` (its abuse message, `Retry-After: retry_after` unless that is None) or
+    `primary` (`API rate limit exceeded`, `X-RateLimit-Remaining: 0`, `X-RateLimit-Reset` in `retry_after` s)."""
+
     status: int
     count: int
     match: str = ""  # substring of "METHOD /path"; empty matches everything
-    retry_after: int = 60
+    retry_after: int | None = 60
+    rate_limit: str = "secondary"
 
 
 @dataclass
@@ -185,7 +193,7 @@ def endpoint(sim: Sim, route: Route) -> Callable[[Request], Awaitable[Response]]
             login = _authenticate(sim, request)
             headers.update(_rate_limit(sim, login, resource))
             if fault is not None:
-                raise _fault_error(fault)
+                raise _fault_error(sim, fault, login, resource)
             body = await _json_body(request)
             result = route.handler(Ctx(sim, request, login, body, route.op_id))
             status, payload, *extra = result
@@ -255,12 +263,21 @@ def _take_fault(sim: Sim, what: str) -> Fault | None:
     return None
 
 
-def _fault_error(fault: Fault) -> ApiError:
+def _fault_error(sim: Sim, fault: Fault, login: str, resource: str) -> ApiError:
+    if fault.status in (403, 429) and fault.rate_limit == "primary":
+        # What an exhausted quota looks like (GitHub sends 403 or 429): remaining 0, reset in `retry_after` s.
+        limit = sim.config.search_rate_limit if resource == "search" else sim.config.rate_limit
+        reset = int(time.time()) + (fault.retry_after if fault.retry_after is not None else 60)
+        return ApiError(fault.status, f"API rate limit exceeded for user ID {sim.store.users[login.lower()].id}.",
+                        doc=RATE_DOCS, headers={
+                            "X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": str(reset), "X-RateLimit-Used": str(limit),
+                            "X-RateLimit-Resource": resource})
     if fault.status in (403, 429):
         return ApiError(fault.status, "You have exceeded a secondary rate limit. Please wait a few minutes before you "
                         "try again. If you reach out to GitHub Support for help, please include the request ID "
                         f"{uuid.uuid4().hex[:8].upper()}.", doc=SECONDARY_DOCS,
-                        headers={"Retry-After": str(fault.retry_after)})
+                        headers={} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)})
     messages = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "We couldn't respond "
                 "to your request in time. Sorry about that. Please try resubmitting your request and contact us "
                 "if the problem persists."}
