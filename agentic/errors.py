@@ -11,6 +11,8 @@
     ├── JulesError                    Jules API said no
     │   ├── JulesQuotaExceeded        429 RESOURCE_EXHAUSTED: retryable later
     │   └── JulesSessionFailed        the session ended FAILED, timed out or went silent
+    ├── ModelBudgetExceeded           the triage would exceed (or exceeded) the model usage caps: not retried
+    │   └── PromptTooLarge            the token estimate of the prompt is over the cap, before any model call
     └── TransientError                5xx / connection problems: Prefect retries only these
 
 Messages say what failed, the value involved and the next step.
@@ -65,3 +67,11 @@ class JulesQuotaExceeded(JulesError, TransientError):
 
 class JulesSessionFailed(JulesError):
     """A Jules session ended FAILED, timed out, or stopped reporting activity."""
+
+
+class ModelBudgetExceeded(AgenticError):
+    """The triage model run hit a usage cap (`LLM_REQUEST_LIMIT`, `LLM_TOTAL_TOKENS_LIMIT`): not worth retrying."""
+
+
+class PromptTooLarge(ModelBudgetExceeded, ValueError):
+    """The estimated tokens of the triage prompt exceed the cap: raised before any model call, no tokens spent."""

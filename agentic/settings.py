@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     quota_retry_seconds: float = 60.0
     plan_approval_timeout_seconds: int = 24 * 3600
     llm_total_tokens_limit: int = 200_000
+    max_issue_body_chars: int = Field(default=20_000, description="Issue body kept for the model and Jules: head "
+                                      "and tail, with a visible note of what was omitted.")
 
     # --- the native stack -------------------------------------------------------------------------------------
     state_dir: Path = PROJECT_DIR / ".ibt"
