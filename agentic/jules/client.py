@@ -1,0 +1,183 @@
+"""Jules API operations through the hub's `jules` server (tools `jules-<operationId>` generated from
+`agentic/jules.schema.json`), each idempotent so that any re-entry of the flow can call it again:
+
+- `create_session` creates only when no session carries the dispatch marker (looked up first on any re-entry);
+  a create that may have happened (5xx, dropped answer) is never blindly repeated — only a 429 is retried as create.
+- `approve_plan` reads the session first: not awaiting approval, or this plan already approved → done, no call;
+  a 400 FAILED_PRECONDITION answer is re-checked the same way instead of failing the run.
+- `send_message` is skipped when a `userMessaged` activity with the same text already exists since `since`.
+- `list_activities` asks for `create_time>=since` (activities can share a timestamp; the follow machine
+  de-duplicates by id) and treats the 404 live Jules gives right after create as "not yet", retryable.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agentic.errors import JulesError, JulesQuotaExceeded, SourceNotConnected, TransientError
+from agentic.jules import states
+from agentic.jules.models import Activity, Session
+from agentic.workflows.hub_tools import HubTools, ToolCallFailed, TransientToolFailure
+from agentic.workflows.issue_ref import IssueRef
+
+SERVER = "jules"
+logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+class MalformedAnswer(TransientError):
+    """Jules (or the hub) answered something that is not the documented JSON: worth one more try."""
+
+
+class ActivitiesNotReady(TransientError):
+    """`activities.list` answered 404 for a session that exists: live Jules does this right after create."""
+
+
+def tool(name: str) -> str:
+    return f"{SERVER}-{name}"
+
+
+def _raise_jules(exc: ToolCallFailed) -> None:
+    if exc.status == 429:
+        raise JulesQuotaExceeded(f"Jules quota reached: {exc}") from exc
+    if exc.status is not None and exc.status < 500:
+        raise JulesError(str(exc)) from exc
+    raise exc
+
+
+def _parse(model: type[M], raw: Any, what: str) -> M:
+    if not isinstance(raw, dict):
+        raise MalformedAnswer(f"Jules {what}: expected a JSON object, got {str(raw)[:120]!r}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise MalformedAnswer(f"Jules {what}: unexpected answer ({exc.error_count()} problems: "
+                              f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']})") from None
+
+
+def _precondition_failed(exc: ToolCallFailed) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    status = (body.get("error") or {}).get("status") if isinstance(body.get("error"), dict) else None
+    return exc.status == 400 and (status == "FAILED_PRECONDITION" or "FAILED_PRECONDITION" in str(exc))
+
+
+class JulesClient:
+    def __init__(self, hub: HubTools) -> None:
+        self.hub = hub
+
+    @property
+    def calls(self) -> int:
+        return self.hub.calls_to(SERVER)
+
+    async def _call(self, operation: str, arguments: dict[str, Any]) -> Any:
+        try:
+            return await self.hub.call(tool(operation), arguments)
+        except TransientToolFailure as exc:
+            if exc.status == 429:
+                raise JulesQuotaExceeded(f"Jules quota reached: {exc}") from exc
+            raise
+        except ToolCallFailed as exc:
+            _raise_jules(exc)
+            raise
+
+    async def find_source(self, ref: IssueRef) -> dict[str, Any]:
+        """The Jules source for the repository; SourceNotConnected when the Jules GitHub app is not installed."""
+        wanted = f"sources/github/{ref.owner}/{ref.repo}"
+        raw = await self._call("listSources", {"filter": f"name={wanted}"})
+        for source in (raw or {}).get("sources", []) if isinstance(raw, dict) else []:
+            if source.get("name", "").lower() == wanted.lower():
+                return source
+        raise SourceNotConnected(f"Jules is not connected to {ref.full_name}: install the Jules GitHub app on the "
+                                 "repository (jules.google.com → Settings → Repositories), then retry")
+
+    async def find_session(self, marker: str, max_pages: int = 5) -> Session | None:
+        """The session whose prompt carries `marker`: how a re-entering run finds the session created before."""
+        token: str | None = None
+        for _ in range(max_pages):
+            args: dict[str, Any] = {"pageSize": 100}
+            if token:
+                args["pageToken"] = token
+            raw = await self._call("listSessions", args) or {}
+            for item in raw.get("sessions", []) if isinstance(raw, dict) else []:
+                if marker in (item.get("prompt") or ""):
+                    return _parse(Session, item, "session")
+            token = raw.get("nextPageToken") if isinstance(raw, dict) else None
+            if not token:
+                return None
+        return None
+
+    async def create_session(self, *, marker: str, prompt: str, title: str, source: str, branch: str,
+                             require_plan_approval: bool, look_first: bool) -> Session:
+        """The one session for `marker`. `look_first` on any re-entry: an earlier attempt may have created it."""
+        if look_first and (existing := await self.find_session(marker)):
+            return existing
+        body = {"prompt": prompt, "title": title, "requirePlanApproval": require_plan_approval,
+                "automationMode": "AUTO_CREATE_PR",
+                "sourceContext": {"source": source, "githubRepoContext": {"startingBranch": branch}}}
+        try:
+            raw = await self._call("createSession", {"body": body})
+        except (TransientError, JulesError) as exc:
+            if isinstance(exc, JulesQuotaExceeded):
+                raise  # nothing was created: safe to create again later
+            # The session may exist although the answer was lost (5xx, dropped socket, malformed body).
+            if isinstance(exc, TransientError) and (existing := await self.find_session(marker)):
+                logger.info("createSession failed (%s) but the session exists: %s", exc, existing.id)
+                return existing
+            raise
+        return _parse(Session, raw, "session")
+
+    async def get_session(self, session_id: str) -> Session:
+        return _parse(Session, await self._call("getSession", {"sessionId": session_id}), "session")
+
+    async def list_activities(self, session_id: str, since: str | None = None) -> list[Activity]:
+        """Activities created at or after `since` (all when None), oldest first, every page."""
+        activities: list[Activity] = []
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"sessionId": session_id, "pageSize": 100}
+            if since:
+                args["filter"] = f'create_time>="{since}"'
+            if token:
+                args["pageToken"] = token
+            try:
+                raw = await self._call("listActivities", args) or {}
+            except JulesError as exc:
+                if "404" in str(exc) or "NOT_FOUND" in str(exc):
+                    raise ActivitiesNotReady(f"Jules has no activities for session {session_id} yet: {exc}") from exc
+                raise
+            if not isinstance(raw, dict):
+                raise MalformedAnswer(f"Jules activities: expected a JSON object, got {str(raw)[:120]!r}")
+            activities += [_parse(Activity, item, "activity") for item in raw.get("activities", [])]
+            token = raw.get("nextPageToken")
+            if not token:
+                return sorted(activities, key=lambda a: (a.create_time, a.id))
+
+    async def approve_plan(self, session_id: str, plan_id: str) -> bool:
+        """Approve `plan_id` unless it is no longer awaiting approval. True when this call approved it."""
+        session = await self.get_session(session_id)
+        if states.canonical(session.state) != "AWAITING_PLAN_APPROVAL":
+            logger.info("plan %s of session %s not awaiting approval (%s): nothing to approve", plan_id, session_id,
+                        session.state)
+            return False
+        try:
+            await self._call("approvePlan", {"sessionId": session_id, "body": {}})
+        except JulesError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ToolCallFailed) and _precondition_failed(cause):
+                again = await self.get_session(session_id)
+                if states.canonical(again.state) != "AWAITING_PLAN_APPROVAL":
+                    return False  # approved by an earlier attempt whose answer was lost, or carried forward
+            raise
+        return True
+
+    async def send_message(self, session_id: str, text: str, *, since: str | None) -> bool:
+        """Send `text` unless a `userMessaged` with the same text exists at or after `since`. True when sent."""
+        wanted = " ".join(text.split())
+        for activity in await self.list_activities(session_id, since):
+            if activity.user_message is not None and " ".join(activity.user_message.split()) == wanted:
+                return False
+        await self._call("sendMessage", {"sessionId": session_id, "body": {"prompt": text}})
+        return True
