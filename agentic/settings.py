@@ -9,11 +9,16 @@ Env var names are the seed's (`GITHUB_TOKEN`, `MCP_SERVER_URL`, `LLM_MODEL`, ...
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import MutableMapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentic.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -63,11 +68,20 @@ class Settings(BaseSettings):
     mcp_hub_token: SecretStr | None = Field(default=None, description="Bearer key for the hub's /api and /mcp.")
 
     # --- where things are -------------------------------------------------------------------------------------
-    mcp_server_url: str = Field(default="http://localhost:3000", description="Base URL of the MCP hub.")
+    mcp_server_url: str = Field(default="http://localhost:3000", description=(
+        "Base URL of the MCP hub. The seed's `http://localhost:8000/mcp` (the MCP endpoint itself) is accepted and "
+        "stored as its base `http://localhost:8000`; `hub_mcp_url` adds `/mcp` back."))
     prefect_api_url: str = "http://localhost:4200/api"
+    prefect_api_auth_string: SecretStr | None = Field(default=None, description="Prefect server basic auth.")
+    prefect_api_key: SecretStr | None = Field(default=None, description="Prefect Cloud API key.")
     jules_api_url: str = "https://jules.googleapis.com/v1alpha"
     github_api_url: str = "https://api.github.com"
+    # Where issue URLs live. Unset: derived from GITHUB_API_URL (see `github_issue_hosts`); the default value is
+    # kept for code that builds github.com links.
     github_web_url: str = "https://github.com"
+    github_web_hosts: str = Field(default="", description=(
+        "Extra hosts (comma-separated `host` or `host:port`) whose issue URLs are accepted, e.g. a GitHub "
+        "Enterprise alias."))
     jules_web_url: str = "https://jules.google.com"
 
     # --- the model -------------------------------------------------------------------------------------------
@@ -93,7 +107,7 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_DIR / ".ibt"
 
     @field_validator("google_api_key", "openai_api_key", "github_token", "jules_api_key", "mcp_hub_token",
-                     mode="before")
+                     "prefect_api_auth_string", "prefect_api_key", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         # `.env.example` copied as is leaves `GITHUB_TOKEN=`: that means "not set", not an empty token.
@@ -104,12 +118,112 @@ class Settings(BaseSettings):
     def _accept_seed_model_names(cls, value: str) -> str:
         return normalize_model_name(value)
 
+    @field_validator("mcp_server_url", "prefect_api_url", "github_api_url", "jules_api_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():  # `VAR=` in a copied .env means "not set"
+            value = cls.model_fields[info.field_name].default
+        return hub_base_url(value) if info.field_name == "mcp_server_url" else _require_http_url(value)
+
     @property
     def hub_mcp_url(self) -> str:
         """Streamable-HTTP MCP endpoint exposing every enabled server's tools (mcphub's `/mcp`)."""
         return self.mcp_server_url.rstrip("/") + "/mcp"
 
+    @property
+    def github_issue_hosts(self) -> tuple[str, ...]:
+        """Hosts (`host` or `host:port`, lowercase ASCII) whose issue URLs the flow accepts, first one preferred.
+
+        - the web host of GITHUB_API_URL: `https://api.github.com` -> github.com, `https://api.X.ghe.com` ->
+          X.ghe.com, Enterprise Server `https://HOST/api/v3` -> HOST, anything else (a simulator) -> its host:port;
+        - GITHUB_WEB_URL's host when it is set explicitly;
+        - github.com when GITHUB_API_URL is a loopback simulator: its payloads link issues on github.com, as
+          GitHub's do (`agentic/sandbox/github/render.py`), so the URLs the sandbox hands out work;
+        - each entry of GITHUB_WEB_HOSTS.
+        """
+        from agentic.workflows.issue_ref import web_host
+
+        hosts: list[str] = []
+
+        def add(value: str) -> None:
+            try:
+                host = web_host(value)
+            except ValueError:
+                return
+            if host not in hosts:
+                hosts.append(host)
+
+        api = urlsplit(self.github_api_url)
+        api_host = (api.hostname or "").lower()
+        path = api.path.rstrip("/")
+        if api_host == "api.github.com":
+            add("github.com")
+        elif api_host.startswith("api.") and not path:
+            add(api_host.removeprefix("api."))
+        else:
+            add(f"{api.scheme}://{api.netloc.rpartition('@')[2]}")
+        if "github_web_url" in self.model_fields_set:
+            add(self.github_web_url)
+        if api_host in ("127.0.0.1", "localhost", "::1"):
+            add("github.com")
+        for entry in self.github_web_hosts.replace(",", " ").split():
+            add(entry)
+        return tuple(hosts)
+
+
+def _require_http_url(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL with a host, got {value[:80]!r}")
+    return value
+
+
+def hub_base_url(value: str) -> str:
+    """The hub's base URL from any form of MCP_SERVER_URL the seed or a user writes.
+
+        http://host:3000, http://host:3000/     -> http://host:3000
+        http://localhost:8000/mcp, .../mcp/     -> http://localhost:8000   (the seed: the MCP endpoint itself)
+    """
+    value = _require_http_url(value).rstrip("/")
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        raise ValueError(f"must be the hub's base URL without ?query or #fragment, got {value[:80]!r}")
+    return value.removesuffix("/mcp").rstrip("/")
+
 
 def get_settings(**overrides: object) -> Settings:
     """Load settings from env + `agentic/.env`; keyword overrides win (tests and CLIs use them)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """get_settings() for command lines: an invalid value raises ConfigError, one line naming the variable."""
+    try:
+        return get_settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc']).upper() or 'settings'}: "
+                             f"{error['msg'].removeprefix('Value error, ')}" for error in exc.errors())
+        raise ConfigError(f"invalid setting in the environment or {ENV_FILE}: {problems}") from None
+
+
+# Prefect reads its own settings (environment, a `.env` in the working directory, its profile); the product's
+# live in agentic/.env. These are handed to Prefect so that one file configures both, wherever the CLI runs.
+PREFECT_VARIABLES = {"PREFECT_API_URL": "prefect_api_url", "PREFECT_API_AUTH_STRING": "prefect_api_auth_string",
+                     "PREFECT_API_KEY": "prefect_api_key"}
+
+
+def export_prefect_env(settings: Settings, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Put the product's Prefect settings into `environ` (default os.environ) where not already set there.
+
+    Call it before Prefect is imported (Prefect reads its environment once, at import) and before starting child
+    processes. Returns what was set. A value already in the environment wins, as it does for every setting."""
+    environ = os.environ if environ is None else environ
+    exported: dict[str, str] = {}
+    for variable, field in PREFECT_VARIABLES.items():
+        value = getattr(settings, field)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value and not environ.get(variable):
+            environ[variable] = exported[variable] = str(value)
+    return exported

@@ -1,15 +1,45 @@
-"""Parse a GitHub issue URL before anything else happens: a bad URL must fail with no side effect."""
+"""Parse a GitHub issue URL before anything else happens: a bad URL must fail with no side effect.
+
+Strict on purpose: the URL decides which repository an agent writes to. Accepted:
+
+    http(s)://HOST/OWNER/REPO/issues/NUMBER[/][?query][#fragment]
+
+where HOST is one of the configured GitHub web hosts (`Settings.github_issue_hosts`: github.com for
+`GITHUB_API_URL=https://api.github.com`, HOST for an Enterprise `https://HOST/api/v3`, plus `GITHUB_WEB_URL` and
+`GITHUB_WEB_HOSTS`), compared after IDNA normalisation (a look-alike host such as `gіthub.com` with a Cyrillic `і`
+is a different host); no user:password@; a port only if the configured host has one; OWNER and REPO in GitHub's
+grammar; NUMBER in ASCII digits, 1..2^31-1. Every refusal is a BadIssueUrl with one line saying why and what is
+expected, echoing at most a short, escaped piece of the input.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
+import unicodedata
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from agentic.errors import BadIssueUrl
 
-_PATH = re.compile(r"^/(?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9._-]+)/(?P<kind>issues|pull|pulls)/(?P<number>\d+)/?$")
+if TYPE_CHECKING:
+    from agentic.settings import Settings
+
+MAX_URL_LENGTH = 2048
+MAX_ISSUE_NUMBER = 2**31 - 1  # GitHub's issue numbers are 32-bit signed integers
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<path>[^?#]*)(?:\?[^#]*)?(?:#.*)?",
+                  re.ASCII | re.DOTALL)
+_PATH = re.compile(r"/(?P<owner>[^/]*)/(?P<repo>[^/]*)/(?P<kind>[^/]*)/(?P<number>[^/]*)/?", re.DOTALL)
+# GitHub account names: 1-39 letters/digits, single hyphens inside. Repository names: 1-100 of [A-Za-z0-9._-].
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}", re.ASCII)
+_REPO = re.compile(r"[A-Za-z0-9._-]{1,100}", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
+_IPV6 = re.compile(r"\[(?P<host>[0-9A-Fa-f:.]+)\](?::(?P<port>.*))?", re.ASCII | re.DOTALL)
+_PULL_KINDS = {"pull", "pulls"}
 
 
 class IssueRef(BaseModel, frozen=True):
@@ -30,17 +60,161 @@ class IssueRef(BaseModel, frozen=True):
         return f"{self.full_name}#{self.number}"
 
 
-def parse_issue_url(url: str) -> IssueRef:
-    """`https://github.com/OWNER/REPO/issues/N` -> IssueRef; anything else raises BadIssueUrl saying why."""
-    parsed = urlparse(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise BadIssueUrl(f"not a URL: {url!r}; expected https://github.com/OWNER/REPO/issues/NUMBER")
-    match = _PATH.match(parsed.path)
+def _show(text: str, limit: int = 60) -> str:
+    """A short, escaped rendering of (part of) the input for an error message: never the whole of a huge string."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"… ({len(text)} characters)"
+
+
+def normalize_host(host: str, port: int | None = None, scheme: str = "https") -> str:
+    """`host[:port]` in the form hosts are compared in: lowercase ASCII (IDNA A-labels), default port dropped.
+
+    Raises ValueError for a host that is not a valid DNS name, IPv4 or IPv6 address (IDNA 2008, no mapping:
+    full-width or mixed-script tricks are refused rather than folded onto an ASCII name)."""
+    import idna
+
+    host = host.strip()
+    if not host:
+        raise ValueError("empty host")
+    if ":" in host:  # IPv6 literal
+        if not re.fullmatch(r"[0-9A-Fa-f:.]+", host):
+            raise ValueError(f"invalid IPv6 address {host!r}")
+        name = f"[{host.lower()}]"
+    else:
+        if host.isascii():
+            ascii_host = host.lower()
+        else:
+            try:
+                ascii_host = idna.encode(host, uts46=False).decode("ascii").lower()
+            except idna.IDNAError as exc:
+                raise ValueError(f"invalid host name ({exc})") from None
+        labels = ascii_host.split(".")
+        if len(ascii_host) > 253 or not all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label, re.ASCII)
+                                            for label in labels):
+            raise ValueError("invalid host name")
+        name = ascii_host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        return f"{name}:{port}"
+    return name
+
+
+def web_host(value: str) -> str:
+    """`https://HOST[:PORT][/...]`, `HOST:PORT` or `HOST` -> the normalized `host[:port]` (see normalize_host)."""
+    value = value.strip()
+    scheme = "https"
+    if "://" in value:
+        scheme, _, value = value.partition("://")
+        scheme = scheme.lower()
+    authority = re.split(r"[/?#]", value, maxsplit=1)[0].rpartition("@")[2]
+    host, port = _split_authority(authority)
+    return normalize_host(host, port, scheme)
+
+
+def _split_authority(authority: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]`, `[v6]:port` -> (host, port); ValueError on a malformed port."""
+    v6 = _IPV6.fullmatch(authority)
+    if v6:
+        host, port_text = v6["host"], v6["port"]
+    elif authority.startswith("["):
+        raise ValueError("malformed IPv6 host")
+    else:
+        host, colon, port_text = authority.partition(":")
+        if not colon:
+            port_text = None
+    if port_text is None:
+        return host, None
+    if not _PORT.fullmatch(port_text) or not 0 < int(port_text) <= 65535:
+        raise ValueError(f"bad port {port_text[:10]!r}")
+    return host, int(port_text)
+
+
+def _allowed_hosts(hosts: Iterable[str] | None, settings: Settings | None) -> list[str]:
+    if hosts is None:
+        if settings is None:
+            from agentic.settings import get_settings
+
+            settings = get_settings()
+        hosts = settings.github_issue_hosts
+    allowed = []
+    for entry in hosts:
+        try:
+            normalized = web_host(entry)
+        except ValueError:
+            continue  # a bad allow-list entry allows nothing
+        if normalized not in allowed:
+            allowed.append(normalized)
+    return allowed
+
+
+def parse_issue_url(url: str, hosts: Iterable[str] | None = None, *, settings: Settings | None = None) -> IssueRef:
+    """`https://github.com/OWNER/REPO/issues/N` -> IssueRef; anything else raises BadIssueUrl saying why.
+
+    `hosts`: the GitHub web hosts accepted (`github.com`, `ghe.example.com`, `127.0.0.1:3101`, or URLs); default
+    `settings.github_issue_hosts`, with `settings` defaulting to `get_settings()`.
+    """
+    allowed = _allowed_hosts(hosts, settings)
+    primary = allowed[0] if allowed else "github.com"
+    expected = f"expected https://{primary}/OWNER/REPO/issues/NUMBER"
+    if not isinstance(url, str):
+        raise BadIssueUrl(f"the issue URL must be text, got {type(url).__name__}; {expected}")
+    text = url.strip()
+    if not text:
+        raise BadIssueUrl(f"the issue URL is empty; {expected}")
+    if len(text) > MAX_URL_LENGTH:
+        raise BadIssueUrl(f"the issue URL is {len(text)} characters, more than the {MAX_URL_LENGTH} allowed "
+                          f"(starts {_show(text, 40)}); {expected}")
+    for char in text:
+        if char.isspace() or unicodedata.category(char)[0] == "C" or char == "\\":
+            raise BadIssueUrl(f"the issue URL contains {char!r} (spaces, control characters and backslashes are "
+                              f"not allowed): {_show(text)}; {expected}")
+    match = _URL.fullmatch(text)
     if not match:
-        raise BadIssueUrl(f"not a GitHub issue URL: {url!r}; expected https://github.com/OWNER/REPO/issues/NUMBER")
-    if match["kind"] != "issues":
-        raise BadIssueUrl(f"{url!r} is a pull request, not an issue; give the issue it should fix")
-    number = int(match["number"])
-    if number < 1:
-        raise BadIssueUrl(f"issue number must be positive in {url!r}")
-    return IssueRef(owner=match["owner"], repo=match["repo"], number=number)
+        raise BadIssueUrl(f"not an issue URL (no http:// or https:// scheme): {_show(text)}; {expected}")
+    scheme = match["scheme"].lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise BadIssueUrl(f"issue URL scheme {_show(match['scheme'], 20)} is not http or https; {expected}")
+    authority = match["authority"]
+    if "@" in authority:
+        raise BadIssueUrl(f"the issue URL must not carry a user name or password (…@ before the host); {expected}")
+    try:
+        raw_host, port = _split_authority(authority)
+    except ValueError as exc:
+        raise BadIssueUrl(f"issue URL host {_show(authority, 40)} is malformed ({exc}); {expected}") from None
+    if not raw_host:
+        raise BadIssueUrl(f"the issue URL has no host: {_show(text)}; {expected}")
+    try:
+        host = normalize_host(raw_host, port, scheme)
+    except ValueError as exc:
+        raise BadIssueUrl(f"issue URL host {_show(raw_host, 40)} is not a valid host name ({exc}); "
+                          f"{expected}") from None
+    if host not in allowed:
+        ascii_note = "" if raw_host.isascii() else f" (IDNA: {host[:60]})"
+        configured = ", ".join(allowed[:3]) or "none"
+        raise BadIssueUrl(f"issue URL host {_show(authority, 40)}{ascii_note} is not the configured GitHub "
+                          f"({configured}; set GITHUB_WEB_URL or GITHUB_WEB_HOSTS for another); {expected}")
+    path = _PATH.fullmatch(match["path"])
+    if not path:
+        raise BadIssueUrl(f"not an issue URL: path {_show(match['path'], 50)} is not /OWNER/REPO/issues/NUMBER; "
+                          f"{expected}")
+    owner, repo, kind, number = path["owner"], path["repo"], path["kind"], path["number"]
+    if kind in _PULL_KINDS:
+        raise BadIssueUrl(f"{_show(match['path'], 50)} is a pull request URL, not an issue URL; give the issue "
+                          f"it should fix ({expected})")
+    if kind != "issues":
+        raise BadIssueUrl(f"not an issue URL: {_show(kind, 20)} where 'issues' belongs; {expected}")
+    if not _OWNER.fullmatch(owner):
+        raise BadIssueUrl(f"issue URL owner {_show(owner, 40)} is not a GitHub account name (1-39 letters, digits "
+                          f"or single inner hyphens); {expected}")
+    if not _REPO.fullmatch(repo) or repo in (".", ".."):
+        raise BadIssueUrl(f"issue URL repository {_show(repo, 40)} is not a GitHub repository name (1-100 of "
+                          f"A-Z a-z 0-9 . _ -, not '.' or '..'); {expected}")
+    if not _DIGITS.fullmatch(number):
+        raise BadIssueUrl(f"issue URL number {_show(number, 20)} is not a number in ASCII digits; {expected}")
+    if number.startswith("0"):
+        raise BadIssueUrl(f"issue URL number {_show(number, 20)} must be 1 to {MAX_ISSUE_NUMBER} without "
+                          f"leading zeros; {expected}")
+    if len(number) > len(str(MAX_ISSUE_NUMBER)) or int(number) > MAX_ISSUE_NUMBER:  # no int() of a huge string
+        raise BadIssueUrl(f"issue URL number {_show(number, 20)} is out of range (1 to {MAX_ISSUE_NUMBER}); "
+                          f"{expected}")
+    return IssueRef(owner=owner, repo=repo, number=int(number))
