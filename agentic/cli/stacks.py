@@ -16,9 +16,9 @@ from rich.text import Text
 
 from agentic.errors import AgenticError
 from agentic.settings import get_settings
-from agentic.stacks.compose import Stack, default_stacks_dir
-from agentic.stacks.control import clean_stale, ensure_not_running, running_stack, stop_stack
-from agentic.stacks.docker import compose_command, docker_available
+from agentic.stacks.compose import Stack, available_stacks, default_stacks_dir, find_stack_file, load_compose_file
+from agentic.stacks.control import clean_stale, ensure_not_running, request_restart, running_stack, stop_stack
+from agentic.stacks.docker import compose_command, compose_restart_command, docker_available
 from agentic.stacks.native import plan, runner_variables
 from agentic.stacks.postgres import find_pg_bindir
 from agentic.stacks.state import StateDir, is_alive
@@ -94,8 +94,9 @@ def run(
         if detach:
             _run_detached(stacks, stacks_dir, state, sqlite, timeout)
             return
+        # Detached, this process's output already is logs/supervisor.log; in the foreground events go there too.
         supervisor = Supervisor(services, state, console, stacks=stacks, echo=not supervise,
-                                startup_timeout=timeout)
+                                startup_timeout=timeout, event_log=None if supervise else state.log("supervisor"))
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, lambda *_: supervisor.stop.set())
         supervisor.run()
@@ -109,7 +110,9 @@ def _run_detached(stacks: list[str], stacks_dir: Path, state: StateDir, sqlite: 
     argv = [sys.executable, "-m", "agentic.cli", "stacks", "run", *stacks, "--native", "--supervise",
             "--stacks-dir", str(stacks_dir), "--state-dir", str(state.root), "--timeout", str(timeout),
             *(["--sqlite"] if sqlite else [])]
-    with open(log, "wb") as out:
+    log.write_bytes(b"")
+    # Append mode: the supervisor appends its restart events to the same file through its stdout.
+    with open(log, "ab") as out:
         child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True)
     with console.status("starting the supervisor") as status:
@@ -135,18 +138,20 @@ def _print_status(state: StateDir) -> bool:
     if not run:
         return False
     table = Table(title=f"stack: {' '.join(run['stacks'])} (supervisor pid {run['supervisor']['pid']})")
-    for column in ("service", "pid", "port", "health"):
+    for column in ("service", "pid", "port", "health", "restarts"):
         table.add_column(column)
     all_ok = True
     for svc in run["services"]:
         if not is_alive(svc):
-            health, ok = "[red]stopped[/]", False
+            waiting = svc.get("state") == "backoff"
+            health, ok = ("[yellow]restarting[/]" if waiting else "[red]stopped[/]"), False
         elif probe(svc["health"], svc["port"]):
             health, ok = "[green]healthy[/]", True
         else:
-            health, ok = "[yellow]unhealthy[/]", False
+            health, ok = ("[yellow]starting[/]" if svc.get("state") == "starting" else "[yellow]unhealthy[/]"), False
         all_ok &= ok
-        table.add_row(svc["name"], str(svc.get("pid") or "-"), str(svc["port"] or "-"), health)
+        restarts = str(svc.get("restarts", 0)) + (f" (last: {svc['last_exit']})" if svc.get("last_exit") else "")
+        table.add_row(svc["name"], str(svc.get("pid") or "-"), str(svc["port"] or "-"), health, restarts)
     console.print(table)
     return all_ok
 
@@ -170,12 +175,14 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     state_dir: StateDirOpt = None,
 ) -> None:
-    """Print the services' logs (from `.ibt/logs/`), prefixed like `docker compose logs`."""
+    """Print the services' logs (from `.ibt/logs/`), prefixed like `docker compose logs`; `supervisor` holds the
+    restart events."""
     state = _state(state_dir)
     known = sorted(p.stem for p in state.logs.glob("*.log")) if state.logs.is_dir() else []
     if service is not None and service not in known:
         raise _fail(f"no log for service {service!r} in {state.logs} (known: {', '.join(known) or 'none'})")
-    names = [service] if service else [n for n in known if n != "supervisor"] or known
+    # The supervisor's restart events come last in the all-services view.
+    names = [service] if service else sorted(known, key=lambda n: n == "supervisor")
     width = max((len(n) for n in names), default=0)
     offsets = dict.fromkeys(names, 0)
 
@@ -207,3 +214,39 @@ def stop(state_dir: StateDirOpt = None) -> None:
         console.print(f"no stack is running from {state.root}")
         return
     console.print(f"stopped {', '.join(s['name'] for s in stopped.get('services', []))}")
+
+
+def _compose_files_defining(service: str, stacks_dir: Path) -> list[Path]:
+    files = [find_stack_file(name, stacks_dir) for name in available_stacks(stacks_dir)]
+    return [path for path in files if service in load_compose_file(path)["services"]]
+
+
+@app.command()
+def restart(
+    service: Annotated[str, typer.Argument(help="The service, e.g. `mcp-hub`.", show_default=False)],
+    native: Annotated[bool, typer.Option("--native", help="Only a native stack, even if a Docker engine answers.")]
+    = False,
+    stacks_dir: StacksDirOpt = None,
+    state_dir: StateDirOpt = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be healthy again.")] = 180.0,
+) -> None:
+    """Restart one service in place, keeping its state, and wait for its health check.
+
+    A native stack running from the state directory is asked through its supervisor; otherwise, with a Docker
+    engine, this is `docker compose -f <the stack file defining SERVICE> restart SERVICE`.
+    """
+    state = _state(state_dir)
+    try:
+        if not native and running_stack(state) is None and docker_available():
+            stacks_dir = (stacks_dir or default_stacks_dir()).resolve()
+            files = _compose_files_defining(service, stacks_dir)
+            if not files:
+                raise _fail(f"unknown service {service!r}: no stack under {stacks_dir} defines it")
+            argv = compose_restart_command(files, service)
+            console.print(f"[dim]Docker engine found: {' '.join(argv)}[/]")
+            raise typer.Exit(subprocess.call(argv))
+        result = request_restart(state, service, timeout=timeout)
+    except AgenticError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{service} restarted (pid {result.get('old_pid') or '-'} → {result['pid']}), "
+                  f"healthy in {result['seconds']:.1f}s")

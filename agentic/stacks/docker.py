@@ -1,4 +1,5 @@
-"""The Docker path: when an engine answers, `ibt stacks run` is `docker compose -f ... up`."""
+"""The Docker path: when an engine answers, `ibt stacks run` is `docker compose -f ... up` and `ibt stacks restart`
+is `docker compose -f ... restart`."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def compose_command(files: list[Path], *, detach: bool) -> list[str]:
     for path in files:
         argv += ["-f", str(path)]
     return [*argv, "up", *(["-d", "--wait"] if detach else [])]
+
+
+def compose_restart_command(files: list[Path], service: str) -> list[str]:
+    argv = ["docker", "compose"]
+    for path in files:
+        argv += ["-f", str(path)]
+    return [*argv, "restart", service]

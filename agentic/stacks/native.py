@@ -15,7 +15,8 @@
 
 `kind: postgres` (with `port` and `data`) is the built-in PostgreSQL cluster; its user, password and database come
 from the service's compose `environment` (POSTGRES_USER...), so Docker and native use the same credentials.
-Values are interpolated like Compose does, with IBT_STATE, IBT_PYTHON and IBT_ROOT set by the runner.
+Values are interpolated like Compose does, with IBT_STATE, IBT_PYTHON and IBT_ROOT set by the runner. The compose
+`restart:` policy applies natively too (`agentic.stacks.restart`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from agentic.errors import ConfigError
 from agentic.stacks.compose import ServiceDef, Stack
 from agentic.stacks.interpolate import interpolate
 from agentic.stacks.postgres import PostgresCluster
+from agentic.stacks.restart import RestartPolicy, restart_policy
 
 POSTGRES_HEALTH = "pg_isready"
 
@@ -52,6 +54,7 @@ class NativeService:
     cwd: Path | None = None
     postgres: PostgresCluster | None = None
     sqlite_env: dict[str, str] | None = None  # replaces the PostgreSQL settings under --sqlite
+    restart: RestartPolicy = field(default_factory=RestartPolicy)  # the compose `restart:` policy
 
 
 def runner_variables(state_dir: Path, root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -137,6 +140,7 @@ def native_service(service: ServiceDef, variables: Mapping[str, str]) -> NativeS
         env_files=_env_files(interpolate(service.raw, variables), base),
         stop_signal=_stop_signal(service.raw, where),
         files=_files(native.get("files"), path, where),
+        restart=restart_policy(interpolate(service.raw, variables), where),
     )
     if native.get("kind") == "postgres":
         env = _mapping(interpolate(service.raw.get("environment"), variables), f"{where} environment")

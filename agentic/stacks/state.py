@@ -7,6 +7,7 @@
       logs/<service>.log        every service's output; logs/supervisor.log for a detached stack
       run/stack.json            who is running: supervisor pid, services (pid, port, health), status
       run/supervisor.pid        the supervisor's pid alone, for `kill $(cat .ibt/run/supervisor.pid)`
+      run/control/              requests to the supervisor (`ibt stacks restart`) and its answers
 
 A pid alone can be reused by the OS, so each pid is stored with its process start time.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -61,6 +63,10 @@ class StateDir:
     def pid_file(self) -> Path:
         return self.root / "run" / "supervisor.pid"
 
+    @property
+    def control(self) -> Path:
+        return self.root / "run" / "control"
+
     def log(self, service: str) -> Path:
         return self.logs / f"{service}.log"
 
@@ -87,6 +93,7 @@ class StateDir:
     def clear_run(self) -> None:
         self.run_file.unlink(missing_ok=True)
         self.pid_file.unlink(missing_ok=True)
+        shutil.rmtree(self.control, ignore_errors=True)
 
 
 def terminate_group(identity: dict[str, Any], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
