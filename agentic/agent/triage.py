@@ -3,21 +3,32 @@
 Model requests and the hub's MCP tool calls become Prefect tasks with retries through Pydantic AI's
 `PrefectDurability` capability. The agent only gets read-only GitHub tools (to look at files the issue names);
 everything with a side effect is a deterministic task in the flow, not a model decision.
+
+Those tools are pinned to the issue's repository: the run's typed deps (`IssueDeps`) name it and `PinnedRepoToolset`
+refuses (as a `ModelRetry`, so the model can correct itself) any call for another owner/repo, and scopes code search
+to it. Before the model is called, the prompt's tokens are estimated against `LLM_TOTAL_TOKENS_LIMIT`; a prompt over
+the cap, or a run that hits a cap midway, ends with a one-line `PromptTooLarge`/`ModelBudgetExceeded`, not a raw
+`UsageLimitExceeded`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
+from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.mcp import MCPToolset
 from pydantic_ai.models import Model
+from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 from pydantic_ai.usage import UsageLimits
 
 from agentic.agent.brief import Triage
-from agentic.agent.sanitize import sanitize_issue_text
+from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
+from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
 
 AGENT_NAME = "jules-brief-writer"
@@ -35,6 +46,75 @@ Decide:
 For actionable issues write the brief: goal, context, acceptance criteria taken from the issue (checkable), the files
 or areas it names. You may read repository files with the tools to name the right files; do not guess paths.
 """
+
+
+# Room the estimate keeps for the output schema, tool definitions and the structured answer.
+OVERHEAD_TOKENS = 4_000
+
+
+@dataclass(frozen=True)
+class IssueDeps:
+    """Typed deps of one triage run: the repository the issue belongs to; the agent's tools may read only that."""
+
+    owner: str
+    repo: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+    @classmethod
+    def parse(cls, full_name: str) -> IssueDeps:
+        owner, _, repo = full_name.strip().partition("/")
+        if not owner or not repo or "/" in repo:
+            raise ValueError(f"not an owner/repo: {full_name!r}")
+        return cls(owner, repo)
+
+
+_SEARCH_SCOPE = re.compile(r"(?<!\S)(?P<key>repo|org|user|owner):(?P<value>\S+)", re.IGNORECASE)
+
+
+def repo_violation(tool_args: dict[str, Any], deps: IssueDeps | None) -> tuple[str | None, dict[str, Any]]:
+    """(refusal, args): a refusal message when the call reaches outside the pinned repository, else the args to use
+    (owner/repo filled in when missing, a code search scoped with `repo:owner/name`)."""
+    if deps is None:
+        return "No repository is pinned for this run: repository tools are unavailable.", tool_args
+    pinned = deps.full_name
+    args = dict(tool_args)
+    for key, value in (("owner", deps.owner), ("repo", deps.repo)):
+        given = args.get(key)
+        if given is None or given == "":
+            args[key] = value
+        elif str(given).lower() != value.lower():
+            return (f"Refused: this run may only read the issue's repository {pinned}; "
+                    f"{key}={str(given)[:100]!r} is outside it. Call the tool again with owner={deps.owner!r}, "
+                    f"repo={deps.repo!r}."), tool_args
+    if "q" in args or "query" in args:
+        field = "q" if "q" in args else "query"
+        query = str(args[field])
+        scopes = [(m.group("key").lower(), m.group("value").lower()) for m in _SEARCH_SCOPE.finditer(query)]
+        if any(scope != ("repo", pinned.lower()) for scope in scopes):
+            return (f"Refused: searches are limited to the issue's repository; use the qualifier repo:{pinned} "
+                    "and no other repo:/org:/user: qualifier."), tool_args
+        if not scopes:
+            args[field] = f"{query} repo:{pinned}".strip()
+    return None, args
+
+
+@dataclass
+class PinnedRepoToolset(WrapperToolset[IssueDeps]):
+    """Pydantic AI's wrapper-toolset hook (`call_tool`): every call is checked against `ctx.deps` (the issue's repo)
+    first; a call for another owner/repo is refused with `ModelRetry` and never reaches the hub."""
+
+    async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[IssueDeps],
+                        tool: ToolsetTool[IssueDeps]) -> Any:
+        refusal, args = repo_violation(tool_args, ctx.deps)
+        if refusal:
+            raise ModelRetry(refusal)
+        # owner/repo are filled in only for tools that take them (code search does not).
+        takes = set((tool.tool_def.parameters_json_schema or {}).get("properties", {}))
+        args = {k: v for k, v in args.items() if k in tool_args or k in takes}
+        return await super().call_tool(name, args, ctx, tool)
 
 
 @dataclass
@@ -68,17 +148,21 @@ def build_model(settings: Settings) -> Model | str:
     return name
 
 
-def build_agent(settings: Settings, model: Model | str | None = None) -> Agent[None, Triage]:
-    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-    hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token).filtered(
-        lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS
-    )
+def build_agent(settings: Settings, model: Model | str | None = None, *,
+                hub: AbstractToolset[IssueDeps] | None = None) -> Agent[IssueDeps, Triage]:
+    """The triage agent. `hub`: the toolset standing for the MCP hub (tests pass a local one); it is filtered to
+    READ_ONLY_TOOLS and pinned to the run's `IssueDeps` repository either way."""
+    if hub is None:
+        token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
+        hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token)
+    tools = PinnedRepoToolset(hub.filtered(lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS))
     return Agent(
         model or build_model(settings),
         name=AGENT_NAME,
+        deps_type=IssueDeps,
         output_type=Triage,
         instructions=INSTRUCTIONS,
-        toolsets=[hub],
+        toolsets=[tools],
         capabilities=[PrefectDurability(
             model_task_config=TaskConfig(retries=3, retry_delay_seconds=[2, 10, 30]),
             mcp_task_config=TaskConfig(retries=2, retry_delay_seconds=1),
@@ -86,15 +170,56 @@ def build_agent(settings: Settings, model: Model | str | None = None) -> Agent[N
     )
 
 
-def issue_prompt(*, repo: str, number: int, title: str, body: str, labels: list[str], author: str) -> str:
-    return (f"Repository: {repo}\nIssue #{number} by @{author}, labels: {', '.join(labels) or 'none'}\n"
-            f"<issue>\n<title>{sanitize_issue_text(title)}</title>\n<body>\n{sanitize_issue_text(body)}\n</body>\n"
-            "</issue>")
+_PROMPT_TAG = re.compile(r"<(?=\s*/?\s*(?:issue|title|body)\b)", re.IGNORECASE)
 
 
-async def triage_issue(agent: Agent[None, Triage], prompt: str, settings: Settings) -> TriageOutcome:
-    result = await agent.run(prompt, usage_limits=UsageLimits(
-        request_limit=settings.llm_request_limit, total_tokens_limit=settings.llm_total_tokens_limit))
+def _data(text: str) -> str:
+    """Issue text inside the prompt's tags: a forged `</body>` or `</issue>` cannot end the data early."""
+    return _PROMPT_TAG.sub("‹", text)
+
+
+def issue_prompt(*, repo: str, number: int, title: str, body: str, labels: list[str], author: str,
+                 max_body_chars: int = DEFAULT_MAX_BODY_CHARS) -> str:
+    """The triage prompt. The first line names the repository (the flow's value, before any untrusted text); the
+    body is capped to `max_body_chars` (head + tail, `[… N characters omitted …]`)."""
+    label_text = ", ".join(" ".join(sanitize_issue_text(label).split())[:50] for label in labels) or "none"
+    author_text = re.sub(r"[^\w.\[\]-]", "", author)[:40]
+    return (f"Repository: {repo}\nIssue #{number} by @{author_text}, labels: {_data(label_text)}\n"
+            f"<issue>\n<title>{_data(' '.join(sanitize_issue_text(title).split())[:300])}</title>\n"
+            f"<body>\n{_data(truncate_middle(sanitize_issue_text(body), max_body_chars))}\n</body>\n</issue>")
+
+
+def _deps_from_prompt(prompt: str) -> IssueDeps | None:
+    # `issue_prompt` writes the repository on the first line, before any untrusted text.
+    match = re.match(r"Repository: ([\w.-]+)/([\w.-]+)\n", prompt)
+    return IssueDeps(match.group(1), match.group(2)) if match else None
+
+
+def check_budget(prompt: str, settings: Settings, instructions: str = INSTRUCTIONS) -> int:
+    """The estimated tokens of one model request for `prompt`; `PromptTooLarge` when it cannot fit the cap."""
+    estimate = estimate_tokens(instructions) + estimate_tokens(prompt) + OVERHEAD_TOKENS
+    if estimate > settings.llm_total_tokens_limit:
+        raise PromptTooLarge(
+            f"triage prompt needs about {estimate} tokens, over LLM_TOTAL_TOKENS_LIMIT={settings.llm_total_tokens_limit}"
+            f"; lower MAX_ISSUE_BODY_CHARS (now {settings.max_issue_body_chars}) or raise the limit")
+    return estimate
+
+
+async def triage_issue(agent: Agent[IssueDeps, Triage], prompt: str, settings: Settings, *,
+                       deps: IssueDeps | None = None) -> TriageOutcome:
+    """Run the triage. `deps`: the issue's repository (`IssueDeps(owner, repo)`); when omitted it is read from the
+    first line `issue_prompt` wrote. Raises `PromptTooLarge` before any model call, `ModelBudgetExceeded` when a
+    usage cap stops the run."""
+    deps = deps or _deps_from_prompt(prompt)
+    check_budget(prompt, settings)
+    try:
+        result = await agent.run(prompt, deps=deps, usage_limits=UsageLimits(
+            request_limit=settings.llm_request_limit, total_tokens_limit=settings.llm_total_tokens_limit))
+    except UsageLimitExceeded as exc:
+        raise ModelBudgetExceeded(
+            f"triage stopped by a usage cap ({' '.join(str(exc).split())}); raise LLM_REQUEST_LIMIT="
+            f"{settings.llm_request_limit} or LLM_TOTAL_TOKENS_LIMIT={settings.llm_total_tokens_limit}, or shorten "
+            "the issue") from exc
     usage = result.usage
     triage = result.output
     if triage.decision == "actionable" and triage.brief is None:

@@ -1,8 +1,28 @@
-"""The ONE status comment on the issue, rendered from the run's current view and edited in place."""
+"""The ONE status comment on the issue, rendered from the run's current view and edited in place.
+
+Every text field can carry model or Jules output (triage reasons and questions in `details`, plan step titles, Jules'
+question and progress messages), so `render()` passes each through `sanitize.for_github`: capped, `@mentions` and
+cross-repo references neutralised (logins in `mentions` stay live), HTML escaped so no text can close the
+`<details>` block or open a comment. Links and ids come from APIs, and are shown only when they look like what they
+claim to be.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from agentic.agent.sanitize import for_github
+
+DETAIL_CHARS = 1_000
+PLAN_STEP_CHARS = 200
+QUESTION_CHARS = 3_000
+LATEST_CHARS = 300
+MAX_DETAILS = 40
+MAX_PLAN_STEPS = 30
+COMMENT_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
+_SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
+_SAFE_ID = re.compile(r"[\w.-]{1,100}")
 
 HEADLINES = {
     "triage": "🔎 Reading the issue",
@@ -40,28 +60,44 @@ class StatusView:
     pull_request_url: str | None = None
     details: list[str] = field(default_factory=list)
     usage_lines: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)  # logins the comment may ping (e.g. the issue author)
+
+    def _text(self, text: str, limit: int, *, multiline: bool = False) -> str:
+        return for_github(text, limit, allow_mentions=self.mentions, multiline=multiline)
 
     def render(self) -> str:
-        lines = [status_marker(self.issue_key), f"### {HEADLINES.get(self.phase, self.phase)}", ""]
+        headline = HEADLINES.get(self.phase) or for_github(self.phase, 60)
+        lines = [status_marker(self.issue_key), f"### {headline}", ""]
         links = []
-        if self.session_url:
-            links.append(f"Jules session [{self.session_id}]({self.session_url})")
-        if self.prefect_run_url:
+        session_id = self.session_id if self.session_id and _SAFE_ID.fullmatch(self.session_id) else "link"
+        if self.session_url and _SAFE_URL.fullmatch(self.session_url):
+            links.append(f"Jules session [{session_id}]({self.session_url})")
+        if self.prefect_run_url and _SAFE_URL.fullmatch(self.prefect_run_url):
             links.append(f"Prefect run [{self.prefect_run_url.rsplit('/', 1)[-1][:8]}]({self.prefect_run_url})")
-        if self.pull_request_url:
+        if self.pull_request_url and _SAFE_URL.fullmatch(self.pull_request_url):
             links.append(f"Pull request {self.pull_request_url}")
         if links:
             lines += [" · ".join(links), ""]
-        lines += self.details
+        details = self.details[:MAX_DETAILS]
+        lines += [self._text(line, DETAIL_CHARS) for line in details]
+        if len(self.details) > MAX_DETAILS:
+            lines.append(f"_… {len(self.details) - MAX_DETAILS} more lines omitted_")
         if self.plan:
-            lines += ["", "**Plan**", *[f"{i}. {step}" for i, step in enumerate(self.plan, 1)]]
+            steps = [self._text(step, PLAN_STEP_CHARS) for step in self.plan[:MAX_PLAN_STEPS]]
+            lines += ["", "**Plan**", *[f"{i}. {step}" for i, step in enumerate(steps, 1)]]
+            if len(self.plan) > MAX_PLAN_STEPS:
+                lines.append(f"_… {len(self.plan) - MAX_PLAN_STEPS} more steps omitted_")
             if self.phase == "AWAITING_PLAN_APPROVAL":
                 lines += ["", "Reply `/approve` to start, or `/revise <what to change>` (write access needed). "
                           "The plan can also be approved from the paused Prefect run."]
-        if self.question:
-            lines += ["", f"> {self.question}", "", "Reply in a comment on this issue; the reply goes to Jules."]
-        if self.latest:
-            lines += ["", f"_Latest:_ {self.latest}"]
+        if self.question and (question := self._text(self.question, QUESTION_CHARS, multiline=True)):
+            # Every line quoted: a blank line in the question cannot end the quote and continue as comment markup.
+            lines += ["", *[f"> {line}" if line else ">" for line in question.split("\n")], "",
+                      "Reply in a comment on this issue; the reply goes to Jules."]
+        if self.latest and (latest := self._text(self.latest, LATEST_CHARS)):
+            lines += ["", f"_Latest:_ {latest}"]
         if self.usage_lines:
-            lines += ["", "<details><summary>Usage and cost</summary>", "", *self.usage_lines, "", "</details>"]
-        return "\n".join(lines).strip() + "\n"
+            lines += ["", "<details><summary>Usage and cost</summary>", "",
+                      *[line.replace("<", "&lt;") for line in self.usage_lines], "", "</details>"]
+        body = "\n".join(lines).strip() + "\n"
+        return body if len(body) <= COMMENT_CHARS else body[:COMMENT_CHARS - 40] + "\n\n_… comment shortened_\n"
