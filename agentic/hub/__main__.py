@@ -22,6 +22,12 @@ def main(
     token: Annotated[str | None, typer.Option(envvar="MCP_HUB_TOKEN", show_envvar=True,
                                               help="Bearer token required on /api and /mcp.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    max_body_bytes: Annotated[int | None, typer.Option(
+        envvar="MCP_HUB_MAX_BODY_BYTES", show_envvar=True, min=1,
+        help="Largest /api request body, in bytes (413 above it). Default 1048576 (1 MiB).")] = None,
+    max_openapi_operations: Annotated[int | None, typer.Option(
+        envvar="MCP_HUB_MAX_OPENAPI_OPERATIONS", show_envvar=True, min=1,
+        help="Most operations (= tools) one openapi server may have. Default 500.")] = None,
 ) -> None:
     """Serve mcphub's REST API and the aggregated MCP tools (streamable HTTP at /mcp)."""
     import uvicorn
@@ -31,7 +37,8 @@ def main(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asgi = create_app(settings, token=token)
+        asgi = create_app(settings, token=token, max_body_bytes=max_body_bytes,
+                          max_openapi_operations=max_openapi_operations)
     except ConfigError as exc:
         print(f"mcp hub: {exc}", file=sys.stderr)
         raise typer.Exit(code=2) from None

@@ -17,12 +17,12 @@ import copy
 import json
 import re
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
-import jsonref
 
-from agentic.hub.config import expand
+from agentic.hub.config import SHOW_MAX, expand, kind_of, show
+from agentic.hub.limits import Limits, human_bytes
 from agentic.hub.upstream import Upstream, error_result
 
 _METHODS = ("get", "post", "put", "delete", "patch", "head", "options", "trace")
@@ -73,41 +73,203 @@ def _generated_name(method: str, path: str) -> str:
     return f"{method}_{'_'.join(segments) or 'root'}"
 
 
-def build_tools(spec: dict[str, Any]) -> list[OpenAPITool]:
-    """Tools of a dereferenced OpenAPI document, in document order (mcphub's extractTools)."""
-    tools: list[OpenAPITool] = []
-    names: set[str] = set()
-    for path, item in (spec.get("paths") or {}).items():
-        if not isinstance(item, dict):
-            continue
-        shared = [p for p in item.get("parameters") or [] if isinstance(p, dict)]
-        for method in _METHODS:
-            op = item.get(method)
-            if not isinstance(op, dict):
+class OpenAPIInvalid(ValueError):
+    """An OpenAPI document the hub will not publish tools for (-> 400 on POST, else a disconnected server)."""
+
+
+def _where(path: str, method: str | None = None) -> str:
+    shown = path if len(path) <= SHOW_MAX else path[:SHOW_MAX] + "..."
+    return f"{method.upper()} {shown}" if method else shown
+
+
+def _pointer(doc: Any, ref: str) -> Any:
+    """Resolve a local `$ref` ('#/components/schemas/X', RFC 6901 with URI-fragment escaping); LookupError if not."""
+    if not ref.startswith("#"):
+        raise LookupError("external")
+    target = doc
+    fragment = unquote(ref[1:])
+    if not fragment:
+        return target
+    if not fragment.startswith("/"):
+        raise LookupError("not a JSON pointer")
+    for token in fragment[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and token in target:
+            target = target[token]
+        elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
+            target = target[int(token)]
+        else:
+            raise LookupError("missing")
+    return target
+
+
+def check_refs(doc: dict[str, Any]) -> None:
+    """Every `$ref` in the document must resolve inside it (no external files, no dangling pointers)."""
+    bad: list[str] = []
+    count = 0
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(doc, "#")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, (dict, list)):
+            if id(value) in seen:   # YAML anchors share objects: visit each once
                 continue
-            name = op.get("operationId")
-            if not name:
-                base = name = _generated_name(method, path)
-                counter = 1
-                while name in names:
-                    name, counter = f"{base}{counter}", counter + 1
-            names.add(name)
-            own = [p for p in op.get("parameters") or [] if isinstance(p, dict)]
-            own_keys = {(p.get("in"), p.get("name")) for p in own}
-            parameters = own + [p for p in shared if (p.get("in"), p.get("name")) not in own_keys]
-            description = op.get("summary") or op.get("description") or f"{method.upper()} {path}"
-            tools.append(OpenAPITool(name, method, path, parameters, op.get("requestBody"), description))
+            seen.add(id(value))
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str):
+                try:
+                    _pointer(doc, ref)
+                except LookupError as exc:
+                    count += 1
+                    if len(bad) < 3:
+                        kind = "external $ref (not supported: inline it)" if str(exc) == "external" \
+                            else "unresolvable $ref"
+                        bad.append(f"{kind} {show(ref)} at {where[:SHOW_MAX]}")
+            stack.extend((v, f"{where}/{str(k).replace('~', '~0').replace('/', '~1')}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}/{i}") for i, v in enumerate(value))
+    if bad:
+        more = f" (and {count - len(bad)} more)" if count > len(bad) else ""
+        raise OpenAPIInvalid("; ".join(bad) + more)
+
+
+class _Expander:
+    """Inline local `$ref`s (as swagger-parser's dereference), breaking cycles safely.
+
+    A reference back to a schema that is already being expanded (a recursive schema: a tree node whose children
+    are nodes) becomes `{"type": <its type>, "description": "recursive reference to X (not expanded)"}` — so
+    no published tool schema carries a `$ref` that points nowhere. `max_nodes` caps the expanded size (a few
+    small schemas referencing each other twice per level grow exponentially)."""
+
+    def __init__(self, doc: dict[str, Any], max_nodes: int) -> None:
+        self.doc = doc
+        self.left = max_nodes
+        self.max_nodes = max_nodes
+
+    def _spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise OpenAPIInvalid(f"the tool schemas expand to more than {self.max_nodes} JSON nodes once "
+                                 "$refs are inlined: simplify the document or publish fewer operations")
+
+    def expand(self, value: Any, stack: tuple[str, ...] = ()) -> Any:
+        self._spend()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str):
+                siblings = {k: self.expand(v, stack) for k, v in value.items() if k != "$ref"}
+                if ref in stack:
+                    target = _pointer(self.doc, ref)
+                    name = ref.rsplit("/", 1)[-1]
+                    out: dict[str, Any] = {"description": f"recursive reference to {name} (not expanded)"}
+                    if isinstance(target, dict) and isinstance(target.get("type"), str):
+                        out = {"type": target["type"], **out}
+                    return {**out, **siblings}
+                try:
+                    target = _pointer(self.doc, ref)
+                except LookupError:
+                    raise OpenAPIInvalid(f"unresolvable $ref {show(ref)}") from None
+                resolved = self.expand(target, (*stack, ref))
+                if siblings and isinstance(resolved, dict):
+                    return {**resolved, **siblings}
+                return resolved
+            return {k: self.expand(v, stack) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.expand(v, stack) for v in value]
+        return value
+
+
+def count_operations(spec: dict[str, Any]) -> int:
+    paths = spec.get("paths")
+    if not isinstance(paths, dict):
+        return 0
+    return sum(1 for item in paths.values() if isinstance(item, dict)
+               for method in _METHODS if method in item)
+
+
+def build_tools(spec: dict[str, Any], limits: Any = None) -> list[OpenAPITool]:
+    """Tools of an OpenAPI 3 document, in document order (mcphub's extractTools), after checking it:
+    an OpenAPI 3 document with `paths`, 1..max_openapi_operations operations, every `$ref` resolvable,
+    operationIds unique; recursive schemas are cut (see `_Expander`). OpenAPIInvalid says what is wrong."""
+    limits = limits or Limits()
+    if not isinstance(spec, dict):
+        raise OpenAPIInvalid(f"the document must be a JSON/YAML object (got {kind_of(spec)})")
+    if "swagger" in spec and "openapi" not in spec:
+        raise OpenAPIInvalid("Swagger 2.0 documents are not supported: convert it to OpenAPI 3")
+    version = spec.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3."):
+        raise OpenAPIInvalid(f"not an OpenAPI 3 document: `openapi` must be a version like \"3.1.0\" "
+                             f"(got {show(version)})")
+    paths = spec.get("paths")
+    if not isinstance(paths, dict):
+        raise OpenAPIInvalid("not an OpenAPI 3 document: `paths` is missing or not an object")
+    total = count_operations(spec)
+    if total == 0:
+        raise OpenAPIInvalid("the document has no operations (no get/post/put/patch/delete under `paths`): "
+                             "it would publish no tools")
+    if total > limits.max_openapi_operations:
+        raise OpenAPIInvalid(f"the document has {total} operations; the limit is {limits.max_openapi_operations} "
+                             "(--max-openapi-operations / MCP_HUB_MAX_OPENAPI_OPERATIONS)")
+    check_refs(spec)
+    expander = _Expander(spec, limits.max_schema_nodes)
+    explicit = [op.get("operationId") for item in paths.values() if isinstance(item, dict)
+                for method in _METHODS if isinstance(op := item.get(method), dict)]
+    names: set[str] = set()
+    tools: list[OpenAPITool] = []
+    try:
+        for path, item in paths.items():
+            if isinstance(item, dict) and isinstance(item.get("$ref"), str):
+                item = expander.expand(item)
+            if not isinstance(item, dict):
+                raise OpenAPIInvalid(f"`paths.{_where(path)}` must be an object (got {kind_of(item)})")
+            shared = _parameters(expander.expand(item.get("parameters") or []), _where(path))
+            for method in _METHODS:
+                if method not in item:
+                    continue
+                op = item[method]
+                where = _where(path, method)
+                if not isinstance(op, dict):
+                    raise OpenAPIInvalid(f"operation {where} must be an object (got {kind_of(op)})")
+                name = op.get("operationId")
+                if name is not None and (not isinstance(name, str) or not name):
+                    raise OpenAPIInvalid(f"operation {where}: `operationId` must be a non-empty string")
+                if name is None:
+                    base = name = _generated_name(method, path)
+                    counter = 1
+                    while name in names or name in explicit:
+                        name, counter = f"{base}{counter}", counter + 1
+                elif name in names:
+                    raise OpenAPIInvalid(f"operationId {show(name)} is used twice (again by {where}): "
+                                         "operationIds must be unique")
+                names.add(name)
+                own = _parameters(expander.expand(op.get("parameters") or []), where)
+                own_keys = {(p.get("in"), p.get("name")) for p in own}
+                parameters = own + [p for p in shared if (p.get("in"), p.get("name")) not in own_keys]
+                body = expander.expand(op.get("requestBody")) if op.get("requestBody") is not None else None
+                if body is not None and not isinstance(body, dict):
+                    raise OpenAPIInvalid(f"operation {where}: `requestBody` must be an object")
+                description = op.get("summary") or op.get("description") or f"{method.upper()} {path}"
+                tools.append(OpenAPITool(name, method, path, parameters, body, str(description)))
+    except RecursionError:
+        raise OpenAPIInvalid("the document nests too deeply once $refs are inlined") from None
     return tools
 
 
-def dereference(spec: dict[str, Any]) -> dict[str, Any]:
-    """Inline every local `$ref` (as swagger-parser's dereference). Recursive schemas keep their `$ref`."""
-    try:
-        resolved = jsonref.replace_refs(spec, proxies=False, lazy_load=False, merge_props=True)
-        json.dumps(resolved)  # raises on a reference cycle
-        return resolved
-    except (ValueError, RecursionError, jsonref.JsonRefError):
-        return spec
+def _parameters(parameters: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(parameters, list):
+        raise OpenAPIInvalid(f"{where}: `parameters` must be a list (got {kind_of(parameters)})")
+    for i, param in enumerate(parameters):
+        if not isinstance(param, dict) or not isinstance(param.get("name"), str) or param.get("in") not in (
+                "path", "query", "header", "cookie"):
+            raise OpenAPIInvalid(f"{where}: `parameters[{i}]` needs a string `name` and `in` "
+                                 "(path, query, header or cookie)")
+    return parameters
+
+
+def check_document(spec: Any, limits: Any = None) -> list[OpenAPITool]:
+    """Validate an OpenAPI document as the hub will use it (OpenAPIInvalid if not); its tools."""
+    return build_tools(spec, limits)
 
 
 def base_url(spec: dict[str, Any], openapi: dict[str, Any]) -> str:
@@ -158,8 +320,9 @@ def security_auth(security: dict[str, Any] | None) -> tuple[dict[str, str], dict
 class OpenAPIUpstream(Upstream):
     """An `openapi` server: no session to keep, but one keep-alive httpx client per server."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: Limits | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.limits = limits or Limits()
         self._tools: dict[str, OpenAPITool] = {}
         self._client: httpx.AsyncClient | None = None
         self._root = ""
@@ -168,28 +331,40 @@ class OpenAPIUpstream(Upstream):
         if isinstance(openapi.get("schema"), dict):
             return copy.deepcopy(openapi["schema"])
         url = str(expand(openapi["url"]))
+        cap = self.limits.max_openapi_bytes
         async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True) as client:
-            response = await client.get(url)
-        if response.status_code >= 400:
-            raise RuntimeError(f"Failed to load OpenAPI specification: GET {url} -> {response.status_code} "
-                               f"{response.reason_phrase}")
-        try:
-            if url.endswith((".yaml", ".yml")) or "yaml" in response.headers.get("content-type", ""):
-                import yaml
+            async with client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise RuntimeError(f"Failed to load OpenAPI specification: GET {url} -> "
+                                       f"{response.status_code} {response.reason_phrase}")
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():   # capped while it streams: never more than `cap`
+                    size += len(chunk)
+                    if size > cap:
+                        raise RuntimeError(f"Failed to load OpenAPI specification from {url}: larger than "
+                                           f"{human_bytes(cap)}")
+                    chunks.append(chunk)
+                text = b"".join(chunks).decode(response.encoding or "utf-8", "replace")
+                content_type = response.headers.get("content-type", "")
+        import yaml
 
-                return yaml.safe_load(response.text)
-            return response.json()
-        except ValueError as exc:
+        try:
+            if url.endswith((".yaml", ".yml")) or "yaml" in content_type:
+                return yaml.safe_load(text)
+            return json.loads(text)
+        except (ValueError, RecursionError, yaml.YAMLError) as exc:
             raise RuntimeError(f"Failed to load OpenAPI specification from {url}: not JSON/YAML ({exc})") from None
 
     async def _serve_once(self) -> None:
         import anyio
 
         openapi = self.config["openapi"]
-        spec = dereference(await self._load_spec(openapi))
-        if not isinstance(spec.get("paths"), dict):
-            raise RuntimeError("Failed to load OpenAPI specification: no `paths` object")
-        tools = build_tools(spec)
+        spec = await self._load_spec(openapi)
+        try:
+            tools = build_tools(spec, self.limits)
+        except OpenAPIInvalid as exc:
+            source = f" from {expand(openapi['url'])}" if not isinstance(openapi.get("schema"), dict) else ""
+            raise RuntimeError(f"invalid OpenAPI document{source}: {exc}") from None
         root = base_url(spec, openapi)
         if not root.startswith(("http://", "https://")):
             raise RuntimeError("no base URL: set servers[0].url in the document or config.openapi.baseUrl")

@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from agentic.hub.config import ConfigInvalid, redact, validate
+from agentic.hub.config import ConfigInvalid, check_name, redact, validate
+from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream
 from agentic.hub.store import load_settings, save_settings
 from agentic.hub.upstream import MCPUpstream, Upstream, default_log_dir, error_result
@@ -32,8 +33,9 @@ class ServerExists(ValueError):
 
 
 class Hub:
-    def __init__(self, settings_path: Path, log_dir: Path | None = None) -> None:
+    def __init__(self, settings_path: Path, log_dir: Path | None = None, limits: Limits | None = None) -> None:
         self.settings_path = Path(settings_path)
+        self.limits = limits or Limits()
         self.settings = load_settings(self.settings_path)  # ConfigError on a malformed file: fail at start
         self.log_dir = log_dir or default_log_dir()
         self.upstreams: dict[str, Upstream] = {}
@@ -48,7 +50,7 @@ class Hub:
         self._tg = tg
         for name, config in self.settings["mcpServers"].items():
             try:
-                config = validate(name, config)
+                config = validate(name, config, self.limits)
             except ConfigInvalid as exc:
                 # A bad entry in the file is one broken server, never a hub that cannot start.
                 self.upstreams[name] = _Broken(name, config, self._changed, self.log_dir, str(exc))
@@ -63,8 +65,10 @@ class Hub:
                 await upstream.stop()
 
     def _spawn(self, name: str, config: dict[str, Any]) -> Upstream:
-        cls = OpenAPIUpstream if config["type"] == "openapi" else MCPUpstream
-        upstream = cls(name, config, self._changed, self.log_dir)
+        if config["type"] == "openapi":
+            upstream: Upstream = OpenAPIUpstream(name, config, self._changed, self.log_dir, limits=self.limits)
+        else:
+            upstream = MCPUpstream(name, config, self._changed, self.log_dir)
         self.upstreams[name] = upstream
         assert self._tg is not None, "Hub.start() first"
         self._tg.start_soon(upstream.run)
@@ -187,11 +191,20 @@ class Hub:
         return out
 
     # -- changes -----------------------------------------------------------------------------------------------
+    def _check_case_clash(self, name: str, renaming: str | None = None) -> None:
+        """Names are case-sensitive (as in mcphub), but two that differ only in case would be a trap: tools
+        `GitHub-get_issue` next to `github-get_issue`, and one stderr log file on a case-insensitive disk."""
+        for other in self.settings["mcpServers"]:
+            if other != name and other != renaming and other.casefold() == name.casefold():
+                raise ConfigInvalid(f"`name` {name!r} clashes with the server {other!r}: names may not differ "
+                                    f"only in letter case (use {other!r} to update that one)")
+
     async def add(self, name: str, config: dict[str, Any]) -> None:
-        config = validate(name, config)
+        config = validate(name, config, self.limits)
         async with self._lock:
             if name in self.settings["mcpServers"]:
                 raise ServerExists(name)
+            self._check_case_clash(name)
             config.setdefault("enabled", True)
             self.settings["mcpServers"][name] = config
             self._save()
@@ -200,13 +213,17 @@ class Hub:
         self._changed()
 
     async def update(self, name: str, config: dict[str, Any], new_name: str | None = None) -> None:
-        target = new_name or name
-        config = validate(target, config)
+        if name not in self.settings["mcpServers"]:
+            raise ServerNotFound(name)
+        target = new_name if new_name is not None else name
+        check_name(target, "newName" if new_name is not None else "name")
+        config = validate(target, config, self.limits)
         async with self._lock:
             if name not in self.settings["mcpServers"]:
                 raise ServerNotFound(name)
             if target != name and target in self.settings["mcpServers"]:
                 raise ServerExists(target)
+            self._check_case_clash(target, renaming=name)
             old = self.settings["mcpServers"].pop(name)
             config.setdefault("enabled", old.get("enabled", True))
             self.settings["mcpServers"][target] = config
@@ -234,7 +251,7 @@ class Hub:
             self._save()
             if enabled and name not in self.upstreams:
                 try:
-                    self._spawn(name, validate(name, config))
+                    self._spawn(name, validate(name, config, self.limits))
                 except ConfigInvalid as exc:
                     self.upstreams[name] = _Broken(name, config, self._changed, self.log_dir, str(exc))
             elif not enabled:
@@ -246,9 +263,10 @@ class Hub:
             config = self.settings["mcpServers"].get(name)
             if config is None:
                 raise ServerNotFound(name)
+            checked = validate(name, config, self.limits) if self.enabled(name) else None  # before stopping
             await self._stop(name)
-            if self.enabled(name):
-                self._spawn(name, validate(name, config))
+            if checked is not None:
+                self._spawn(name, checked)
         self._changed()
 
     async def update_system_config(self, changes: dict[str, Any]) -> None:

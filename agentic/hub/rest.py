@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agentic.hub.config import ConfigInvalid, split_body
+from agentic.hub.config import ConfigInvalid, kind_of, show, split_body
 from agentic.hub.registry import Hub, ServerExists, ServerNotFound
 
 
@@ -34,14 +34,63 @@ def fail(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"success": False, "message": message}, status_code=status)
 
 
+MAX_JSON_DEPTH = 100   # our largest definition (github.schema.json) nests 20 deep
+
+
+class BadRequest(ConfigInvalid):
+    """A request the hub refuses before looking at its meaning (wrong content type...); carries its status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _is_json_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def _json(request: Request) -> Any:
+    """The JSON body. The size cap is already enforced (limits.BodyLimitMiddleware): at most max_body_bytes."""
     raw = await request.body()
     if not raw.strip():
         raise ConfigInvalid("request body is empty: send a JSON object")
+    content_type = request.headers.get("content-type", "")
+    if not _is_json_type(content_type):
+        got = f"got {show(content_type)}" if content_type else "no Content-Type header"
+        raise BadRequest(f"`Content-Type` must be application/json ({got}); "
+                         "with curl add -H 'Content-Type: application/json'", 415)
     try:
-        return json.loads(raw)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigInvalid("request body is not valid UTF-8 JSON") from None
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        raise ConfigInvalid(f"request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         raise ConfigInvalid(f"request body is not valid JSON ({exc})") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise ConfigInvalid(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _refused(exc: ConfigInvalid) -> JSONResponse:
+    return fail(str(exc), getattr(exc, "status", 400))
 
 
 def _hub(request: Request) -> Hub:
@@ -79,7 +128,7 @@ async def add_server(request: Request) -> Response:
             await hub.update(name, config)
             return ok(message="Server updated successfully")
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     return ok(message="Server added successfully")
 
 
@@ -88,14 +137,14 @@ async def update_server(request: Request) -> Response:
     try:
         body = await _json(request)
         if not isinstance(body, dict):
-            raise ConfigInvalid("request body must be a JSON object with `config`")
+            raise ConfigInvalid(f"request body must be a JSON object with `config` (got {kind_of(body)})")
         # mcphub: `{"config": {...}, "newName"?}`; a bare config object is accepted too.
         config = body.get("config", {k: v for k, v in body.items() if k not in ("name", "newName")})
         if not isinstance(config, dict):
-            raise ConfigInvalid("`config` must be an object")
+            raise ConfigInvalid(f"`config` must be an object (got {kind_of(config)})")
         await _hub(request).update(name, config, body.get("newName") or None)
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     except ServerNotFound:
         return fail("Server not found", 404)
     except ServerExists as exc:
@@ -116,7 +165,7 @@ async def toggle_server(request: Request) -> Response:
     try:
         body = await _json(request)
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
         return fail("`enabled` (true or false) is required")
     try:
@@ -133,7 +182,7 @@ async def reload_server(request: Request) -> Response:
     except ServerNotFound:
         return fail("Server not found", 404)
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     return ok(message=f"Server {name} reloaded successfully")
 
 
@@ -145,12 +194,21 @@ async def system_config(request: Request) -> Response:
     try:
         body = await _json(request)
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     allowed = {"routing", "install", "smartRouting", "mcpRouter", "nameSeparator", "enableSessionRebuild",
                "oauthServer"}
     changes = {k: v for k, v in (body.items() if isinstance(body, dict) else []) if k in allowed}
     if not changes:
         return fail(f"no valid system config field; expected one of {', '.join(sorted(allowed))}")
+    for key, value in changes.items():
+        if key == "nameSeparator":
+            if not isinstance(value, str) or not 1 <= len(value) <= 8 or value != value.strip():
+                return fail(f"`nameSeparator` must be a string of 1-8 characters without spaces (got {show(value)})")
+        elif key == "enableSessionRebuild":
+            if not isinstance(value, bool):
+                return fail("`enableSessionRebuild` must be true or false")
+        elif not isinstance(value, dict):
+            return fail(f"`{key}` must be an object (got {kind_of(value)})")
     await _hub(request).update_system_config(changes)
     return ok(message="System configuration updated successfully")
 
@@ -166,7 +224,7 @@ async def call_tool(request: Request) -> Response:
     try:
         body = await _json(request)
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     tool = body.get("toolName") if isinstance(body, dict) else None
     if not isinstance(tool, str) or not tool:
         return fail("`toolName` is required")
@@ -183,7 +241,7 @@ async def login(request: Request) -> Response:
     try:
         body = await _json(request)
     except ConfigInvalid as exc:
-        return fail(str(exc))
+        return _refused(exc)
     username = body.get("username") if isinstance(body, dict) else None
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(username, str) or not isinstance(password, str):

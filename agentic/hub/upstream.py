@@ -79,7 +79,7 @@ class Upstream:
                     started = time.monotonic()
                     try:
                         await self._serve_once()
-                        reason = "the connection was closed by the server"
+                        reason = self._closed_reason()
                     except Exception as exc:  # noqa: BLE001 - any upstream failure is a status, never a crash
                         reason = describe(exc)
                     self.tools = []
@@ -114,6 +114,9 @@ class Upstream:
 
     def _explain(self, reason: str) -> str:
         return scrub(reason, self._secrets)
+
+    def _closed_reason(self) -> str:
+        return "the connection was closed by the server"
 
     async def _serve_once(self) -> None:
         raise NotImplementedError
@@ -256,6 +259,11 @@ class MCPUpstream(Upstream):
                     tg.cancel_scope.cancel()
             finally:
                 self.session = None
+
+    def _closed_reason(self) -> str:
+        if self.config.get("type") == "stdio":
+            return "the server process exited (its stdout closed); restarting it"
+        return super()._closed_reason()
 
     def _explain(self, reason: str) -> str:
         parts = [reason]
