@@ -47,3 +47,16 @@ def test_native_flag_skips_docker(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "unknown stack" in proc.stderr
     assert not log.exists(), "--native must not even ask docker"
+
+
+def test_restart_with_an_engine_is_docker_compose_restart(tmp_path):
+    env, log = fake_docker(tmp_path, rc=5)
+    state = ["--stacks-dir", str(STACKS), "--state-dir", str(tmp_path / "state")]  # no native stack there
+    proc = subprocess.run([*IBT, "stacks", "restart", "jules-sim", *state], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 5, "the exit code of docker compose is ibt's"
+    assert log.read_text().splitlines()[-1] == f"compose -f {STACKS}/sandbox/sandbox.local.yaml restart jules-sim"
+    unknown = subprocess.run([*IBT, "stacks", "restart", "nope", *state], env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert unknown.returncode == 1 and "unknown service 'nope': no stack under" in unknown.stderr
+    assert "restart" not in log.read_text().splitlines()[-1], "docker is not asked to restart what no file defines"
