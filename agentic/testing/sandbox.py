@@ -65,8 +65,11 @@ def sandbox_env(github_url: str, jules_url: str, hub_url: str, **workflow: str) 
 
 @contextlib.contextmanager
 def running_sandbox(*, tick_seconds: float = 0.1, seed: Path = DEMO_SEED, jules_config: Path | None = None,
-                    preload: bool = True, **workflow: str) -> Iterator[Sandbox]:
-    """Start both simulators and a hub on free ports, preload the product's hub servers, stop everything after."""
+                    preload: bool = True, jules_profile: str | None = None, **workflow: str) -> Iterator[Sandbox]:
+    """Start both simulators and a hub on free ports, preload the product's hub servers, stop everything after.
+
+    `jules_profile="live"` runs the Jules simulator as the live API behaves (docs/sandbox-jules.md, "The live
+    profile"); None keeps the config's profile (`documented` unless `jules_config` or JULES_SIM_PROFILE says so)."""
     from agentic.deployment.servers import hub_server_definitions
     from agentic.hub.client import HubClient
 
@@ -81,7 +84,8 @@ def running_sandbox(*, tick_seconds: float = 0.1, seed: Path = DEMO_SEED, jules_
         ("jules-sim", [py, "-m", "agentic.sandbox.jules", "--port", str(jules_port), "--github-url", github_url,
                        "--github-token", SANDBOX_JULES_GITHUB_TOKEN, "--source", "acme/widgets",
                        "--api-key", SANDBOX_JULES_KEY, "--tick-seconds", str(tick_seconds),
-                       *(["--config", str(jules_config)] if jules_config else [])],
+                       *(["--config", str(jules_config)] if jules_config else []),
+                       *(["--profile", jules_profile] if jules_profile else [])],
          f"http://127.0.0.1:{jules_port}/_sim/health"),
         ("hub", [py, "-m", "agentic.hub", "--host", "127.0.0.1", "--port", str(hub_port),
                  "--settings", str(workdir / "mcp_settings.json")], f"{hub_url}/health"),

@@ -506,3 +506,47 @@ async def test_pull_request_body_repeats_closing_references(api, github, prompt,
     body = github.calls[-1][2]["body"]
     last_block = body.rstrip().split("\n\n")[-1].splitlines()
     assert last_block == (refs or [f"Jules session: {session['url']}"])
+
+
+@pytest.mark.parametrize("kind", ["drop", "error", "malformed"])
+async def test_create_succeeds_then_the_answer_is_lost(make_sim, kind):
+    """`phase: after`: the session exists and runs although the client never got its answer."""
+    client, simulator = await make_sim(check=False)
+    await client.post("http://jules.test/_sim/faults",
+                      json={"kind": kind, "route": "createSession", "phase": "after", "status": 500})
+    body = {"prompt": "Lost answer [marker-7]"}
+    if kind == "drop":
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/sessions", json=body)
+    else:
+        lost = await client.post("/sessions", json=body)
+        if kind == "error":
+            assert lost.status_code == 500 and lost.json()["error"]["status"] == "INTERNAL"
+        else:
+            assert lost.status_code == 200
+            with pytest.raises(json.JSONDecodeError):
+                lost.json()
+    listed = (await client.get("/sessions")).json()["sessions"]
+    assert [s["prompt"] for s in listed] == [body["prompt"]]  # a client that looks up its marker finds it
+    done = await wait_for(client, listed[0]["id"], TERMINAL)
+    assert done["state"] == "COMPLETED"
+    assert (await client.get("http://jules.test/_sim/faults")).json()["faults"] == []
+
+
+async def test_a_fault_before_the_handler_creates_nothing(make_sim):
+    client, _ = await make_sim(check=False)
+    await client.post("http://jules.test/_sim/faults", json={"kind": "drop", "route": "createSession"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("/sessions", json={"prompt": "never created"})
+    assert (await client.get("/sessions")).json() == {}
+
+
+async def test_send_message_recorded_although_its_answer_is_lost(make_sim):
+    client, _ = await make_sim(check=False, default_script="silent")
+    session = await create(client)
+    await wait_for(client, session["id"], {"IN_PROGRESS"})
+    await client.post("http://jules.test/_sim/faults",
+                      json={"kind": "error", "route": "sendMessage", "phase": "after", "status": 503})
+    lost = await client.post(f"/sessions/{session['id']}:sendMessage", json={"prompt": "ping"})
+    assert lost.status_code == 503 and lost.json()["error"]["status"] == "UNAVAILABLE"
+    assert kinds(await activities(client, session["id"]))[-1] == "userMessaged"  # a retry would send it twice

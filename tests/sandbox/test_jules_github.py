@@ -79,3 +79,30 @@ async def test_unknown_starting_branch_fails_the_session_with_github_reason(stac
     assert session["state"] == "FAILED"
     last = (await jules.get(f"/sessions/{session['id']}/activities")).json()["activities"][-1]
     assert "404" in last["sessionFailed"]["reason"] and "nope" in last["sessionFailed"]["reason"]
+
+
+@pytest.mark.parametrize("where", ["scenario", "config"])
+async def test_pull_request_body_without_the_closing_reference(stack, where):
+    """Jules does not always copy `Fixes #N` into its PR: the client must add it (the flow's finishing step)."""
+    jules, github = stack
+    simulator = jules._transport.app.state.simulator
+    if where == "scenario":
+        rule = await jules.post("http://jules.test/_sim/scenarios",
+                                json={"match": "slugify", "pr_closing_refs": "drop"})
+        assert rule.status_code == 200 and rule.json()["scenarios"][0]["script"] is None  # the default script
+    else:
+        simulator.config.pr_closing_refs = "drop"
+    created = await jules.post("/sessions", json={
+        "prompt": "Fix the slugify crash\n\nFixes #1", "automationMode": "AUTO_CREATE_PR",
+        "sourceContext": {"source": "sources/github/acme/widgets", "githubRepoContext": {"startingBranch": "main"}}})
+    session = await _finish(jules, created.json()["id"])
+    assert session["state"] == "COMPLETED"
+    url = next(o["pullRequest"]["url"] for o in session["outputs"] if "pullRequest" in o)
+    pull = (await github.get(f"/repos/acme/widgets/pulls/{url.rsplit('/', 1)[1]}")).json()
+    assert "Fixes #1" not in pull["body"] and session["url"] in pull["body"]
+    other = await jules.post("/sessions", json={
+        "prompt": "Rename a helper\n\nFixes #2", "automationMode": "AUTO_CREATE_PR",
+        "sourceContext": {"source": "sources/github/acme/widgets"}})
+    copied = await _finish(jules, other.json()["id"])
+    body = next(o["pullRequest"]["description"] for o in copied["outputs"] if "pullRequest" in o)
+    assert ("Fixes #2" in body) == (where == "scenario")  # the scenario touches only the sessions it matches

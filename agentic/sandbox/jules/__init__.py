@@ -14,13 +14,15 @@ from agentic.sandbox.jules.config import (
     DEMO_CONFIG,
     FaultRule,
     JulesSimConfig,
+    LiveConfig,
     QuotaConfig,
     ScenarioRule,
     SourceConfig,
     load_config,
 )
+from agentic.sandbox.jules.live import LIVE_VARIANT_STATES
 
 __all__ = [
-    "DEFAULT_API_KEY", "DEMO_CONFIG", "FaultRule", "JulesSimConfig", "JulesSimulator", "QuotaConfig", "ScenarioRule",
-    "SourceConfig", "create_app", "load_config",
+    "DEFAULT_API_KEY", "DEMO_CONFIG", "FaultRule", "JulesSimConfig", "JulesSimulator", "LIVE_VARIANT_STATES",
+    "LiveConfig", "QuotaConfig", "ScenarioRule", "SourceConfig", "create_app", "load_config",
 ]

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from agentic.sandbox.jules.app import create_app
-from agentic.sandbox.jules.config import DEMO_CONFIG, SourceConfig, load_config
+from agentic.sandbox.jules.config import DEMO_CONFIG, PROFILES, SourceConfig, load_config
 
 cli = typer.Typer(add_completion=False)
 
@@ -26,11 +26,17 @@ def serve(
     source: Annotated[list[str] | None, typer.Option(help="Connected repository OWNER/REPO (repeatable).")] = None,
     api_key: Annotated[list[str] | None, typer.Option(help="Accepted API key (repeatable; replaces config).")] = None,
     tick_seconds: Annotated[float | None, typer.Option(help="Seconds between two session steps.")] = None,
+    profile: Annotated[str | None, typer.Option(envvar="JULES_SIM_PROFILE", show_default=False,
+                                                help="documented (the API as its reference describes it) or live "
+                                                     "(as observed: see docs/sandbox-jules.md); replaces the "
+                                                     "config's `profile`.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the Jules v1alpha API simulator (sessions, activities, sources; pull requests on GitHub)."""
+    if profile is not None and profile not in PROFILES:
+        raise typer.BadParameter(f"{profile!r}: use one of {', '.join(PROFILES)}", param_hint="--profile")
     settings = load_config(config or DEMO_CONFIG, github_url=github_url, github_token=github_token, tick_seconds=tick_seconds,
-                           api_keys=api_key or None)
+                           api_keys=api_key or None, profile=profile)
     for item in source or []:
         owner, _, repo = item.partition("/")
         if not owner or not repo:

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
 def admin_routes(sim: JulesSimulator) -> list[Route]:
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "sessions": len(sim.store.sessions)})
+        return JSONResponse({"status": "ok", "sessions": len(sim.store.sessions), "profile": sim.config.profile})
 
     async def sessions(request: Request) -> JSONResponse:
         return JSONResponse({"sessions": [
-            {**sim.session_view(r), "script": r.script, "apiKey": _mask(r.key), "activities": r.activities}
+            {**sim.session_view(r, wire=False), "script": r.script, "apiKey": _mask(r.key),
+             "profile": sim.config.profile, "live": r.traits.describe(), "activities": r.activities}
             for r in sim.store.sessions.values()]})
 
     async def requests(request: Request) -> JSONResponse:

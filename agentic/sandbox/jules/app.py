@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -26,6 +27,7 @@ from agentic.sandbox.jules.admin import admin_routes
 from agentic.sandbox.jules.config import JulesSimConfig, ScenarioRule
 from agentic.sandbox.jules.faults import Faults
 from agentic.sandbox.jules.google_errors import ApiError, error_info, invalid_argument, not_found
+from agentic.sandbox.jules.live import LiveTraits
 from agentic.sandbox.jules.publish import github_client
 from agentic.sandbox.jules.scripts import SessionRun
 from agentic.sandbox.jules.spec import JulesSpec
@@ -80,9 +82,12 @@ class JulesSimulator:
         if self._owns_github:
             await self.github.aclose()
 
-    def session_view(self, record: SessionRecord) -> dict[str, Any]:
-        """The Session as the API returns it."""
-        return listing.without_empty(dict(record.resource))
+    def session_view(self, record: SessionRecord, *, wire: bool = True) -> dict[str, Any]:
+        """The Session as the API returns it (`wire=False`: with the simulator's own state name, for `/_sim`)."""
+        view = dict(record.resource)
+        if wire:
+            view["state"] = record.traits.wire_state(record.state)
+        return listing.without_empty(view)
 
     def reset_counts(self) -> None:
         for counter in self.requests.values():
@@ -111,6 +116,9 @@ class JulesSimulator:
         latency, fault = self.faults.take(operation_id, method, path)
         if latency:
             await asyncio.sleep(latency)
+        if fault is not None and fault.phase == "after":  # serve it (the session exists), then lose the answer
+            with contextlib.suppress(ApiError):
+                await self._serve(request, found)
         if fault is not None and fault.kind == "drop":
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
@@ -191,19 +199,26 @@ class JulesSimulator:
         resource.update(name=f"sessions/{session_id}", id=session_id,
                         title=body.get("title") or change.default_title(body["prompt"]),
                         state="QUEUED", url=f"{self.config.web_url.rstrip('/')}/session/{session_id}")
-        script, reason = self._script_for(resource)
-        record = SessionRecord(resource=resource, key=key, script=script, fail_reason=reason)
+        rule = self._scenario_for(resource)
+        record = SessionRecord(resource=resource, key=key,
+                               script=(rule.script if rule else None) or self.config.default_script,
+                               fail_reason=rule.reason if rule else None,
+                               closing_refs=(rule.pr_closing_refs if rule else None) or self.config.pr_closing_refs,
+                               traits=LiveTraits.draw(self.config, session_id, rule))
+        if record.traits.pending:
+            resource["state"] = "PENDING"  # live: seen on the wire before QUEUED
         resource["createTime"] = resource["updateTime"] = self.store.stamp(record)
         self.store.add(record)
         run = SessionRun(record, self.store, self.config, self.github)
         record.task = asyncio.create_task(run.run(), name=f"jules-session-{session_id}")
         return self.session_view(record)
 
-    def _script_for(self, resource: dict[str, Any]) -> tuple[str, str | None]:
+    def _scenario_for(self, resource: dict[str, Any]) -> ScenarioRule | None:
+        """The first rule (runtime ones first) matching the prompt or title; None: defaults."""
         for rule in [*self.scenarios, *self.config.scenarios]:
             if re.search(rule.match, resource["prompt"]) or re.search(rule.match, resource["title"]):
-                return rule.script, rule.reason
-        return self.config.default_script, None
+                return rule
+        return None
 
     async def list_sessions(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         records = [r for r in reversed(self.store.sessions.values()) if not r.resource.get("archived")]
@@ -241,11 +256,18 @@ class JulesSimulator:
         elif record.state == "AWAITING_PLAN_APPROVAL" and record.plan is not None:
             # Feedback on a plan: Jules answers with a revised plan (new id), still waiting for approval.
             self._revise_plan(record, body["prompt"])
+        elif (record.traits.live and self.config.live.plan_approval_carries_forward and record.approved.is_set()
+              and record.state == "IN_PROGRESS"):
+            # Live: the approval carries forward. The revised plan is published and simply runs: no second
+            # AWAITING_PLAN_APPROVAL, and approvePlan now answers FAILED_PRECONDITION.
+            self._revise_plan(record, body["prompt"])
         return {}
 
-    def _revise_plan(self, record: Any, feedback: str) -> None:
+    def _revise_plan(self, record: SessionRecord, feedback: str) -> None:
         steps = change.plan_steps(record.resource["prompt"], record.resource["title"])
-        steps.insert(-1, {"title": "Apply the requested revision", "description": feedback[:300]})
+        # Before the last step, or at the step the script runs next when the work has gone past it.
+        at = min(max(len(steps) - 1, record.next_step), len(steps))
+        steps.insert(at, {"title": "Apply the requested revision", "description": feedback[:300]})
         steps = [{"id": self.store.new_id(), **step, "index": index} for index, step in enumerate(steps)]
         record.plan = {"id": self.store.new_id(), "steps": steps, "createTime": self.store.stamp(record)}
         self.store.add_activity(record, "agent", "planGenerated", {"plan": record.plan},
@@ -254,6 +276,9 @@ class JulesSimulator:
     # --- activities -----------------------------------------------------------------------------------------
     async def list_activities(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
         record = self.store.get(params["sessionId"])
+        if record.traits.live and (time.monotonic() - record.created_monotonic
+                                   < self.config.live.activities_not_found_seconds):
+            raise not_found()  # live: the activity list is not readable right after create (eventual consistency)
         activities = record.activities
         if query.get("filter"):
             keep = listing.time_filter(query["filter"])

@@ -59,9 +59,11 @@ def commit_message(title: str) -> str:
     return title if len(title) <= 72 else title[:69].rstrip() + "..."
 
 
-def pull_request_body(title: str, steps: list[dict[str, Any]], path: str, prompt: str, session_url: str) -> str:
+def pull_request_body(title: str, steps: list[dict[str, Any]], path: str, prompt: str, session_url: str,
+                      closing_refs: bool = True) -> str:
+    """`closing_refs=False`: the prompt's `Fixes #N` lines are left out (Jules does not always copy them)."""
     done = "\n".join(f"- {s['title']}: {s['description']}" for s in steps)
-    refs = "\n".join(closing_references(prompt))
+    refs = "\n".join(closing_references(prompt)) if closing_refs else ""
     parts = [f"Changes made by Jules for: {title}", f"Steps:\n{done}\n- Added `{path}`.",
              f"Jules session: {session_url}"]
     if refs:

@@ -37,6 +37,40 @@ class SourceConfig(_Model):
         return f"sources/github/{self.owner}/{self.repo}"
 
 
+Profile = Literal["documented", "live"]
+PROFILES: tuple[str, ...] = ("documented", "live")
+OutputsMode = Literal["full", "late", "empty"]
+Share = Literal["none", "some", "all"]
+
+
+class LiveConfig(_Model):
+    """Knobs of the `live` profile (ignored under `documented`): how the live API behaves beyond its docs
+    (research notes jules-api.md §9). Every behaviour is on by default and can be turned off on its own.
+    "some" picks sessions deterministically from the session id and `seed` (same ids, same picks)."""
+
+    plan_approval_carries_forward: bool = Field(
+        default=True, description="Feedback after an approval gets a revised planGenerated and the session goes on "
+                                  "IN_PROGRESS, with no second AWAITING_PLAN_APPROVAL.")
+    variant_states: Share = Field(
+        default="some", description="Sessions that show PENDING (before QUEUED), RUNNING (for some IN_PROGRESS "
+                                    "reads) and AWAITING_USER_INPUT (for AWAITING_USER_FEEDBACK) on the wire.")
+    running_share: float = Field(default=0.5, ge=0, le=1,
+                                 description="Share of a variant session's IN_PROGRESS reads answered RUNNING.")
+    outputs: OutputsMode | Literal["mixed"] = Field(
+        default="mixed", description="full: outputs as documented; late: empty on COMPLETED, filled "
+                                     "outputs_delay_seconds later; empty: never (diff only in activities, the PR "
+                                     "only on GitHub); mixed: one of the three per session.")
+    outputs_delay_seconds: float = Field(default=2.0, ge=0)
+    activities_not_found_seconds: float = Field(
+        default=1.5, ge=0, description="listActivities answers 404 NOT_FOUND this long after createSession.")
+    shared_create_time: bool = Field(
+        default=True, description="planApproved (automatic) and sessionCompleted reuse the createTime of the "
+                                  "activity before them, although they appear later.")
+    after_completion_seconds: float | None = Field(
+        default=1.0, ge=0, description="One more progressUpdated (updateTime moves) this long after COMPLETED; "
+                                       "None: none.")
+
+
 class QuotaConfig(_Model):
     """Per-API-key session quotas (Google AI Pro plan: 15 concurrent, 100 a day). None = unlimited."""
 
@@ -44,12 +78,19 @@ class QuotaConfig(_Model):
     max_sessions_per_day: int | None = 100
 
 
+ClosingRefs = Literal["copy", "drop"]
+
+
 class ScenarioRule(_Model):
-    """Sessions whose prompt or title matches `match` (Python regex, searched) run `script`."""
+    """Sessions whose prompt or title matches `match` (Python regex, searched) run `script` (None: the default
+    script) with these options; a None option keeps the config's value."""
 
     match: str
-    script: ScriptName
+    script: ScriptName | None = None
     reason: str | None = Field(default=None, description="FAILED reason for the `fail` script.")
+    pr_closing_refs: ClosingRefs | None = Field(
+        default=None, description="copy: the PR body repeats the prompt's `Fixes #N` lines; drop: it does not.")
+    outputs: OutputsMode | None = Field(default=None, description="live profile: how `outputs` reports the result.")
 
     @field_validator("match")
     @classmethod
@@ -68,13 +109,16 @@ FaultKind = Literal["error", "latency", "drop", "malformed"]
 
 class FaultRule(_Model):
     """One injected fault. `count` requests get it (None = every request); `route` narrows it to an operationId
-    (e.g. `createSession`) or an `METHOD /path` prefix (e.g. `GET /sessions`)."""
+    (e.g. `createSession`) or an `METHOD /path` prefix (e.g. `GET /sessions`). `phase: after` serves the request
+    first (a created session exists, a message is recorded) and then loses the answer: the case a client's
+    lost-answer recovery is for."""
 
     kind: FaultKind
     count: int | None = 1
     route: str | None = None
     status: Literal[500, 503] = 503
     seconds: float = 0.0
+    phase: Literal["before", "after"] = "before"
 
 
 class JulesSimConfig(_Model):
@@ -94,6 +138,13 @@ class JulesSimConfig(_Model):
                              description="File Jules 'writes' in its change; {session_id} is substituted.")
     web_url: str = "https://jules.google.com"
     seed: int = Field(default=0, description="Seed of the id generator (same seed, same ids).")
+    profile: Profile = Field(default="documented",
+                             description="documented: the API as its reference describes it; live: as observed "
+                                         "(see `live`). Env JULES_SIM_PROFILE / --profile override the file.")
+    live: LiveConfig = Field(default_factory=LiveConfig)
+    pr_closing_refs: ClosingRefs = Field(
+        default="copy", description="copy: PR bodies repeat the prompt's `Fixes #N` lines; drop: they do not "
+                                    "(the client must add the closing reference itself).")
 
     def source(self, name: str) -> SourceConfig | None:
         for source in self.sources:

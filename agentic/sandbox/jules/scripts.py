@@ -8,6 +8,12 @@
 
 Every state change is traced by the activity a client would see for it (planGenerated, planApproved,
 progressUpdated, agentMessaged, userMessaged, sessionCompleted, sessionFailed).
+
+Under the `live` profile (config `live:`, traits in `live.py`) the same scripts also: start PENDING; publish a
+cumulative changeSet with every progress step (the last one is the whole change); give the automatic planApproved
+and the sessionCompleted the createTime of the activity before them; leave `outputs` empty on COMPLETED (`late`:
+filled a little later; `empty`: never) while the pull request is still opened; and add one progressUpdated after
+COMPLETED.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ class SessionRun:
     # --- the script -----------------------------------------------------------------------------------------
     async def _script(self) -> None:
         record, store = self.record, self.store
+        if record.state == "PENDING":
+            await self.tick()
+            store.set_state(record, "QUEUED")
         await self.tick()
         store.set_state(record, "PLANNING")
         await self.tick()
@@ -60,6 +69,7 @@ class SessionRun:
         if record.script == "silent":
             await asyncio.Event().wait()  # never set: the session stays IN_PROGRESS with no new activity
         steps = record.plan["steps"] if record.plan else []
+        live = record.traits.live
         if record.script == "fail":
             await self.tick()
             self.progress(steps[0], bash={"command": "python -m pytest -q", "exitCode": 1,
@@ -68,12 +78,17 @@ class SessionRun:
             await self.tick()
             self.fail(record.fail_reason or DEFAULT_FAIL_REASON)
             return
-        for number, step in enumerate(steps):
+        # The plan is re-read every step: a revision carried forward (live profile) changes the remaining steps.
+        while record.plan and record.next_step < len(record.plan["steps"]):
             await self.tick()
+            steps, number = record.plan["steps"], record.next_step  # read after the tick: a revision may have come
+            step = steps[number]
             bash = None
             if "test" in step["title"].lower() or number == len(steps) - 1:
                 bash = {"command": "python -m pytest -q", "output": "13 passed", "exitCode": 0}
-            self.progress(step, bash=bash)
+            partial = [{"changeSet": self.change_set(partial=True)}] if live and number < len(steps) - 1 else None
+            record.next_step = number + 1
+            self.progress(step, bash=bash, artifacts=partial)
             if record.script == "question" and number == 0:
                 await self.ask_question()
         await self.tick()
@@ -95,9 +110,11 @@ class SessionRun:
             await record.approved.wait()  # approvePlan records the activity and the state change
         else:
             await self.tick()
+            shared = self.shared_time()
             store.add_activity(record, "system", "planApproved", {"planId": record.plan["id"]},
-                               description="Plan approved automatically")
+                               description="Plan approved automatically", create_time=shared)
             store.set_state(record, "IN_PROGRESS")
+            record.approved.set()
 
     def progress(self, step: dict[str, Any], bash: dict[str, Any] | None = None,
                  artifacts: list[dict[str, Any]] | None = None) -> None:
@@ -139,12 +156,7 @@ class SessionRun:
                 if wants_pr:
                     self.fail(f"Could not read branch {base} of {source.owner}/{source.repo}: {exc}")
                     return
-        git_patch: dict[str, Any] = {"unidiffPatch": change.unidiff(path, content), "suggestedCommitMessage": message}
-        if base_sha:
-            git_patch["baseCommitId"] = base_sha
-        change_set: dict[str, Any] = {"gitPatch": git_patch}
-        if source_name:
-            change_set["source"] = source_name
+        change_set = self.change_set(base_sha=base_sha)
         store.add_activity(record, "agent", "progressUpdated",
                            {"title": "Prepared the change", "description": f"Added {path}"},
                            description="Prepared the change", artifacts=[{"changeSet": change_set}])
@@ -152,7 +164,7 @@ class SessionRun:
         if wants_pr:
             assert source is not None and base_sha is not None
             body = change.pull_request_body(title, record.plan["steps"] if record.plan else [], path, prompt,
-                                            resource["url"])
+                                            resource["url"], closing_refs=record.closing_refs == "copy")
             draft = PullRequestDraft(owner=source.owner, repo=source.repo, base=base,
                                      head=change.branch_name(title, record.id), path=path, content=content,
                                      commit_message=message, title=title, body=body)
@@ -165,9 +177,59 @@ class SessionRun:
                                             "description": pull.get("body") or body,
                                             "baseRef": base, "headRef": draft.head}})
         outputs.append({"changeSet": change_set})
-        resource["outputs"] = outputs
-        store.add_activity(record, "agent", "sessionCompleted", {}, description="Session completed")
+        mode = record.traits.outputs
+        if mode == "full":
+            resource["outputs"] = outputs
+        store.add_activity(record, "agent", "sessionCompleted", {}, description="Session completed",
+                           create_time=self.shared_time())
         store.set_state(record, "COMPLETED")
+        if record.traits.live:
+            await self.after_completion(outputs if mode == "late" else None)
+
+    async def after_completion(self, late_outputs: list[dict[str, Any]] | None) -> None:
+        """Live: a COMPLETED session still moves. `outputs` may arrive later; one more activity comes."""
+        record, store, live = self.record, self.store, self.config.live
+
+        async def fill_outputs() -> None:
+            await asyncio.sleep(live.outputs_delay_seconds)
+            record.resource["outputs"] = late_outputs
+            record.resource["updateTime"] = store.stamp(record)
+
+        async def one_more_activity() -> None:
+            await asyncio.sleep(live.after_completion_seconds or 0)
+            store.add_activity(record, "agent", "progressUpdated",
+                               {"title": "Updated the branch",
+                                "description": "Pushed a follow-up commit after the session completed."},
+                               description="Updated the branch")
+
+        await asyncio.gather(*([fill_outputs()] if late_outputs is not None else []),
+                             *([one_more_activity()] if live.after_completion_seconds is not None else []))
+
+    def shared_time(self) -> str | None:
+        """Live: the createTime of the last activity, for the next one to reuse (a `create_time>"T"` reader that
+        saw the first one misses the second); None otherwise."""
+        record = self.record
+        if record.traits.live and self.config.live.shared_create_time and record.activities:
+            return record.activities[-1]["createTime"]
+        return None
+
+    def change_set(self, base_sha: str | None = None, partial: bool = False) -> dict[str, Any]:
+        """The session's change as a changeSet; `partial`: the work so far (the file's heading only). Each is a
+        whole diff against the base, so the last one published is the complete change."""
+        record, config = self.record, self.config
+        resource = record.resource
+        path = config.change_path.format(session_id=record.id)
+        content = change.file_content(record.id, resource["title"], resource["prompt"])
+        if partial:
+            content = content.split("\n", 1)[0] + "\n"
+        git_patch: dict[str, Any] = {"unidiffPatch": change.unidiff(path, content),
+                                     "suggestedCommitMessage": change.commit_message(resource["title"])}
+        if base_sha:
+            git_patch["baseCommitId"] = base_sha
+        change_set: dict[str, Any] = {"gitPatch": git_patch}
+        if source_name := (resource.get("sourceContext") or {}).get("source"):
+            change_set["source"] = source_name
+        return change_set
 
     def fail(self, reason: str) -> None:
         if self.record.terminal:

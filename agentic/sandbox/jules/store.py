@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from agentic.sandbox.jules.config import JulesSimConfig
 from agentic.sandbox.jules.google_errors import ApiError, error_info, not_found
+from agentic.sandbox.jules.live import LiveTraits
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED"})
 
@@ -43,6 +45,10 @@ class SessionRecord:
     approved: asyncio.Event = field(default_factory=asyncio.Event)
     messages: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     plan: dict[str, Any] | None = None
+    next_step: int = 0  # index in plan["steps"] of the step the script runs next
+    closing_refs: str = "copy"  # copy | drop: does the PR body repeat the prompt's `Fixes #N` lines
+    traits: LiveTraits = field(default_factory=LiveTraits)  # live-profile behaviours (all off: documented)
+    created_monotonic: float = field(default_factory=time.monotonic)
 
     @property
     def id(self) -> str:
@@ -104,18 +110,21 @@ class SessionStore:
         record.resource["updateTime"] = self.stamp(record)
 
     def add_activity(self, record: SessionRecord, originator: str, kind: str, payload: dict[str, Any],
-                     description: str | None = None, artifacts: list[dict[str, Any]] | None = None) -> dict:
+                     description: str | None = None, artifacts: list[dict[str, Any]] | None = None,
+                     create_time: str | None = None) -> dict:
+        """Append an activity; `create_time` backdates it to an earlier activity's time (live profile: two
+        activities share a createTime although the second appears later)."""
         activity_id = self.new_id()
         activity: dict[str, Any] = {
             "name": f"sessions/{record.id}/activities/{activity_id}", "id": activity_id,
-            "createTime": self.stamp(record), "originator": originator, kind: payload,
+            "createTime": create_time or self.stamp(record), "originator": originator, kind: payload,
         }
         if description:
             activity["description"] = description
         if artifacts:
             activity["artifacts"] = artifacts
         record.activities.append(activity)
-        record.resource["updateTime"] = activity["createTime"]
+        record.resource["updateTime"] = activity["createTime"] if create_time is None else self.stamp(record)
         return activity
 
     # --- quotas ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
     running_jules_simulator(config)   the simulator as a real process on a free port; yields its base URL
     SpecConformance()                 checks each response against jules.schema.json with openapi-core
-                                      (an httpx response hook: `event_hooks={"response": [conf.check]}`)
+                                      (an httpx response hook: `event_hooks={"response": [conf.check]}`);
+                                      `SpecConformance(extra_states=LIVE_VARIANT_STATES)` for the live profile
 
 openapi-core is a test dependency (pyproject `test` extra); it is imported only when `SpecConformance` is built.
 """
@@ -10,11 +11,12 @@ openapi-core is a test dependency (pyproject `test` extra); it is imported only 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,9 +93,17 @@ def _default_openapi() -> Any:
 
 
 class SpecConformance:
-    """Validates simulator responses against the OpenAPI document; `checked` counts them per operation path."""
+    """Validates simulator responses against the OpenAPI document; `checked` counts them per operation path.
 
-    def __init__(self, spec: dict[str, Any] | None = None) -> None:
+    `extra_states` widens the `State` enum of this checker's copy (e.g. `LIVE_VARIANT_STATES` for the live
+    profile, whose state set is open on the wire); everything else stays as strict as the document."""
+
+    def __init__(self, spec: dict[str, Any] | None = None, *, extra_states: Iterable[str] = ()) -> None:
+        extra = list(extra_states)
+        if extra:
+            spec = copy.deepcopy(spec or load_openapi(JULES_SERVER_NAME))
+            states = spec["components"]["schemas"]["State"]["enum"]
+            states += [state for state in extra if state not in states]
         self.spec = spec or load_openapi(JULES_SERVER_NAME)
         self.server = self.spec["servers"][0]["url"]
         self.openapi = _default_openapi() if spec is None else _openapi(spec)
