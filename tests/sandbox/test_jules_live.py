@@ -28,10 +28,10 @@ async def make_stack():
     """make_stack(profile, **live) -> (jules client, GitHub client, simulator); both simulators are real apps."""
     opened: list[Any] = []
 
-    async def make(profile: str = "live", scenarios: list | None = None, **live: Any):
+    async def make(profile: str = "live", scenarios: list | None = None, tick: float = TICK, **live: Any):
         github_app = create_github_app({"seed": load_seed_file(DEMO_SEED)})
         transport = httpx.ASGITransport(app=github_app)
-        config = load_config(DEMO_CONFIG, tick_seconds=TICK, profile=profile, live={**QUIET, **live},
+        config = load_config(DEMO_CONFIG, tick_seconds=tick, profile=profile, live={**QUIET, **live},
                              scenarios=scenarios or [])
         gh_for_jules = github_client("http://github.test", config.github_token, transport=transport)
         app = create_app(config, github=gh_for_jules)
@@ -143,7 +143,7 @@ async def test_feedback_after_approval_revises_the_plan_without_a_second_approva
 
 # --- (b) states beyond the documented nine ---------------------------------------------------------------------
 async def test_variant_states_on_the_wire(make_stack):
-    jules, _, simulator = await make_stack(variant_states="all", running_share=0.5,
+    jules, _, simulator = await make_stack(variant_states="all", running_share=0.5, tick=0.1,  # each state 0.1 s
                                            scenarios=[{"match": "(?i)ask", "script": "question"}])
     session = await create(jules, {"prompt": "Refactor the parser, ask me first"})
     assert session["state"] == "PENDING"
@@ -226,7 +226,7 @@ async def test_outputs_empty_on_completed_while_the_pr_is_opened(make_stack):
 
 @pytest.mark.parametrize("profile", ["live", "documented"])
 async def test_pull_request_output_may_come_after_completed(make_stack, profile):
-    jules, github, _ = await make_stack(profile, outputs="late", outputs_delay_seconds=0.3)
+    jules, github, _ = await make_stack(profile, outputs="late", outputs_delay_seconds=0.5)
     session = await create(jules, pr_request())
     done = await poll_until(jules, session["id"], TERMINAL, [])
     assert done["state"] == "COMPLETED"
@@ -235,7 +235,7 @@ async def test_pull_request_output_may_come_after_completed(make_stack, profile)
         return
     assert "outputs" not in done
     pull = await find_pull_by_session(github, session)  # already on GitHub
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.6)
     later = (await jules.get(f"/sessions/{session['id']}")).json()
     assert later["state"] == "COMPLETED" and later["updateTime"] > done["updateTime"]
     assert later["outputs"][0]["pullRequest"]["url"] == pull["html_url"]
@@ -244,7 +244,7 @@ async def test_pull_request_output_may_come_after_completed(make_stack, profile)
 # --- (d) listActivities 404 right after create ------------------------------------------------------------------
 @pytest.mark.parametrize("profile", ["live", "documented"])
 async def test_activities_are_not_found_right_after_create(make_stack, profile):
-    jules, _, _ = await make_stack(profile, activities_not_found_seconds=0.3)
+    jules, _, _ = await make_stack(profile, activities_not_found_seconds=0.5)
     session = await create(jules, {"prompt": "Add a changelog entry"})
     early = await jules.get(f"/sessions/{session['id']}/activities")
     assert (await jules.get(f"/sessions/{session['id']}")).status_code == 200
@@ -254,7 +254,7 @@ async def test_activities_are_not_found_right_after_create(make_stack, profile):
     assert early.status_code == 404
     assert early.json() == {"error": {"code": 404, "message": "Requested entity was not found.",
                                       "status": "NOT_FOUND"}}
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(0.55)
     assert (await jules.get(f"/sessions/{session['id']}/activities")).status_code == 200
 
 
@@ -292,11 +292,11 @@ async def test_documented_create_times_strictly_increase(make_stack):
 # --- (f) activity after COMPLETED -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("profile", ["live", "documented"])
 async def test_one_more_activity_after_completed(make_stack, profile):
-    jules, _, _ = await make_stack(profile, after_completion_seconds=0.2)
+    jules, _, _ = await make_stack(profile, after_completion_seconds=0.5)
     session = await create(jules, pr_request())
     done = await poll_until(jules, session["id"], TERMINAL, [])
     count = len(await all_activities(jules, session["id"]))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.6)
     later = (await jules.get(f"/sessions/{session['id']}")).json()
     trace = await all_activities(jules, session["id"])
     assert later["state"] == "COMPLETED"
