@@ -35,10 +35,10 @@ class ConfigInvalid(ValueError):
 
 
 SHOW_MAX = 60   # characters of a user's value an error message quotes (then "... (N characters)")
-NAME_RULE = ("1-64 characters: letters, digits, '-', '_' or '.', starting with a letter or digit "
-             "(taken exactly as given, never trimmed)")
+NAME_RULE = "1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"   # _NAME, as given
 _ENV_NAME = re.compile(r"^[^=\x00]+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+MAX_URL = 2048
 SECURITY_TYPES = ("none", "apiKey", "http", "oauth2", "openIdConnect")
 
 
@@ -52,19 +52,20 @@ def show(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         text = type(value).__name__
-    return text if len(text) <= SHOW_MAX else f"{text[:SHOW_MAX]}... ({kind_of(value)})"
+    return text if len(text) <= SHOW_MAX else f"{text[:SHOW_MAX]}..."
 
 
 def kind_of(value: Any) -> str:
-    """JSON's name for a value's type, for messages: 'a string', 'a number', 'an object', ..."""
+    """What a value is, for "(got ...)" in messages: 'null', 'true', 'the number 8080', "the string 'x'",
+    'a list', 'an object' (strings and numbers cut to SHOW_MAX)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "true/false"
+        return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return "a number"
+        return f"the number {show(value)}"
     if isinstance(value, str):
-        return "a string"
+        return f"the string {show(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -136,7 +137,7 @@ def validate(name: str, config: dict[str, Any], limits: Any = None,
             raise ConfigInvalid(f"`args` must be a list of strings (got {kind_of(args)})")
         for i, arg in enumerate(args):
             if not isinstance(arg, str):
-                raise ConfigInvalid(f"`args[{i}]` must be a string (got {kind_of(arg)} {show(arg)})")
+                raise ConfigInvalid(f"`args[{i}]` must be a string (got {kind_of(arg)})")
         if "headers" in config:
             raise ConfigInvalid("`headers` is not supported for stdio servers")
         cwd = config.get("cwd")
@@ -158,7 +159,8 @@ def validate(name: str, config: dict[str, Any], limits: Any = None,
             value = options.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value) or value <= 0):
-                raise ConfigInvalid(f"`options.{key}` must be a positive number of milliseconds (got {show(value)})")
+                raise ConfigInvalid(f"`options.{key}` must be a positive number of milliseconds "
+                                    f"(got {kind_of(value)})")
     tools = config.get("tools")
     if tools is not None:
         if not isinstance(tools, dict):
@@ -182,8 +184,8 @@ def _check_string_map(config: dict[str, Any], key: str, environ: dict[str, str],
     for name, value in values.items():
         label = f"`{key}.{name[:SHOW_MAX]}`"
         if not isinstance(value, str):
-            raise ConfigInvalid(f"{label} must be a string (got {kind_of(value)} {show(value)}); "
-                                f"write numbers and booleans in quotes")
+            raise ConfigInvalid(f"{label} must be a string (got {kind_of(value)}); "
+                                "write numbers and booleans in quotes")
         if env and not _ENV_NAME.match(name):
             raise ConfigInvalid(f"`{key}` has an invalid variable name {show(name)} (no '=' and not empty)")
         if not env and not _HEADER_NAME.match(name):
@@ -199,9 +201,11 @@ def _check_url(config: dict[str, Any], field: str, value: Any, environ: dict[str
         raise ConfigInvalid(f"`{field}` must be a string URL (got {kind_of(value)})")
     expanded = expand(value, environ).strip()
     via = " after ${VAR} expansion" if expanded != value.strip() else ""
+    if len(value) > MAX_URL or len(expanded) > MAX_URL:
+        raise ConfigInvalid(f"`{field}` {show(value)} is longer than {MAX_URL} characters{via}")
     try:
         parts = urlsplit(expanded)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and len(parts.hostname or "") <= 253
     except ValueError:
         ok = False
     if not ok:
@@ -245,7 +249,8 @@ def _check_security(security: Any, environ: dict[str, str]) -> None:
         raise ConfigInvalid(f"`openapi.security` must be an object (got {kind_of(security)})")
     kind = security.get("type")
     if kind not in SECURITY_TYPES:
-        raise ConfigInvalid(f"`openapi.security.type` must be one of {', '.join(SECURITY_TYPES)} (got {show(kind)})")
+        raise ConfigInvalid(f"`openapi.security.type` must be one of {', '.join(SECURITY_TYPES)} "
+                            f"(got {show(kind)})")
     block = security.get(kind)
     if kind == "none":
         return
@@ -265,7 +270,8 @@ def _check_security(security: Any, environ: dict[str, str]) -> None:
             raise ConfigInvalid("`openapi.security.apiKey.value` contains a NUL or line break "
                                 "(after ${VAR} expansion)")
     if kind == "http" and block.get("scheme") not in ("basic", "bearer"):
-        raise ConfigInvalid(f"`openapi.security.http.scheme` must be basic or bearer (got {show(block.get('scheme'))})")
+        raise ConfigInvalid(f"`openapi.security.http.scheme` must be basic or bearer "
+                            f"(got {show(block.get('scheme'))})")
 
 
 def infer_type(config: dict[str, Any]) -> str | None:

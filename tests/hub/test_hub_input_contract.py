@@ -1,0 +1,449 @@
+"""The hub's input contract (issue #10 item 3): every bad input gets a clear error and changes nothing.
+
+One real hub (`python -m agentic.hub`) holds two servers the product uses — `jules` (the shipped inline OpenAPI
+definition) and `github` (a real stdio MCP server). Each bad request must answer the documented status with
+mcphub's envelope `{success: false, message}`, the message must name the field and quote at most ~60 characters
+of the input, and afterwards the listing and the settings file must be exactly as before.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from agentic.hub.client import HubClient
+from agentic.schemas import load_server_definition
+
+MB = 1024 * 1024
+LONG = "x" * 10_000
+ENV = {"HUB_TEST_FTP_URL": "ftp://files.example.com/s3cr3t-path", "HUB_TEST_CRLF": "ok\r\nX-Injected: 1",
+       "HUB_TEST_API": "http://127.0.0.1:9"}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, hub_tools):
+    settings = tmp_path_factory.mktemp("contract") / "mcp_settings.json"
+    with hub_tools.running_hub(settings, env=ENV) as running:
+        client = HubClient(running.url)
+        assert client.upsert_server("jules", load_server_definition("jules")["config"]) == "added"
+        assert client.upsert_server("github", hub_tools.stdio_config()) == "added"
+        client.wait_connected("jules", timeout=30)
+        client.wait_connected("github", timeout=30)
+        yield running
+
+
+def snapshot(hub) -> tuple[bytes, int, str]:
+    """What a rejected request must leave alone: the settings file (bytes, mtime) and the full listing."""
+    return (hub.settings.read_bytes(), hub.settings.stat().st_mtime_ns,
+            httpx.get(hub.url + "/api/servers").text)
+
+
+def refused(response: httpx.Response, status: int, *fields: str, echo: str | None = None) -> str:
+    assert response.status_code == status, response.text[:500]
+    body = response.json()
+    assert body["success"] is False and set(body) == {"success", "message"}, body
+    message = body["message"]
+    for field in fields:
+        assert field in message, (field, message)
+    assert len(message) < 400, message
+    if echo is not None:   # the input is quoted, but never past the cap
+        assert echo[:61] not in message, message
+    return message
+
+
+def post(hub, body=None, *, content: bytes | None = None, headers: dict | None = None) -> httpx.Response:
+    if content is None:
+        content = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    return httpx.post(hub.url + "/api/servers", content=content, headers=headers, timeout=30)
+
+
+def doc(paths: dict, **extra) -> dict:
+    return {"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "servers": [{"url": "http://127.0.0.1:9/v1"}], "paths": paths, **extra}
+
+
+def openapi(document: dict) -> dict:
+    return {"type": "openapi", "openapi": {"schema": document}}
+
+
+ONE_OP = {"/a": {"get": {"operationId": "getA"}}}
+NODE = {"type": "object", "properties": {"name": {"type": "string"},
+                                         "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}
+CYCLIC = doc({"/nodes": {"post": {"operationId": "createNode", "requestBody": {"content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Node"}}}}}}}, components={"schemas": {"Node": NODE}})
+
+# (id, body, status, fields the message must name, echoed input that must be cut)
+CASES = [
+    ("name-padded", {"name": "  jules  ", "config": openapi(doc(ONE_OP))}, 400,
+     ["`name`", "'  jules  '", "not trimmed"], None),
+    ("name-trailing-space", {"name": "github ", "type": "stdio", "command": "npx"}, 400, ["`name`", "not trimmed"],
+     None),
+    ("name-10000-chars", {"name": LONG, "type": "stdio", "command": "npx"}, 400, ["`name`", "10000 characters"],
+     LONG),
+    ("name-bad-chars", {"name": "bad name!", "type": "stdio", "command": "npx"}, 400, ["`name`", "letters"], None),
+    ("name-leading-dash", {"name": "-x", "type": "stdio", "command": "npx"}, 400, ["`name`"], None),
+    ("name-not-string", {"name": 123, "type": "stdio", "command": "npx"}, 400, ["`name`", "got the number 123"], None),
+    ("name-missing", {"config": {"type": "stdio", "command": "npx"}}, 400, ["`name` is required"], None),
+    ("name-case-duplicate", {"name": "JULES", "config": openapi(doc(ONE_OP))}, 400,
+     ["`name`", "'JULES'", "'jules'", "letter case"], None),
+    ("name-case-duplicate-flat", {"name": "GitHub", "type": "stdio", "command": "npx"}, 400,
+     ["'GitHub'", "'github'", "letter case"], None),
+    ("config-missing", {"name": "newserver"}, 400, ["`config` is missing"], None),
+    ("config-empty", {"name": "newserver", "config": {}}, 400, ["`config` is missing"], None),
+    ("config-not-object", {"name": "newserver", "config": "npx"}, 400, ["`config` must be an object"], None),
+    ("body-list", [{"name": "newserver"}], 400, ["JSON object", "a list"], None),
+    ("type-unknown", {"name": "newserver", "config": {"type": "ftp", "command": "npx"}}, 400,
+     ["`type`", "'ftp'", "stdio, sse, streamable-http, openapi"], None),
+    ("type-long", {"name": "newserver", "config": {"type": LONG, "command": "npx"}}, 400, ["`type`"], LONG),
+    ("type-not-inferable", {"name": "newserver", "config": {"args": ["x"]}}, 400, ["`type` is missing"], None),
+    ("stdio-no-command", {"name": "newserver", "config": {"type": "stdio"}}, 400, ["`command`"], None),
+    ("stdio-command-var-empty", {"name": "newserver", "config": {"type": "stdio", "command": "${HUB_TEST_UNSET}"}},
+     400, ["`command`", "empty after ${VAR} expansion"], None),
+    ("args-not-strings", {"name": "newserver", "type": "stdio", "command": "npx", "args": ["-y", 5]}, 400,
+     ["`args[1]`", "got the number 5"], None),
+    ("env-number", {"name": "newserver", "type": "stdio", "command": "npx", "env": {"PORT": 8080}}, 400,
+     ["`env.PORT`", "must be a string", "got the number 8080"], None),
+    ("env-object", {"name": "newserver", "type": "stdio", "command": "npx", "env": {"A": {"b": 1}}}, 400,
+     ["`env.A`", "an object"], None),
+    ("env-null", {"name": "newserver", "type": "stdio", "command": "npx", "env": {"A": None}}, 400,
+     ["`env.A`", "got null"], None),
+    ("env-bool", {"name": "newserver", "type": "stdio", "command": "npx", "env": {"DEBUG": True}}, 400,
+     ["`env.DEBUG`", "got true"], None),
+    ("env-list", {"name": "newserver", "type": "stdio", "command": "npx", "env": ["A=1"]}, 400,
+     ["`env` must be an object"], None),
+    ("env-bad-name", {"name": "newserver", "type": "stdio", "command": "npx", "env": {"A=B": "1"}}, 400,
+     ["`env`", "variable name"], None),
+    ("headers-on-stdio", {"name": "newserver", "type": "stdio", "command": "npx", "headers": {"a": "b"}}, 400,
+     ["`headers` is not supported"], None),
+    ("headers-number", {"name": "newserver", "config": {"type": "streamable-http", "url": "http://127.0.0.1:9/mcp",
+                                                        "headers": {"X-Retries": 3}}}, 400,
+     ["`headers.X-Retries`", "got the number 3"], None),
+    ("headers-crlf-after-expansion", {"name": "newserver", "config": {
+        "type": "streamable-http", "url": "http://127.0.0.1:9/mcp", "headers": {"X-A": "${HUB_TEST_CRLF}"}}}, 400,
+     ["`headers.X-A`", "line break", "after ${VAR} expansion"], None),
+    ("url-missing", {"name": "newserver", "config": {"type": "streamable-http"}}, 400, ["`url`", "required"], None),
+    ("url-var-unset", {"name": "newserver", "config": {"type": "streamable-http", "url": "${HUB_TEST_UNSET}/mcp"}},
+     400, ["`url`", "'${HUB_TEST_UNSET}/mcp'", "after ${VAR} expansion"], None),
+    ("url-var-not-http", {"name": "newserver", "config": {"type": "sse", "url": "${HUB_TEST_FTP_URL}"}}, 400,
+     ["`url`", "not an http:// or https:// URL", "after ${VAR} expansion"], ENV["HUB_TEST_FTP_URL"]),
+    ("url-no-host", {"name": "newserver", "config": {"type": "streamable-http", "url": "http://"}}, 400,
+     ["`url`", "with a host"], None),
+    ("url-javascript", {"name": "newserver", "config": {"type": "streamable-http", "url": "javascript:alert(1)"}},
+     400, ["`url`"], None),
+    ("url-not-string", {"name": "newserver", "config": {"type": "sse", "url": ["http://a"]}}, 400,
+     ["`url`", "a list"], None),
+    ("url-long", {"name": "newserver", "config": {"type": "sse", "url": "http://" + LONG}}, 400,
+     ["`url`", "longer than 2048"], LONG),
+    ("url-long-host", {"name": "newserver", "config": {"type": "sse", "url": "http://" + "h" * 300 + "/mcp"}}, 400,
+     ["`url`", "with a host"], None),
+    ("enabled-string", {"name": "newserver", "type": "stdio", "command": "npx", "enabled": "yes"}, 400,
+     ["`enabled`", "true or false"], None),
+    ("options-timeout-negative", {"name": "newserver", "type": "stdio", "command": "npx",
+                                  "options": {"timeout": -5}}, 400, ["`options.timeout`", "positive"], None),
+    ("options-timeout-string", {"name": "newserver", "type": "stdio", "command": "npx",
+                                "options": {"connectTimeout": "60s"}}, 400, ["`options.connectTimeout`"], None),
+    ("openapi-nothing", {"name": "newserver", "config": {"type": "openapi", "openapi": {}}}, 400,
+     ["`openapi.url` or `openapi.schema`"], None),
+    ("openapi-url-var-not-http", {"name": "newserver", "config": {"type": "openapi", "openapi": {
+        "url": "${HUB_TEST_FTP_URL}/openapi.json"}}}, 400, ["`openapi.url`", "after ${VAR} expansion"],
+     ENV["HUB_TEST_FTP_URL"]),
+    ("openapi-baseurl-bad", {"name": "newserver", "config": {"type": "openapi", "openapi": {
+        "schema": doc(ONE_OP), "baseUrl": "${HUB_TEST_UNSET}"}}}, 400, ["`openapi.baseUrl`", "is empty"], None),
+    ("openapi-no-base-url", {"name": "newserver", "config": openapi({**doc(ONE_OP), "servers": [{"url": "/v1"}]})},
+     400, ["`openapi.schema.servers[0].url`", "`openapi.baseUrl`"], None),
+    ("openapi-no-operations", {"name": "newserver", "config": openapi(doc({}))}, 400,
+     ["`openapi.schema`", "no operations"], None),
+    ("openapi-only-parameters", {"name": "newserver", "config": openapi(doc({"/a": {"parameters": []}}))}, 400,
+     ["`openapi.schema`", "no operations"], None),
+    ("openapi-paths-missing", {"name": "newserver", "config": openapi({"openapi": "3.1.0"})}, 400,
+     ["`openapi.schema.paths`"], None),
+    ("openapi-swagger2", {"name": "newserver", "config": openapi({"swagger": "2.0", "paths": ONE_OP})}, 400,
+     ["`openapi.schema`", "Swagger 2.0"], None),
+    ("openapi-dangling-ref", {"name": "newserver", "config": openapi(doc({"/a": {"post": {
+        "operationId": "postA", "requestBody": {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Missing"}}}}}}}))}, 400,
+     ["`openapi.schema`", "unresolvable $ref", "'#/components/schemas/Missing'", "#/paths/~1a/post"], None),
+    ("openapi-dangling-ref-unused", {"name": "newserver", "config": openapi(doc(ONE_OP, components={
+        "schemas": {"A": {"$ref": "#/components/schemas/Gone"}}}))}, 400, ["unresolvable $ref"], None),
+    ("openapi-external-ref", {"name": "newserver", "config": openapi(doc({"/a": {"get": {
+        "operationId": "getA", "parameters": [{"$ref": "common.yaml#/parameters/Page"}]}}}))}, 400,
+     ["external $ref", "'common.yaml#/parameters/Page'"], None),
+    ("openapi-operations-over-limit", {"name": "newserver", "config": openapi(doc(
+        {f"/p{i}": {"get": {}} for i in range(20_000)}))}, 400,
+     ["`openapi.schema`", "20000 operations", "the limit is 500", "--max-openapi-operations"], None),
+    ("openapi-duplicate-operation-id", {"name": "newserver", "config": openapi(doc({
+        "/a": {"get": {"operationId": "same"}}, "/b": {"get": {"operationId": "same"}}}))}, 400,
+     ["operationId 'same' is used twice", "GET /b"], None),
+    ("openapi-bad-parameter", {"name": "newserver", "config": openapi(doc({"/a": {"get": {
+        "operationId": "getA", "parameters": [{"name": "q"}]}}}))}, 400, ["GET /a", "`parameters[0]`"], None),
+    ("openapi-operation-not-object", {"name": "newserver", "config": openapi(doc({"/a": {"get": "yes"}}))}, 400,
+     ["operation GET /a must be an object"], None),
+    ("openapi-exponential-refs", {"name": "newserver", "config": openapi(doc(
+        {"/a": {"post": {"operationId": "postA", "requestBody": {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/S0"}}}}}}},
+        components={"schemas": {**{f"S{i}": {"type": "object", "properties": {
+            "l": {"$ref": f"#/components/schemas/S{i + 1}"}, "r": {"$ref": f"#/components/schemas/S{i + 1}"}}}
+            for i in range(30)}, "S30": {"type": "string"}}}))}, 400, ["expand to more than"], None),
+    ("openapi-security-type", {"name": "newserver", "config": {"type": "openapi", "openapi": {
+        "schema": doc(ONE_OP), "security": {"type": "magic"}}}}, 400, ["`openapi.security.type`", "'magic'"], None),
+    ("openapi-security-value-number", {"name": "newserver", "config": {"type": "openapi", "openapi": {
+        "schema": doc(ONE_OP), "security": {"type": "apiKey", "apiKey": {"name": "X-Key", "in": "header",
+                                                                         "value": 1234}}}}}, 400,
+     ["`openapi.security.apiKey.value`", "got the number 1234"], None),
+    ("jules-replaced-by-bad-config", {"name": "jules", "config": openapi(doc({}))}, 400,
+     ["`openapi.schema`", "no operations"], None),
+    ("github-replaced-by-bad-env", {"name": "github", "type": "stdio", "command": "npx",
+                                    "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": 12345}}, 400,
+     ["`env.GITHUB_PERSONAL_ACCESS_TOKEN`", "got the number 12345"], None),
+]
+
+
+@pytest.mark.parametrize("body, status, fields, echo", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_server_definitions_are_refused_and_change_nothing(hub, body, status, fields, echo):
+    before = snapshot(hub)
+    refused(post(hub, body), status, *fields, echo=echo)
+    assert snapshot(hub) == before
+
+
+@pytest.mark.parametrize("content, headers, status, fields", [
+    (b"{nope", {"Content-Type": "application/json"}, 400, ["not valid JSON"]),
+    (b"", {"Content-Type": "application/json"}, 400, ["request body is empty"]),
+    (b"   \n", {"Content-Type": "application/json"}, 400, ["request body is empty"]),
+    (b"\xff\xfe{}", {"Content-Type": "application/json"}, 400, ["UTF-8"]),
+    (b"[" * 50_000 + b"]" * 50_000, {"Content-Type": "application/json"}, 400, ["nests deeper than 100"]),
+    (json.dumps({"name": "newserver", "type": "stdio", "command": "npx"}).encode(), {"Content-Type": "text/plain"},
+     415, ["`Content-Type` must be application/json", "'text/plain'"]),
+    # curl -d without -H sends a form content type
+    (b'{"name": "newserver", "type": "stdio", "command": "npx"}',
+     {"Content-Type": "application/x-www-form-urlencoded"}, 415, ["`Content-Type`", "-H 'Content-Type"]),
+    (b'{"name": "newserver", "type": "stdio", "command": "npx"}', {}, 415, ["no Content-Type header"]),
+], ids=["invalid-json", "empty", "blank", "not-utf8", "nested-50000", "text-plain", "form", "no-content-type"])
+def test_malformed_requests_are_refused_and_change_nothing(hub, content, headers, status, fields):
+    before = snapshot(hub)
+    refused(post(hub, content=content, headers=headers), status, *fields)
+    assert snapshot(hub) == before
+
+
+def test_a_10_mb_body_is_refused_before_it_is_read(hub):
+    """413 with mcphub's envelope, for a declared and for a streamed (chunked) 10 MB body; the hub's memory and
+    the settings file do not grow (before the cap: a 26 MB settings file and +137 MB RSS)."""
+    hub_process = psutil.Process(hub.proc.pid)
+    big = {"name": "big", "type": "stdio", "command": "npx", "description": "d" * (10 * MB)}
+    before = snapshot(hub)
+    rss_before = hub_process.memory_info().rss
+    size_before = hub.settings.stat().st_size
+    started = time.monotonic()
+    for _ in range(3):
+        refused(post(hub, big), 413, "request body too large", "the limit is 1 MB", "--max-body-bytes")
+    elapsed = time.monotonic() - started
+
+    def chunks() -> Iterator[bytes]:
+        payload = json.dumps(big).encode()
+        for i in range(0, len(payload), 64 * 1024):
+            yield payload[i:i + 64 * 1024]
+
+    streamed = httpx.post(hub.url + "/api/servers", content=chunks(), headers={"Content-Type": "application/json"},
+                          timeout=30)
+    assert "content-length" not in {k.lower() for k in streamed.request.headers}
+    refused(streamed, 413, "request body too large")
+    # One byte over the cap is refused too; the cap itself is accepted (checked on a route that reads the body).
+    over = httpx.put(hub.url + "/api/system-config", content=b" " * MB + b"{}",
+                     headers={"Content-Type": "application/json"})
+    refused(over, 413, "request body too large")
+    at_cap = httpx.put(hub.url + "/api/system-config", content=b"{}" + b" " * (MB - 2),
+                       headers={"Content-Type": "application/json"})
+    refused(at_cap, 400, "no valid system config field")
+    assert hub.settings.stat().st_size == size_before
+    assert snapshot(hub) == before
+    assert "big" not in {s["name"] for s in HubClient(hub.url).list_servers()}
+    assert hub_process.memory_info().rss - rss_before < 8 * MB
+    assert elapsed < 10
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_curl_posting_a_10_mb_file_gets_413_without_uploading_it(hub, tmp_path):
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"name": "big", "type": "stdio", "command": "npx", "description": "d" * (10 * MB)}))
+    before = snapshot(hub)
+    done = subprocess.run(["curl", "-s", "-o", str(tmp_path / "out.json"), "-w", "%{http_code} %{size_upload}",
+                           "-X", "POST", f"{hub.url}/api/servers", "-H", "Content-Type: application/json",
+                           "-d", f"@{big}"], capture_output=True, text=True, timeout=60)
+    code, uploaded = done.stdout.split()
+    assert code == "413", done
+    assert float(uploaded) < MB   # refused on Content-Length: curl's `Expect: 100-continue` is never answered
+    assert json.loads((tmp_path / "out.json").read_text())["success"] is False
+    assert snapshot(hub) == before
+
+
+def test_put_toggle_and_system_config_refuse_bad_input(hub):
+    before = snapshot(hub)
+    cases = [
+        (httpx.put(hub.url + "/api/servers/jules", json={"config": openapi(doc({}))}), 400,
+         ["`openapi.schema`", "no operations"]),
+        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx",
+                                                                     "env": {"N": 1}}}), 400, ["`env.N`"]),
+        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+                                                          "newName": "  github2  "}), 400,
+         ["`newName`", "not trimmed"]),
+        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+                                                          "newName": "Jules"}), 400, ["'Jules'", "letter case"]),
+        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+                                                          "newName": "jules"}), 400, ["'jules' already exists"]),
+        (httpx.put(hub.url + "/api/servers/jules%20", json={"config": {"type": "stdio", "command": "npx"}}), 404,
+         ["Server not found"]),
+        (httpx.put(hub.url + "/api/servers/" + LONG, json={"config": {"type": "stdio", "command": "npx"}}), 404,
+         ["Server not found"]),
+        (httpx.put(hub.url + "/api/servers/jules", json=["config"]), 400, ["JSON object", "a list"]),
+        (httpx.post(hub.url + "/api/servers/jules/toggle", json={"enabled": "false"}), 400, ["`enabled`"]),
+        (httpx.post(hub.url + "/api/servers/jules/toggle", content=b"enabled=false"), 415, ["`Content-Type`"]),
+        (httpx.put(hub.url + "/api/system-config", json={"nameSeparator": ""}), 400, ["`nameSeparator`"]),
+        (httpx.put(hub.url + "/api/system-config", json={"nameSeparator": LONG}), 400, ["`nameSeparator`"]),
+        (httpx.put(hub.url + "/api/system-config", json={"routing": "open"}), 400, ["`routing` must be an object"]),
+        (httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": 5}), 400, ["`toolName`"]),
+    ]
+    for response, status, fields in cases:
+        refused(response, status, *fields, echo=LONG)
+    assert snapshot(hub) == before
+    jules = HubClient(hub.url).get_server("jules")
+    assert jules["status"] == "connected" and "jules-createSession" in {t["name"] for t in jules["tools"]}
+
+
+async def test_mcp_endpoint_of_an_unknown_server_is_404(hub):
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    headers = {"Accept": "application/json, text/event-stream"}
+    for name in ("ghost", "Jules", "jules%20", LONG):
+        response = httpx.post(f"{hub.mcp_url}/{name}", json=initialize, headers=headers)
+        assert response.status_code == 404, (name[:20], response.text[:300])
+        body = response.json()
+        assert body["jsonrpc"] == "2.0" and body["id"] is None and body["error"]["code"] == -32600
+        assert body["error"]["message"].startswith("Server not found: '") and "GET /api/servers" in body["error"][
+            "message"]
+        assert LONG[:61] not in body["error"]["message"]
+    assert httpx.get(f"{hub.mcp_url}/ghost", headers=headers).status_code == 404
+    # A known server still answers (the 404 is about the name, not the route).
+    known = httpx.post(f"{hub.mcp_url}/jules", json=initialize, headers=headers)
+    assert known.status_code == 200 and known.json()["result"]["serverInfo"]["name"] == "agentic-mcp-hub"
+
+
+def test_valid_edge_inputs_are_accepted(hub):
+    """The checks refuse only what is bad: a `${VAR}` URL that expands to http, names with '.', '_' and '-',
+    numbers written as strings, an OpenAPI document whose schema refers to itself."""
+    client = HubClient(hub.url)
+    accepted = {
+        "remote.v2": {"type": "streamable-http", "url": "${HUB_TEST_API}/mcp", "headers": {"X-Retries": "3"},
+                      "options": {"connectTimeout": 500}},
+        "tree_api": openapi(CYCLIC),
+        "a": {"type": "stdio", "command": "npx", "args": ["-y", "8080"], "env": {"PORT": "8080"},
+              "enabled": False},
+    }
+    try:
+        for name, config in accepted.items():
+            response = post(hub, {"name": name, "config": config})
+            assert response.status_code == 200 and response.json()["success"] is True, response.text
+        tree = client.wait_connected("tree_api", timeout=30)
+        (tool,) = tree["tools"]
+        schema = json.dumps(tool["inputSchema"])
+        assert "$ref" not in schema   # the cycle is cut, no dangling reference is published
+        children = tool["inputSchema"]["properties"]["body"]["properties"]["children"]
+        assert children["items"] == {"type": "object", "description": "recursive reference to Node (not expanded)"}
+        stored = json.loads(hub.settings.read_text())["mcpServers"]
+        assert stored["remote.v2"]["url"] == "${HUB_TEST_API}/mcp"   # stored as written, expanded when connecting
+    finally:
+        for name in accepted:
+            client.delete_server(name)
+
+
+@pytest.fixture(scope="module")
+def doc_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """A real static HTTP server for OpenAPI documents given by `openapi.url`."""
+    root = tmp_path_factory.mktemp("docs")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("document, error", [
+    (doc({}), "no operations"),
+    (doc({"/a": {"get": {"operationId": "getA", "parameters": [{"$ref": "#/components/parameters/Gone"}]}}}),
+     "unresolvable $ref '#/components/parameters/Gone'"),
+    (doc({f"/p{i}": {"get": {}} for i in range(20_000)}), "the document has 20000 operations; the limit is 500"),
+    ({"swagger": "2.0", "paths": ONE_OP}, "Swagger 2.0"),
+], ids=["no-operations", "dangling-ref", "20000-operations", "swagger2"])
+def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_error(hub, doc_server, document,
+                                                                                   error):
+    """A URL cannot be checked when it is posted (mcphub does not fetch it either), so the server is added — and
+    shows `disconnected` with the reason, never `connected`, and publishes no tools."""
+    base, root = doc_server
+    (root / "bad.json").write_text(json.dumps(document))
+    client = HubClient(hub.url)
+    client.upsert_server("baddoc", {"type": "openapi", "openapi": {"url": f"{base}/bad.json"}})
+    try:
+        deadline = time.monotonic() + 20
+        seen = set()
+        while time.monotonic() < deadline:
+            server = client.get_server("baddoc")
+            seen.add(server["status"])
+            if server["status"] == "disconnected" and server["error"]:
+                break
+            time.sleep(0.05)
+        assert server["status"] == "disconnected", server
+        assert server["error"].startswith(f"RuntimeError: invalid OpenAPI document from {base}/bad.json: "), server
+        assert error in server["error"]
+        assert "connected" not in seen and server["tools"] == []
+        assert not [t for t in client.list_tools() if t.startswith("baddoc-")]
+        assert httpx.get(hub.url + "/health").json()["status"] == "degraded"
+    finally:
+        client.delete_server("baddoc")
+
+
+def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(hub, doc_server):
+    base, root = doc_server
+    (root / "tree.json").write_text(json.dumps(CYCLIC))
+    client = HubClient(hub.url)
+    client.upsert_server("tree-url", {"type": "openapi", "openapi": {"url": f"{base}/tree.json"}})
+    try:
+        server = client.wait_connected("tree-url", timeout=30)
+        assert [t["name"] for t in server["tools"]] == ["tree-url-createNode"]
+        assert "$ref" not in json.dumps(server["tools"])
+    finally:
+        client.delete_server("tree-url")
+
+
+def test_limits_are_configurable(tmp_path, hub_tools):
+    """--max-body-bytes / --max-openapi-operations (here through their env variables)."""
+    settings = tmp_path / "mcp_settings.json"
+    env = {"MCP_HUB_MAX_BODY_BYTES": "4096", "MCP_HUB_MAX_OPENAPI_OPERATIONS": "3"}
+    three = doc({f"/p{i}": {"get": {"operationId": f"op{i}"}} for i in range(3)})
+    four = doc({f"/p{i}": {"get": {"operationId": f"op{i}"}} for i in range(4)})
+    with hub_tools.running_hub(settings, env=env) as running:
+        big = {"name": "big", "type": "stdio", "command": "npx", "description": "d" * 5000}
+        refused(post(running, big), 413, "the limit is 4 KB (4096 bytes")
+        refused(post(running, {"name": "four", "config": openapi(four)}), 400, "4 operations; the limit is 3")
+        assert post(running, {"name": "three", "config": openapi(three)}).status_code == 200
+        assert len(HubClient(running.url).wait_connected("three", timeout=30)["tools"]) == 3
+    bad = subprocess.run([hub_tools.python, "-m", "agentic.hub", "--settings", str(settings), "--max-body-bytes",
+                          "0"], cwd=hub_tools.root, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--max-body-bytes" in bad.stderr
