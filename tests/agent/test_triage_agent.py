@@ -1,0 +1,155 @@
+"""The triage agent, built by `build_agent`, with a local stand-in for the hub and models swapped in by
+`agent.override`: its GitHub tools are pinned to the issue's repository (typed deps), and usage caps end the run with
+a typed one-line error."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.toolsets import FunctionToolset
+
+from agentic.agent.triage import (READ_ONLY_TOOLS, IssueDeps, build_agent, check_budget, issue_prompt, repo_violation,
+                                  triage_issue)
+from agentic.errors import ModelBudgetExceeded, PromptTooLarge
+from agentic.sandbox.model import sandbox_model
+from agentic.settings import Settings
+
+PINNED = IssueDeps("acme", "widgets")
+BODY = ("Calling `src/widgets/slugify.py` slugify('Crème brûlée') returns 'crme-brle' instead of 'creme-brulee'.\n\n"
+        "- [ ] accented letters are transliterated")
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(_env_file=None, llm_model="sandbox", **overrides)
+
+
+def _hub(calls: list[tuple[str, dict]]) -> FunctionToolset:
+    """What the hub would offer: the read-only tools and one with a side effect the agent must never see."""
+    hub = FunctionToolset(id="hub")
+
+    @hub.tool_plain(name="github-get_file_contents")
+    def get_file_contents(owner: str, repo: str, path: str) -> str:
+        calls.append(("get_file_contents", {"owner": owner, "repo": repo, "path": path}))
+        return "def slugify(text): ..."
+
+    @hub.tool_plain(name="github-search_code")
+    def search_code(q: str) -> str:
+        calls.append(("search_code", {"q": q}))
+        return "[]"
+
+    @hub.tool_plain(name="github-create_issue")
+    def create_issue(owner: str, repo: str, title: str) -> str:  # pragma: no cover - must stay invisible
+        calls.append(("create_issue", {"owner": owner}))
+        return "created"
+
+    return hub
+
+
+def _scripted(*calls: tuple[str, dict], seen_tools: set[str] | None = None) -> FunctionModel:
+    """A model that makes the given tool calls in turn, then answers `reject`."""
+
+    def respond(messages, info: AgentInfo) -> ModelResponse:
+        if seen_tools is not None:
+            seen_tools.update(t.name for t in info.function_tools)
+        answered = sum(isinstance(p, ToolReturnPart) for m in messages if isinstance(m, ModelRequest) for p in m.parts)
+        if answered < len(calls):
+            name, args = calls[answered]
+            return ModelResponse(parts=[ToolCallPart(name, args)])
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name,
+                                                 {"decision": "reject", "reasons": ["scripted"]})])
+
+    return FunctionModel(respond)
+
+
+def _prompt(body: str = BODY, **kwargs) -> str:
+    return issue_prompt(repo="acme/widgets", number=7, title="Slugify drops accents", body=body, labels=[],
+                        author="alice", **kwargs)
+
+
+def _returns(result_messages) -> list[ToolReturnPart]:
+    return [p for m in result_messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, ToolReturnPart)]
+
+
+async def test_a_tool_call_for_another_repository_is_refused_and_never_reaches_the_hub():
+    calls: list = []
+    seen: set[str] = set()
+    agent = build_agent(_settings(), hub=_hub(calls))
+    model = _scripted(("github-get_file_contents", {"owner": "evil", "repo": "secrets", "path": ".env"}),
+                      ("github-get_file_contents", {"owner": "acme", "repo": "widgets", "path": "src/a.py"}),
+                      seen_tools=seen)
+    with agent.override(model=model):
+        result = await agent.run(_prompt(), deps=PINNED)
+    assert calls == [("get_file_contents", {"owner": "acme", "repo": "widgets", "path": "src/a.py"})]
+    refused, allowed = _returns(result.all_messages())[:2]
+    assert refused.outcome != "success" and "only read the issue's repository acme/widgets" in refused.content
+    assert allowed.outcome == "success"
+    assert seen <= READ_ONLY_TOOLS and "github-create_issue" not in seen
+
+
+async def test_code_search_is_scoped_to_the_pinned_repository():
+    calls: list = []
+    agent = build_agent(_settings(), hub=_hub(calls))
+    model = _scripted(("github-search_code", {"q": "password org:evil"}), ("github-search_code", {"q": "slugify"}))
+    with agent.override(model=model):
+        result = await agent.run(_prompt(), deps=PINNED)
+    assert calls == [("search_code", {"q": "slugify repo:acme/widgets"})]
+    assert "searches are limited" in _returns(result.all_messages())[0].content
+
+
+async def test_triage_issue_pins_the_repository_from_deps_over_the_prompt():
+    calls: list = []
+    agent = build_agent(_settings(), hub=_hub(calls))
+    model = _scripted(("github-get_file_contents", {"owner": "acme", "repo": "widgets", "path": "a.py"}))
+    with agent.override(model=model):
+        await triage_issue(agent, _prompt(), _settings(), deps=IssueDeps("acme", "other"))
+    assert calls == []  # deps name acme/other: the call for acme/widgets is outside it
+
+
+async def test_the_sandbox_model_reads_a_file_of_the_pinned_repo_and_writes_a_brief():
+    calls: list = []
+    agent = build_agent(_settings(), hub=_hub(calls))
+    with agent.override(model=sandbox_model()):
+        outcome = await triage_issue(agent, _prompt(), _settings(), deps=PINNED)
+    assert calls == [("get_file_contents", {"owner": "acme", "repo": "widgets", "path": "src/widgets/slugify.py"})]
+    assert outcome.triage.decision == "actionable" and outcome.triage.brief is not None
+
+
+async def test_a_prompt_over_the_token_cap_fails_before_any_model_call():
+    def never(messages, info):  # pragma: no cover - the point is that it is not called
+        raise AssertionError("the model was called")
+
+    settings = _settings(llm_total_tokens_limit=10_000)
+    agent = build_agent(settings, hub=_hub([]))
+    prompt = _prompt(body="word " * 200_000, max_body_chars=1_000_000)  # a 1 MB body, uncapped on purpose
+    with agent.override(model=FunctionModel(never)), pytest.raises(PromptTooLarge) as info:
+        await triage_issue(agent, prompt, settings, deps=PINNED)
+    message = str(info.value)
+    assert "\n" not in message and "LLM_TOTAL_TOKENS_LIMIT=10000" in message and "MAX_ISSUE_BODY_CHARS" in message
+    assert check_budget(_prompt(body="word " * 200_000), _settings()) < 20_000  # capped by default: it fits
+
+
+async def test_a_usage_cap_hit_midway_is_a_typed_error_not_usage_limit_exceeded():
+    settings = _settings(llm_request_limit=2)
+    agent = build_agent(settings, hub=_hub([]))
+    loop = _scripted(*[("github-search_code", {"q": f"x{i}"}) for i in range(10)])
+    with agent.override(model=loop), pytest.raises(ModelBudgetExceeded) as info:
+        await triage_issue(agent, _prompt(), settings, deps=PINNED)
+    assert not isinstance(info.value, UsageLimitExceeded) and isinstance(info.value.__cause__, UsageLimitExceeded)
+    assert "\n" not in str(info.value) and "LLM_REQUEST_LIMIT=2" in str(info.value)
+
+
+@pytest.mark.parametrize(("args", "refused"), [
+    ({"owner": "acme", "repo": "widgets", "path": "a"}, False),
+    ({"owner": "ACME", "repo": "Widgets", "path": "a"}, False),
+    ({"owner": "acme", "repo": "widgets-fork", "path": "a"}, True),
+    ({"owner": "evil", "repo": "widgets", "path": "a"}, True),
+    ({"q": "token repo:acme/widgets"}, False),
+    ({"q": "token repo:acme/widgets repo:evil/x"}, True),
+    ({"q": "token user:evil"}, True),
+])
+def test_repo_violation(args, refused):
+    refusal, _ = repo_violation(args, PINNED)
+    assert (refusal is not None) == refused
+    assert repo_violation(args, None)[0] is not None  # nothing pinned: nothing allowed
