@@ -291,20 +291,26 @@ async def test_documented_create_times_strictly_increase(make_stack):
 
 # --- (f) activity after COMPLETED -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("profile", ["live", "documented"])
-async def test_one_more_activity_after_completed(make_stack, profile):
-    jules, _, _ = await make_stack(profile, after_completion_seconds=0.5)
+async def test_one_more_push_and_activity_after_completed(make_stack, profile):
+    jules, github, _ = await make_stack(profile, after_completion_seconds=0.5)
     session = await create(jules, pr_request())
     done = await poll_until(jules, session["id"], TERMINAL, [])
     count = len(await all_activities(jules, session["id"]))
+    pull = await find_pull_by_session(github, session)
     await asyncio.sleep(0.6)
+    head_now = (await github.get(f"/repos/acme/widgets/pulls/{pull['number']}")).json()["head"]["sha"]
     later = (await jules.get(f"/sessions/{session['id']}")).json()
     trace = await all_activities(jules, session["id"])
     assert later["state"] == "COMPLETED"
     if profile == "documented":
-        assert len(trace) == count and later["updateTime"] == done["updateTime"]
+        assert len(trace) == count and later["updateTime"] == done["updateTime"] and head_now == pull["head"]["sha"]
         return
     assert len(trace) == count + 1 and kind(trace[-2]) == "sessionCompleted" and kind(trace[-1]) == "progressUpdated"
     assert later["updateTime"] > done["updateTime"] and trace[-1]["createTime"] > trace[-2]["createTime"]
+    assert head_now != pull["head"]["sha"]  # Jules pushed to the PR branch after COMPLETED
+    assert head_now[:7] in trace[-1]["progressUpdated"]["description"]
+    patch = trace[-1]["artifacts"][0]["changeSet"]["gitPatch"]["unidiffPatch"]
+    assert "+Follow-up:" in patch and "+## Task" in patch  # still the whole change against the base
 
 
 # --- everything at once, as a client meets it ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Open the pull request of a completed AUTO_CREATE_PR session on a GitHub REST API (the GitHub simulator).
 
 Four calls, as a GitHub App would make them: read the starting branch's tip, create the head branch from it,
-commit the file onto it, open the pull request. Any failure becomes `PublishError` with a one-line reason that the
+commit the file onto it, open the pull request (and, live profile, one more commit after COMPLETED). Any failure becomes `PublishError` with a one-line reason that the
 session reports in `sessionFailed.reason` (tokens never appear in it).
 """
 
@@ -66,6 +66,19 @@ async def base_commit(client: httpx.AsyncClient, owner: str, repo: str, branch: 
         return ref["object"]["sha"]
     except (KeyError, TypeError):
         raise PublishError(f"GitHub ref heads/{branch} of {owner}/{repo} has no object.sha") from None
+
+
+async def push_follow_up(client: httpx.AsyncClient, draft: PullRequestDraft, content: str, message: str) -> str:
+    """One more commit of `draft.path` on the PR's head branch (live profile: Jules pushes after COMPLETED);
+    returns the new commit's SHA."""
+    repo = f"/repos/{draft.owner}/{draft.repo}"
+    path = quote(draft.path, safe="/")
+    current = await _call(client, "GET", f"{repo}/contents/{path}?ref={quote(draft.head, safe='')}")
+    written = await _call(client, "PUT", f"{repo}/contents/{path}", {
+        "message": message, "branch": draft.head, "sha": current.get("sha"),
+        "content": base64.b64encode(content.encode()).decode(),
+    })
+    return (written.get("commit") or {}).get("sha", "")
 
 
 async def open_pull_request(client: httpx.AsyncClient, draft: PullRequestDraft, base_sha: str) -> dict[str, Any]:

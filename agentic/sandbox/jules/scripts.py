@@ -12,8 +12,8 @@ progressUpdated, agentMessaged, userMessaged, sessionCompleted, sessionFailed).
 Under the `live` profile (config `live:`, traits in `live.py`) the same scripts also: start PENDING; publish a
 cumulative changeSet with every progress step (the last one is the whole change); give the automatic planApproved
 and the sessionCompleted the createTime of the activity before them; leave `outputs` empty on COMPLETED (`late`:
-filled a little later; `empty`: never) while the pull request is still opened; and add one progressUpdated after
-COMPLETED.
+filled a little later; `empty`: never) while the pull request is still opened; and, after COMPLETED, push one
+more commit to the PR branch with one more progressUpdated (its changeSet is the new whole change).
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ import httpx
 
 from agentic.sandbox.jules import change
 from agentic.sandbox.jules.config import JulesSimConfig
-from agentic.sandbox.jules.publish import PublishError, PullRequestDraft, base_commit, open_pull_request
+from agentic.sandbox.jules.publish import (
+    PublishError,
+    PullRequestDraft,
+    base_commit,
+    open_pull_request,
+    push_follow_up,
+)
 from agentic.sandbox.jules.store import SessionRecord, SessionStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,7 @@ class SessionRun:
                  github: httpx.AsyncClient) -> None:
         self.record, self.store, self.config, self.github = record, store, config, github
         self.slowdown = 10 if record.script == "slow" else 1
+        self.pull: tuple[PullRequestDraft, str] | None = None  # the opened PR's draft and base commit
 
     async def tick(self, ticks: float = 1) -> None:
         await asyncio.sleep(self.config.tick_seconds * ticks * self.slowdown)
@@ -173,6 +180,7 @@ class SessionRun:
             except PublishError as exc:
                 self.fail(f"Jules could not publish the pull request: {exc}")
                 return
+            self.pull = (draft, base_sha)
             outputs.append({"pullRequest": {"url": pull["html_url"], "title": pull.get("title", title),
                                             "description": pull.get("body") or body,
                                             "baseRef": base, "headRef": draft.head}})
@@ -197,10 +205,19 @@ class SessionRun:
 
         async def one_more_activity() -> None:
             await asyncio.sleep(live.after_completion_seconds or 0)
+            description, artifacts = "Reviewed the change after the session completed.", []
+            if self.pull is not None:  # the session never rebases and keeps pushing to its branch (§9)
+                draft, base_sha = self.pull
+                content = draft.content + "\nFollow-up: checked the change once more after completion.\n"
+                try:
+                    sha = await push_follow_up(self.github, draft, content, f"Follow-up: {draft.commit_message}"[:72])
+                    description = f"Pushed follow-up commit {sha[:7]} to {draft.head} after the session completed."
+                    artifacts = [{"changeSet": self.change_set(base_sha=base_sha, content=content)}]
+                except PublishError as exc:
+                    log.warning("session %s: follow-up push failed: %s", record.id, exc)
             store.add_activity(record, "agent", "progressUpdated",
-                               {"title": "Updated the branch",
-                                "description": "Pushed a follow-up commit after the session completed."},
-                               description="Updated the branch")
+                               {"title": "Updated the branch", "description": description},
+                               description="Updated the branch", artifacts=artifacts)
 
         await asyncio.gather(*([fill_outputs()] if late_outputs is not None else []),
                              *([one_more_activity()] if live.after_completion_seconds is not None else []))
@@ -213,13 +230,15 @@ class SessionRun:
             return record.activities[-1]["createTime"]
         return None
 
-    def change_set(self, base_sha: str | None = None, partial: bool = False) -> dict[str, Any]:
-        """The session's change as a changeSet; `partial`: the work so far (the file's heading only). Each is a
-        whole diff against the base, so the last one published is the complete change."""
+    def change_set(self, base_sha: str | None = None, partial: bool = False,
+                   content: str | None = None) -> dict[str, Any]:
+        """The session's change as a changeSet; `partial`: the work so far (the file's heading only); `content`:
+        the file as it is now. Each is a whole diff against the base, so the last one published is the complete
+        change."""
         record, config = self.record, self.config
         resource = record.resource
         path = config.change_path.format(session_id=record.id)
-        content = change.file_content(record.id, resource["title"], resource["prompt"])
+        content = content or change.file_content(record.id, resource["title"], resource["prompt"])
         if partial:
             content = content.split("\n", 1)[0] + "\n"
         git_patch: dict[str, Any] = {"unidiffPatch": change.unidiff(path, content),
