@@ -22,7 +22,9 @@ from agentic.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
-ENV_FILE = PACKAGE_DIR / ".env"
+# agentic/.env, found from the package (not the working directory); AGENTIC_ENV_FILE points elsewhere (tests, a
+# second configuration).
+ENV_FILE = Path(os.environ.get("AGENTIC_ENV_FILE") or PACKAGE_DIR / ".env")
 JULES_SCHEMA_PATH = PACKAGE_DIR / "jules.schema.json"
 
 DEFAULT_LLM_MODEL = "google:gemini-2.5-flash"

@@ -1,8 +1,13 @@
 """`ibt`: the project's command line. One Typer sub-app per module, joined here.
 
+    ibt run https://github.com/OWNER/REPO/issues/N [--plan-approval] [--json]   the flow, in this process
+    ibt deploy [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL] [--deploy-only]
     ibt stacks run prefect mcp-hub [--native] [-d] [--sqlite]
     ibt stacks status | logs [SERVICE] [-f] | stop
     ibt demo [--issue N] [--keep-running/--stop]
+
+Exit codes of `ibt run` (and `python -m agentic.workflows.jules_workflow`): 0 pull request opened, 1 failed,
+2 bad input, 3 needs info or rejected, 4 already handled / another run is on it (agentic/workflows/cli.py).
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import typer
 
 from agentic.cli import demo, stacks
+from agentic.cli.deploy import deploy
+from agentic.workflows.cli import run
 
 app = typer.Typer(
     name="ibt",
@@ -19,5 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(stacks.app, name="stacks")
 app.command("demo")(demo.demo)
+app.command("run")(run)
+app.command("deploy")(deploy)
 
 __all__ = ["app"]

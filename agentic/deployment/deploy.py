@@ -3,7 +3,10 @@
     cd agentic && python deployment/deploy.py [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL]
                                               [--deploy-only]
 
-Every failure is one clear line and a non-zero exit: hub down, Prefect down, a missing key.
+    ibt deploy [same flags]
+
+Every failure is one clear line and a non-zero exit: an invalid setting exits 2; hub down, Prefect down or a
+missing key exit 1.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from agentic.errors import AgenticError  # noqa: E402
-from agentic.settings import Settings, get_settings  # noqa: E402
+from agentic.settings import Settings, export_prefect_env, load_settings  # noqa: E402
 
 DEPLOYMENT_NAME = "jules-agent-deployment"
 DEPLOYMENT_TAGS = ["jules", "github"]
@@ -29,9 +32,14 @@ console = Console(stderr=True)
 app = typer.Typer(add_completion=False)
 
 
-def fail(message: str) -> typer.Exit:
+def fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[red]✗[/red] {message}")
-    return typer.Exit(code=1)
+    return typer.Exit(code=code)
+
+
+def _tool_count(server: dict) -> int:
+    """Enabled tools of this one server (a `github-` prefix would also count `github-rest-*`)."""
+    return sum(1 for tool in server.get("tools") or [] if isinstance(tool, dict) and tool.get("enabled", True))
 
 
 def check_prefect(api_url: str) -> None:
@@ -53,9 +61,8 @@ def preload_servers(settings: Settings) -> None:
                        token=settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None)
     for name, config in definitions.items():
         client.upsert_server(name, config)
-        client.wait_connected(name, timeout=180)
-        tools = [t for t in client.list_tools() if t.startswith(name + "-")]
-        console.print(f"[green]✓[/green] hub server {name}: {len(tools)} tools")
+        server = client.wait_connected(name, timeout=180)
+        console.print(f"[green]✓[/green] hub server {name}: {_tool_count(server)} tools")
 
 
 @app.command()
@@ -67,10 +74,14 @@ def main(
 ) -> None:
     """Check the hub, preload the GitHub and Jules MCP servers, deploy `jules-agent-workflow` and serve it."""
     overrides = {k: v for k, v in {"mcp_server_url": mcp_hub_url, "prefect_api_url": prefect_api_url}.items() if v}
-    settings = get_settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except AgenticError as exc:
+        raise fail(str(exc), code=2) from None
     # Flow runs started by the served deployment are child processes: they read these from the environment.
     os.environ["MCP_SERVER_URL"] = settings.mcp_server_url
     os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    export_prefect_env(settings)  # PREFECT_API_AUTH_STRING / PREFECT_API_KEY from agentic/.env, unless set
 
     from agentic.hub.client import HubClient
 
@@ -88,12 +99,15 @@ def main(
         except AgenticError as exc:
             raise fail(str(exc)) from None
 
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    import prefect.settings as prefect_settings
 
     from agentic import __version__
+    from agentic.settings import PREFECT_VARIABLES
     from agentic.workflows.jules_workflow import jules_agent_workflow
 
-    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+    updates = {getattr(prefect_settings, name): os.environ[name] for name in PREFECT_VARIABLES
+               if os.environ.get(name) and hasattr(prefect_settings, name)}
+    with prefect_settings.temporary_settings(updates):
         if deploy_only:
             deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS,
                                                             version=__version__)

@@ -1,55 +1,231 @@
-"""Command line entry of the flow: live progress (state, elapsed time, session link), exit 0 only on a PR."""
+"""Command line entry of the flow: `python -m agentic.workflows.jules_workflow URL` and `ibt run URL`.
+
+Live progress and errors on stderr, the result on stdout; the exit code says what happened (a script relies on it):
+
+    0  completed: a pull request was opened
+    1  failed: anything else (Jules failed, the hub or Prefect unreachable, an unexpected error)
+    2  bad input: bad issue URL, usage error, invalid setting, the issue does not exist
+    3  not handed to Jules: triage said needs-info or rejected
+    4  duplicate: already handled by an earlier run's pull request, or another live run is handling it
+
+The URL and the settings are checked first, before Prefect or the flow is imported, so bad input exits 2 at once
+and creates no flow run. Then the hub and the Prefect API are checked (one line and exit 1 if either is down).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from agentic.errors import AgenticError
-from agentic.workflows import progress
+from agentic.errors import AgenticError, BadIssueUrl, ConfigError, IssueNotFound
 
-app = typer.Typer(add_completion=False)
-console = Console(stderr=True)
+EXIT_COMPLETED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_HANDED_OVER, EXIT_DUPLICATE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {"completed": EXIT_COMPLETED, "duplicate": EXIT_DUPLICATE, "needs_info": EXIT_NOT_HANDED_OVER,
+              "rejected": EXIT_NOT_HANDED_OVER, "failed": EXIT_FAILED}
+BAD_INPUT_ERRORS = (BadIssueUrl, ConfigError, IssueNotFound)
+PROG_NAME = "python -m agentic.workflows.jules_workflow"
 
-EXIT_CODES = {"completed": 0, "duplicate": 0, "needs_info": 3, "rejected": 3, "failed": 1}
+app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def exit_code_for(result: Any) -> int:
+    """The exit code of a WorkflowResult (see the table above)."""
+    status = getattr(result, "status", None)
+    if status == "completed":
+        if not getattr(result, "pull_request_url", None):
+            return EXIT_FAILED
+        # An earlier run's pull request: nothing new was done (the flow reports it as completed).
+        return EXIT_DUPLICATE if str(getattr(result, "message", "")).startswith("already handled") else EXIT_COMPLETED
+    return EXIT_CODES.get(status, EXIT_FAILED)  # type: ignore[arg-type]
+
+
+def exit_code_for_error(exc: BaseException) -> int:
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_BAD_INPUT if isinstance(exc, BAD_INPUT_ERRORS) else EXIT_FAILED
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The error inside (possibly nested) exception groups, if there is exactly one; else the group itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class _Failure(Exception):
+    def __init__(self, error: BaseException, message: str, code: int) -> None:
+        super().__init__(message)
+        self.error, self.message, self.code = error, message, code
+
+
+def _fail(error: BaseException, message: str | None = None, code: int | None = None) -> _Failure:
+    return _Failure(error, message or str(error) or error.__class__.__name__,
+                    exit_code_for_error(error) if code is None else code)
+
+
+def _preflight(settings: Any) -> None:
+    """The hub and the Prefect API answer, or one line saying which does not and how to start it."""
+    from agentic.hub.client import HubClient
+
+    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
+    try:
+        with HubClient(settings.mcp_server_url, token=token) as client:
+            client.health()
+    except AgenticError as exc:
+        message = str(exc) if settings.mcp_server_url in str(exc) else f"MCP hub at {settings.mcp_server_url}: {exc}"
+        if "ibt stacks run mcp-hub" not in message:
+            message += "; start it with `ibt stacks run mcp-hub` or set MCP_SERVER_URL"
+        raise _fail(exc, message, EXIT_FAILED) from None
+    api_url = os.environ.get("PREFECT_API_URL") or settings.prefect_api_url
+    problem = prefect_problem(api_url)
+    if problem is not None:
+        raise _fail(ConnectionError(problem), f"Prefect API not reachable at {api_url} ({problem}); start it "
+                                              "with `ibt stacks run prefect` or set PREFECT_API_URL", EXIT_FAILED)
+
+
+def prefect_problem(api_url: str, timeout: float = 5.0) -> str | None:
+    """None if the Prefect API at `api_url` answers /health, else what went wrong. One request, no retries (the
+    Prefect client retries a refused connection for a minute), with the credentials Prefect's client would send."""
+    import base64
+
+    import httpx
+
+    headers = {}
+    if os.environ.get("PREFECT_API_KEY"):
+        headers["Authorization"] = f"Bearer {os.environ['PREFECT_API_KEY']}"
+    elif os.environ.get("PREFECT_API_AUTH_STRING"):
+        headers["Authorization"] = "Basic " + base64.b64encode(os.environ["PREFECT_API_AUTH_STRING"].encode()).decode()
+    try:
+        response = httpx.get(api_url.rstrip("/") + "/health", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return exc.__class__.__name__
+    if response.status_code >= 400:
+        return f"HTTP {response.status_code} on /health"
+    return None
+
+
+@contextlib.contextmanager
+def _prefect_settings():
+    """Prefect read its settings when first imported (the seed's entry imports it before main): apply the ones
+    export_prefect_env put in the environment to this process too."""
+    import prefect.settings as prefect_settings
+
+    from agentic.settings import PREFECT_VARIABLES
+
+    updates = {getattr(prefect_settings, name): os.environ[name] for name in PREFECT_VARIABLES
+               if os.environ.get(name) and hasattr(prefect_settings, name)}
+    with prefect_settings.temporary_settings(updates=updates):
+        yield
+
+
+def execute(github_issue_url: str, *, require_plan_approval: bool | None = None, starting_branch: str | None = None,
+            new_session_on_edit: bool = False, requested_by: str | None = None, show_progress: bool = True) -> Any:
+    """Validate, check the services, run the flow in this process; the WorkflowResult, or _Failure."""
+    from agentic.settings import export_prefect_env, load_settings
+    from agentic.workflows.issue_ref import parse_issue_url
+
+    try:
+        settings = load_settings()
+        parse_issue_url(github_issue_url, settings=settings)  # before Prefect: no flow run for a bad URL
+    except (BadIssueUrl, ConfigError) as exc:
+        raise _fail(exc) from None
+    export_prefect_env(settings)  # agentic/.env's PREFECT_API_URL, wherever the CLI runs from
+    try:
+        with _prefect_settings():
+            _preflight(settings)
+            from agentic.workflows import progress
+            from agentic.workflows.jules_workflow import jules_agent_workflow
+
+            async def go() -> Any:
+                call = jules_agent_workflow(github_issue_url=github_issue_url,
+                                            require_plan_approval=require_plan_approval,
+                                            starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,
+                                            requested_by=requested_by)
+                if not show_progress:
+                    return await call
+                async with progress.live_progress(console):
+                    return await call
+
+            return asyncio.run(go())
+    except _Failure:
+        raise
+    except KeyboardInterrupt as exc:
+        raise _fail(exc, "interrupted") from None
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes one line and an exit code
+        if isinstance(exc, SystemExit):
+            raise
+        leaf = _leaf(exc)
+        if isinstance(leaf, AgenticError):
+            raise _fail(leaf) from None
+        raise _fail(leaf, f"the run failed: {leaf.__class__.__name__}: {leaf}") from None
 
 
 @app.command()
 def run(
-    github_issue_url: Annotated[str, typer.Argument(help="https://github.com/OWNER/REPO/issues/N")],
-    require_plan_approval: Annotated[bool | None, typer.Option("--plan-approval/--no-plan-approval")] = None,
+    github_issue_url: Annotated[str, typer.Argument(metavar="ISSUE_URL", show_default=False,
+                                                    help="https://github.com/OWNER/REPO/issues/N")],
+    require_plan_approval: Annotated[bool | None, typer.Option(
+        "--plan-approval/--no-plan-approval", help="Wait for plan approval (default: REQUIRE_PLAN_APPROVAL).",
+        show_default=False)] = None,
     starting_branch: Annotated[str | None, typer.Option(help="Branch Jules starts from (default branch if unset).")] = None,
     new_session_on_edit: Annotated[bool, typer.Option(help="Start a new session if the issue text changed.")] = False,
+    requested_by: Annotated[str | None, typer.Option(help="GitHub login asked to review the PR (default: the "
+                                                          "issue's author).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print only one JSON object on stdout (the result, "
+                                                             "or the error), no live progress.")] = False,
 ) -> None:
-    """Hand a GitHub issue to Jules, follow it to a pull request and print the result."""
-    from agentic.workflows.jules_workflow import jules_agent_workflow
+    """Hand a GitHub issue to Jules, follow it to a pull request and print the result.
 
-    async def go() -> Any:
-        async with progress.live_progress(console):
-            return await jules_agent_workflow(github_issue_url=github_issue_url,
-                                              require_plan_approval=require_plan_approval,
-                                              starting_branch=starting_branch, new_session_on_edit=new_session_on_edit)
-
+    Exit codes: 0 pull request opened, 1 failed, 2 bad input (URL, option, setting, no such issue),
+    3 needs info or rejected, 4 already handled or another run is handling it.
+    """
     try:
-        result = asyncio.run(go())
-    except AgenticError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from None
-    typer.echo(result.model_dump_json(indent=2))
-    raise typer.Exit(code=EXIT_CODES.get(result.status, 1))
+        result = execute(github_issue_url, require_plan_approval=require_plan_approval,
+                         starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,
+                         requested_by=requested_by, show_progress=not json_output)
+    except _Failure as failure:
+        console.print(Text("error: ", style="bold red") + Text(failure.message))
+        if json_output:
+            typer.echo(json.dumps({"status": "error", "error": failure.error.__class__.__name__,
+                                   "message": failure.message, "exit_code": failure.code}))
+        raise typer.Exit(code=failure.code) from None
+    code = exit_code_for(result)
+    if json_output:
+        typer.echo(json.dumps({**result.model_dump(mode="json"), "exit_code": code}))
+    else:
+        typer.echo(result.model_dump_json(indent=2))
+        style = "green" if code == EXIT_COMPLETED else "yellow" if code in (3, 4) else "red"
+        console.print(Text(f"{result.status}: ", style=f"bold {style}") + Text(result.message))
+    raise typer.Exit(code=code)
 
 
-def run_cli(argv: list[str]) -> int:
+def run_cli(argv: list[str], prog_name: str = PROG_NAME) -> int:
+    """Run the command line on `argv` in this process; return the exit code (usage errors: 2)."""
     try:
-        app(argv, standalone_mode=False)
-    except typer.Exit as exit_:
-        return exit_.exit_code
+        app(args=list(argv), prog_name=prog_name, standalone_mode=True)
     except SystemExit as exit_:
-        return int(exit_.code or 0)
-    except Exception as exc:  # click usage errors
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        code = exit_.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        console.print(Text("error: ", style="bold red") + Text(str(code)))
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a script to parse
+        console.print(Text("error: ", style="bold red") + Text(f"{exc.__class__.__name__}: {exc}"))
+        return EXIT_FAILED
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(sys.argv[1:]))

@@ -1,0 +1,247 @@
+"""Exit codes a script can trust, from `ibt run`, `ibt deploy` and `python -m agentic.workflows.jules_workflow`.
+
+Real processes, no stack: a bad URL, a usage error or an invalid setting exits 2 before anything is contacted (a
+socket listener stands in for the hub and Prefect and must see no connection); an unreachable hub or Prefect API
+exits 1 with one line. The settings file is a temporary one (AGENTIC_ENV_FILE), never the developer's agentic/.env.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agentic.errors import (
+    BadIssueUrl, ConfigError, HubUnavailable, IssueNotFound, JulesSessionFailed, SourceNotConnected,
+)
+from agentic.stacks.ports import free_port
+from agentic.stacks.process import http_ok, start_process, stop_process, wait_until
+from agentic.workflows.cli import exit_code_for, exit_code_for_error, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+_SCRIPT = Path(sys.executable).with_name("ibt")
+IBT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "agentic.cli"]
+FLOW_CLI = [sys.executable, "-m", "agentic.workflows.jules_workflow"]
+GOOD_URL = "https://github.com/acme/widgets/issues/1"
+_PRODUCT_VARS = ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_API_KEY", "MCP_SERVER_URL", "MCP_HUB_TOKEN",
+                 "GITHUB_API_URL", "GITHUB_WEB_URL", "GITHUB_WEB_HOSTS", "AGENTIC_ENV_FILE")
+
+
+class Listener:
+    """A TCP port that accepts and counts connections, then closes them: anything contacting it is seen."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def listener():
+    server = Listener()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def env(tmp_path, listener):
+    """A clean environment: no agentic/.env, hub and Prefect both pointed at the listener."""
+    base = {k: v for k, v in os.environ.items() if k not in _PRODUCT_VARS}
+    return {**base, "AGENTIC_ENV_FILE": str(tmp_path / "absent.env"), "COLUMNS": "200",
+            "MCP_SERVER_URL": f"http://127.0.0.1:{listener.port}",
+            "PREFECT_API_URL": f"http://127.0.0.1:{listener.port}/api"}
+
+
+def run(argv: list[str], env: dict[str, str], timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return proc, time.monotonic() - started
+
+
+# --- the table, on real results and errors ------------------------------------------------------------------
+
+
+def test_exit_code_of_each_result():
+    from agentic.workflows.jules_workflow import WorkflowResult
+
+    def result(status: str, message: str = "", pr: str | None = None) -> WorkflowResult:
+        return WorkflowResult(status=status, issue="acme/widgets#1", message=message, pull_request_url=pr)
+
+    pr = "https://github.com/acme/widgets/pull/2"
+    assert exit_code_for(result("completed", f"pull request {pr}", pr)) == 0
+    assert exit_code_for(result("completed", "already handled by session s-1", pr)) == 4
+    assert exit_code_for(result("completed", "no pull request")) == 1
+    assert exit_code_for(result("duplicate", "run r-1 is already handling acme/widgets#1")) == 4
+    assert exit_code_for(result("needs_info", "too vague")) == 3
+    assert exit_code_for(result("rejected", "not a code change")) == 3
+    assert exit_code_for(result("failed", "tests did not pass")) == 1
+
+
+def test_exit_code_of_each_error():
+    assert [exit_code_for_error(e) for e in (BadIssueUrl("x"), ConfigError("x"), IssueNotFound("x"))] == [2, 2, 2]
+    assert [exit_code_for_error(e) for e in (HubUnavailable("x"), SourceNotConnected("x"), JulesSessionFailed("x"),
+                                             RuntimeError("x"))] == [1, 1, 1, 1]
+
+
+# --- bad input: 2, fast, nothing contacted -----------------------------------------------------------------
+
+
+def test_ibt_run_bad_url_exits_2_at_once_and_contacts_nothing(env, listener):
+    proc, elapsed = run([*IBT, "run", "https://gitlab.com/o/r/issues/1"], env)
+    assert proc.returncode == 2, proc.stderr
+    assert "not the configured GitHub" in proc.stderr and "expected https://github.com/OWNER/REPO/issues/NUMBER" \
+        in proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert elapsed < 3, elapsed
+    assert listener.connections == 0  # neither the hub nor Prefect: no flow run can exist
+
+
+def test_ibt_run_json_reports_the_error_as_one_object(env, listener):
+    proc, _ = run([*IBT, "run", "--json", "https://g\u0456thub.com/acme/widgets/issues/1"], env)
+    assert proc.returncode == 2
+    body = json.loads(proc.stdout)
+    assert body["status"] == "error" and body["exit_code"] == 2 and body["error"] == "BadIssueUrl"
+    assert "xn--" in body["message"] and "xn--" in proc.stderr
+    assert listener.connections == 0
+
+
+@pytest.mark.parametrize("args", [["run"], ["run", "--bogus", GOOD_URL], ["run", GOOD_URL, "extra"], ["nope"]])
+def test_ibt_usage_errors_exit_2(env, listener, args):
+    proc, _ = run([*IBT, *args], env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Usage:" in proc.stderr and proc.stdout == ""
+    assert listener.connections == 0
+
+
+def test_invalid_setting_exits_2_naming_the_variable(env, listener):
+    proc, _ = run([*IBT, "run", GOOD_URL], {**env, "MCP_SERVER_URL": "ftp://hub"})
+    assert proc.returncode == 2
+    assert "MCP_SERVER_URL" in proc.stderr and "http:// or https://" in proc.stderr
+    assert listener.connections == 0
+
+
+def test_flow_cli_in_process_bad_url_and_usage(capsys, listener, monkeypatch, tmp_path):
+    monkeypatch.setenv("MCP_SERVER_URL", f"http://127.0.0.1:{listener.port}")
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{listener.port}/api")
+    assert run_cli(["https://github.com/acme/widgets/pull/1"]) == 2
+    assert "pull request URL, not an issue URL" in capsys.readouterr().err
+    assert run_cli([]) == 2
+    assert run_cli(["--no-such-option", GOOD_URL]) == 2
+    assert run_cli(["--help"]) == 0
+    assert "Exit codes" in capsys.readouterr().out
+    assert listener.connections == 0
+
+
+def test_seed_entry_point_exits_2_on_a_pr_url(env, listener):
+    proc, _ = run([*FLOW_CLI, "https://github.com/acme/widgets/pull/1"], env)
+    assert proc.returncode == 2, proc.stderr
+    assert "pull request URL" in proc.stderr and proc.stdout == ""
+    assert listener.connections == 0
+
+
+# --- unreachable services: 1, one line ---------------------------------------------------------------------
+
+
+def test_unreachable_hub_exits_1_with_one_line(env, listener):
+    closed = free_port()
+    proc, elapsed = run([*IBT, "run", GOOD_URL], {**env, "MCP_SERVER_URL": f"http://127.0.0.1:{closed}"})
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and f"MCP hub not reachable at http://127.0.0.1:{closed}" in lines[0]
+    assert "ibt stacks run mcp-hub" in lines[0] and "Traceback" not in proc.stderr
+    assert listener.connections == 0  # the hub is checked before Prefect is contacted
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The real MCP hub process, no servers."""
+    workdir = tmp_path_factory.mktemp("hub")
+    port = free_port()
+    log = workdir / "hub.log"
+    proc = start_process([sys.executable, "-m", "agentic.hub", "--host", "127.0.0.1", "--port", str(port),
+                          "--settings", str(workdir / "mcp_settings.json")], log_path=log,
+                         env={"MCP_HUB_TOKEN": ""})
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/health"), timeout=60, what="hub", proc=proc,
+                   log_path=log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+def test_prefect_from_agentic_env_is_used_and_unreachable_exits_1(env, listener, hub, tmp_path):
+    """Run from the repo root with no PREFECT_API_URL in the environment: the one in the product's .env file (and
+    its seed-style MCP_SERVER_URL=.../mcp) is what the CLI uses — not a temporary Prefect server."""
+    env_file = tmp_path / "agentic.env"
+    env_file.write_text(f"MCP_SERVER_URL={hub}/mcp\nPREFECT_API_URL=http://127.0.0.1:{listener.port}/api\n")
+    clean = {k: v for k, v in env.items() if k not in ("PREFECT_API_URL", "MCP_SERVER_URL")}
+    proc, _ = run([*IBT, "run", GOOD_URL], {**clean, "AGENTIC_ENV_FILE": str(env_file)}, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and f"Prefect API not reachable at http://127.0.0.1:{listener.port}/api" in lines[0]
+    assert listener.connections >= 1  # Prefect's client went to the URL from the file
+    assert "Traceback" not in proc.stderr
+
+
+# --- ibt deploy ----------------------------------------------------------------------------------------------
+
+
+def test_ibt_deploy_hub_down_exits_1_and_bad_setting_exits_2(env):
+    proc, _ = run([*IBT, "deploy", "--mcp-hub-url", f"http://127.0.0.1:{free_port()}", "--prefect-api-url",
+                   f"http://127.0.0.1:{free_port()}/api"], env)
+    assert proc.returncode == 1 and "MCP hub not healthy" in proc.stderr and "Traceback" not in proc.stderr
+    proc, _ = run([*IBT, "deploy", "--mcp-hub-url", "hub:3000"], env)
+    assert proc.returncode == 2 and "MCP_SERVER_URL" in proc.stderr
+    proc, _ = run([*IBT, "deploy", "--no-such-flag"], env)
+    assert proc.returncode == 2 and "Usage:" in proc.stderr
+
+
+# --- with a real Prefect server: a bad URL leaves no flow run ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bad_url_creates_no_flow_run_on_a_real_prefect(env, prefect_api_url):
+    import httpx
+
+    def count() -> int:
+        return httpx.post(f"{prefect_api_url}/flow_runs/count", json={}, timeout=10).json()
+
+    before = count()
+    assert isinstance(before, int)
+    for url in ("https://gitlab.com/o/r/issues/1", "https://github.com/acme/widgets/pull/1",
+                "https://github.com/acme/widgets/issues/" + "9" * 5000):
+        proc, _ = run([*IBT, "run", url], {**env, "PREFECT_API_URL": prefect_api_url})
+        assert proc.returncode == 2, proc.stderr
+    assert count() == before
+
+
+@pytest.mark.slow
+def test_missing_issue_on_the_sandbox_exits_2_after_a_real_run(sandbox, prefect_api_url):
+    """The whole path: settings, URL, preflight, the flow on the sandbox; the flow's IssueNotFound becomes 2."""
+    env = {k: v for k, v in os.environ.items() if k != "AGENTIC_ENV_FILE"}
+    proc, _ = run([*IBT, "run", "--json", "https://github.com/acme/widgets/issues/999999"],
+                  {**env, **sandbox.env, "PREFECT_API_URL": prefect_api_url}, timeout=240)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    body = json.loads(proc.stdout)
+    assert body["error"] == "IssueNotFound" and body["exit_code"] == 2
