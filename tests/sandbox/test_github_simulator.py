@@ -239,6 +239,17 @@ async def test_locked_issue_from_the_seed_refuses_comments_from_readers():
         assert (await client.post(f"{REPO}/issues/2/comments", json={"body": "fine"},
                                   headers={"Authorization": "Bearer sim-token-mallory"})).status_code == 201
         assert [c["body"] for c in (await client.get(f"{REPO}/issues/1/comments")).json()] == ["Locked, see #2."]
+        # Lock (and unlock) at runtime through the admin hook, e.g. an issue a test has just opened.
+        locked = await client.post("/_sim/lock",
+                                   json={"repo": "acme/widgets", "number": 2, "active_lock_reason": "spam"})
+        assert locked.json() == {"number": 2, "locked": True, "active_lock_reason": "spam"}
+        assert (await client.post(f"{REPO}/issues/2/comments", json={"body": "again"},
+                                  headers={"Authorization": "Bearer sim-token-mallory"})).status_code == 403
+        await client.post("/_sim/lock", json={"repo": "acme/widgets", "number": 2, "locked": False})
+        assert (await client.get(f"{REPO}/issues/2")).json()["locked"] is False
+        assert (await client.post("/_sim/lock", json={"repo": "acme/widgets", "number": 9})).status_code == 404
+        assert (await client.post("/_sim/lock", json={"repo": "acme/widgets", "number": 2,
+                                                      "active_lock_reason": "boring"})).status_code == 400
     with pytest.raises(SeedError, match="active_lock_reason"):
         create_app({"seed": {"repos": [{"owner": "o", "name": "r", "issues": [
             {"title": "t", "user": "u", "locked": True, "active_lock_reason": "boring"}]}]}})

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentic.sandbox.github.seed import SeedError, apply_seed, build_store
+from agentic.sandbox.github.store import LOCK_REASONS
 from agentic.sandbox.github.web import RATE_LIMIT_KINDS, Fault, Sim
 
 
@@ -51,6 +52,24 @@ def admin_routes(sim: Sim) -> list[Route]:
         sim.faults.extend(added)
         return JSONResponse({"faults": [asdict(f) for f in sim.faults if f.count > 0]})
 
+    async def lock(request: Request) -> JSONResponse:
+        """Body: {"repo": "owner/name", "number": N, "locked": true, "active_lock_reason": "too heated"|...|null}:
+        lock (or unlock) an issue or PR of the running simulator, as a maintainer would in GitHub's UI."""
+        data = await request.json()
+        owner, _, name = str(data.get("repo", "")).partition("/")
+        repo = sim.store.repo(owner, name)
+        issue = repo.issues.get(data.get("number")) if repo else None
+        if issue is None:
+            return JSONResponse({"error": f"no issue {data.get('number')!r} in {data.get('repo')!r}"}, status_code=404)
+        reason = data.get("active_lock_reason")
+        if reason is not None and reason not in LOCK_REASONS:
+            return JSONResponse({"error": f"active_lock_reason must be one of {LOCK_REASONS} or null"},
+                                status_code=400)
+        issue.locked = bool(data.get("locked", True))
+        issue.active_lock_reason = reason if issue.locked else None
+        return JSONResponse({"number": issue.number, "locked": issue.locked,
+                             "active_lock_reason": issue.active_lock_reason})
+
     async def requests(request: Request) -> JSONResponse:
         if request.method == "DELETE":
             sim.route_counts.clear()
@@ -62,6 +81,7 @@ def admin_routes(sim: Sim) -> list[Route]:
         Route("/_sim/state", state, methods=["GET"]),
         Route("/_sim/seed", seed, methods=["POST"]),
         Route("/_sim/faults", faults, methods=["POST", "DELETE"]),
+        Route("/_sim/lock", lock, methods=["POST"]),
         Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
     ]
 

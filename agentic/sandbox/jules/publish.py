@@ -1,8 +1,9 @@
 """Open the pull request of a completed AUTO_CREATE_PR session on a GitHub REST API (the GitHub simulator).
 
 Four calls, as a GitHub App would make them: read the starting branch's tip, create the head branch from it,
-commit the file onto it, open the pull request (and, live profile, one more commit after COMPLETED). Any failure becomes `PublishError` with a one-line reason that the
-session reports in `sessionFailed.reason` (tokens never appear in it).
+commit the file onto it, open the pull request (and, live profile, one more commit after COMPLETED). Any failure
+becomes `PublishError` with a one-line reason that the session reports in `sessionFailed.reason` (tokens never
+appear in it).
 """
 
 from __future__ import annotations
