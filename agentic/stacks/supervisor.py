@@ -25,7 +25,7 @@ from dotenv import dotenv_values
 from rich.console import Console
 from rich.text import Text
 
-from agentic.errors import ConfigError, StackError
+from agentic.errors import AgenticError, ConfigError, StackError
 from agentic.stacks.native import POSTGRES_HEALTH, NativeService
 from agentic.stacks.ports import port_holder
 from agentic.stacks.postgres import find_pg_bindir
@@ -139,6 +139,8 @@ class Supervisor:
         if started:
             self.console.print(f"[dim]stopping {', '.join(s.name for s in started)}[/]")
         for svc in started:
+            if self.watch[svc.name].state in ("backoff", "down"):
+                continue  # exited and its group cleared already; its pid may belong to someone else by now
             stop_process(self.procs[svc.name], sig=svc.stop_signal, timeout=20)
         for name, watch in self.watch.items():
             for request, _, _ in watch.waiters:
@@ -157,8 +159,7 @@ class Supervisor:
             if watch.state in ("starting", "healthy") and proc is not None and proc.poll() is not None:
                 self._exited(svc, proc.returncode)
             elif watch.state == "backoff" and time.monotonic() >= watch.due and not self.stop.is_set():
-                self._spawn(svc, fresh_log=False)
-                self._write_state()
+                self._respawn(svc)
             elif watch.state == "starting" and self._probe_started(svc):
                 self._became_healthy(svc)
                 asked = [at for _, _, at in watch.waiters]
@@ -219,19 +220,32 @@ class Supervisor:
         old_pid = proc.pid if proc is not None and proc.poll() is None else None
         self._event(f"{svc.name} restart requested (pid {old_pid or '-'}, was {watch.state})")
         watch.state = "stopping"  # its exit is ours: no policy applies
-        if proc is not None:
+        if old_pid is not None:
             stop_process(proc, sig=svc.stop_signal, timeout=20)
         self.healthy.discard(svc.name)
         # A requested restart is a fresh start: count and backoff start over, as after `docker restart`.
         watch.restarts, watch.backoff, watch.healthy_since = 0, Backoff(), None
-        self._spawn(svc, fresh_log=False)
         watch.waiters.append((request, old_pid, time.monotonic()))
+        self._respawn(svc)
+
+    def _respawn(self, svc: NativeService) -> None:
+        """Start a service again; if it cannot even be spawned (binary or env_file gone), it stays down and the
+        rest of the stack keeps running."""
+        watch = self.watch[svc.name]
+        try:
+            self._spawn(svc, fresh_log=False)
+        except AgenticError as exc:
+            watch.state = "down"
+            self._event(f"{svc.name} cannot be started again; it stays down: {exc}")
+            for request, _, _ in watch.waiters:
+                self._answer(request, ok=False, message=f"{svc.name} cannot be started again: {exc}")
+            watch.waiters.clear()
         self._write_state()
 
     def _answer(self, request: str, **result: object) -> None:
         control = self.state.control
         control.mkdir(parents=True, exist_ok=True)
-        tmp = control / f"{request}.tmp"
+        tmp = control / f"{request}.result.tmp"
         tmp.write_text(json.dumps(result))
         os.replace(tmp, control / f"{request}.result")
 

@@ -237,6 +237,36 @@ def test_policies_no_on_failure_and_always(stacks_tmp):
 
 
 @pytest.mark.slow
+def test_a_service_that_cannot_be_started_again_stays_down_alone(stacks_tmp):
+    """Its env_file vanished after the first start: that service stays down, the supervisor and the rest go on."""
+    (stacks_tmp / "pair").mkdir()
+    (stacks_tmp / "pair" / "fragile.env").write_text("GREETING=hello\n")
+    server = f'["{sys.executable}", "-m", "http.server", "--bind", "127.0.0.1"'
+    (stacks_tmp / "pair" / "pair.local.yaml").write_text(textwrap.dedent(f"""
+        services:
+          steady:
+            image: python:3.11
+            restart: always
+            x-ibt: {{native: {{command: {server}, "${{IBT_PORT_STEADY}}"], port: "${{IBT_PORT_STEADY}}"}}}}
+          fragile:
+            image: python:3.11
+            restart: always
+            env_file: fragile.env
+            x-ibt: {{native: {{command: {server}, "${{IBT_PORT_FRAGILE}}"], port: "${{IBT_PORT_FRAGILE}}"}}}}
+    """))
+    with running_native_stack("pair", stacks_dir=stacks_tmp) as stack:
+        (stacks_tmp / "pair" / "fragile.env").unlink()
+        stack.kill("fragile")
+        wait_for(lambda: stack.service("fragile")["state"] == "down", 10, "fragile marked down")
+        events = (stack.state_dir / "logs" / "supervisor.log").read_text()
+        assert "fragile cannot be started again; it stays down: fragile: env_file" in events
+        assert stack.pid("steady") is not None and stack.state.read_run()["status"] == "healthy"
+        failed = subprocess.run([*IBT, "stacks", "restart", "fragile", "--state-dir", str(stack.state_dir)],
+                                env=ibt_env(), capture_output=True, text=True, timeout=60)
+        assert failed.returncode == 1 and "fragile cannot be started again" in failed.stderr
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(find_pg_bindir() is None, reason="PostgreSQL binaries not installed")
 def test_killed_postgres_recovers_with_its_data(stacks_tmp):
     """kill -9 of the postmaster: its backends go, the new server replays the WAL and what was committed is there;
