@@ -245,3 +245,20 @@ def test_missing_issue_on_the_sandbox_exits_2_after_a_real_run(sandbox, prefect_
     assert proc.returncode == 2, proc.stderr[-3000:]
     body = json.loads(proc.stdout)
     assert body["error"] == "IssueNotFound" and body["exit_code"] == 2
+
+
+@pytest.mark.slow
+def test_ibt_deploy_only_counts_each_servers_own_tools(sandbox, prefect_api_url):
+    """`github: N tools` counts github's tools only, not github-rest's (both names start with `github-`)."""
+    import re
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if k != "AGENTIC_ENV_FILE"}
+    proc, _ = run([*IBT, "deploy", "--deploy-only", "--mcp-hub-url", sandbox.hub_url, "--prefect-api-url",
+                   prefect_api_url], {**env, **sandbox.env, "COLUMNS": "200"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = {m[0]: int(m[1]) for m in re.findall(r"hub server ([\w-]+): (\d+) tools", proc.stderr)}
+    servers = httpx.get(f"{sandbox.hub_url}/api/servers", timeout=10).json()["data"]
+    actual = {s["name"]: len(s["tools"]) for s in servers}
+    assert printed == actual and set(printed) == {"github", "github-rest", "jules"}, (printed, actual)
