@@ -97,10 +97,16 @@ def test_profile_from_the_environment_or_the_flag(tmp_path, how):
         stop_process(proc)
 
 
-def test_bad_profile_is_refused_by_the_cli():
+def test_bad_profile_is_refused_by_the_cli(tmp_path):
     done = subprocess.run([sys.executable, "-m", "agentic.sandbox.jules", "--profile", "observed"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "documented, live" in done.stderr
+    config = tmp_path / "bad.yaml"
+    config.write_text("live: {outputs: sometimes}\n")
+    done = subprocess.run([sys.executable, "-m", "agentic.sandbox.jules", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("error: invalid Jules simulator config")
+    assert "live.outputs" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_running_sandbox_selects_the_jules_profile():

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from agentic.sandbox.jules.app import create_app
+from agentic.errors import ConfigError
 from agentic.sandbox.jules.config import DEMO_CONFIG, PROFILES, SourceConfig, load_config
 
 cli = typer.Typer(add_completion=False)
@@ -35,8 +36,12 @@ def serve(
     """Serve the Jules v1alpha API simulator (sessions, activities, sources; pull requests on GitHub)."""
     if profile is not None and profile not in PROFILES:
         raise typer.BadParameter(f"{profile!r}: use one of {', '.join(PROFILES)}", param_hint="--profile")
-    settings = load_config(config or DEMO_CONFIG, github_url=github_url, github_token=github_token, tick_seconds=tick_seconds,
-                           api_keys=api_key or None, profile=profile)
+    try:
+        settings = load_config(config or DEMO_CONFIG, github_url=github_url, github_token=github_token,
+                               tick_seconds=tick_seconds, api_keys=api_key or None, profile=profile)
+    except ConfigError as exc:  # one readable line, not a traceback
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(code=2) from None
     for item in source or []:
         owner, _, repo = item.partition("/")
         if not owner or not repo:

@@ -56,7 +56,7 @@ class LiveConfig(_Model):
                                     "reads) and AWAITING_USER_INPUT (for AWAITING_USER_FEEDBACK) on the wire.")
     running_share: float = Field(default=0.5, ge=0, le=1,
                                  description="Share of a variant session's IN_PROGRESS reads answered RUNNING.")
-    outputs: OutputsMode | Literal["mixed"] = Field(
+    outputs: Literal["full", "late", "empty", "mixed"] = Field(
         default="mixed", description="full: outputs as documented; late: empty on COMPLETED, filled "
                                      "outputs_delay_seconds later; empty: never (diff only in activities, the PR "
                                      "only on GitHub); mixed: one of the three per session.")
