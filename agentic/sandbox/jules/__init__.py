@@ -5,7 +5,8 @@
 
 Sessions follow scripted lifecycles on a configurable clock, open real pull requests on the GitHub simulator
 (AUTO_CREATE_PR), enforce per-key quotas and answer errors in Google's format; `/_sim/*` routes expose state,
-scenarios and fault injection to tests.
+scenarios and fault injection to tests. `profile: live` (`live.py`) adds what the live API does beyond its
+reference: approval carried forward, open states, empty outputs, late activity lists, shared createTimes.
 """
 
 from agentic.sandbox.jules.app import JulesSimulator, create_app
