@@ -226,6 +226,8 @@ class Supervisor:
         # A requested restart is a fresh start: count and backoff start over, as after `docker restart`.
         watch.restarts, watch.backoff, watch.healthy_since = 0, Backoff(), None
         watch.waiters.append((request, old_pid, time.monotonic()))
+        if self.stop.is_set():  # a stop arrived while it was stopping: stop_all answers the request
+            return
         self._respawn(svc)
 
     def _respawn(self, svc: NativeService) -> None:
