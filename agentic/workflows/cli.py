@@ -141,8 +141,8 @@ def execute(github_issue_url: str, *, require_plan_approval: bool | None = None,
         raise _fail(exc) from None
     export_prefect_env(settings)  # agentic/.env's PREFECT_API_URL, wherever the CLI runs from
     try:
+        _preflight(settings)  # before importing Prefect: a down service is reported at once
         with _prefect_settings():
-            _preflight(settings)
             from agentic.workflows import progress
             from agentic.workflows.jules_workflow import jules_agent_workflow
 
