@@ -8,6 +8,8 @@ global concurrency limit of 1 used as a mutex (`jules-dispatch-lock`), so two ru
 - The claim is written BEFORE `createSession`, and the session id right after; the Jules prompt carries a marker
   (issue key + text hash), so a run that died between "create" and "record" is recovered by finding that marker.
 - One session per text hash; an edited issue (new hash) gets a new session only when the caller asks for it.
+- Every write checks ownership under the lock: a run that lost its claim (paused too long, taken over) gets
+  ClaimLost and stops writing, so there is never a last-writer-wins race between two owners.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from prefect.variables import Variable
 from pydantic import BaseModel, Field
 
+from agentic.errors import AgenticError
 from agentic.workflows.issue_ref import IssueRef
 
 LOCK_NAME = "jules-dispatch-lock"
@@ -31,6 +34,10 @@ LOCK_NAME = "jules-dispatch-lock"
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class ClaimLost(AgenticError):
+    """Another run owns the issue now: this one must stop writing and end as a duplicate."""
 
 
 class SessionRecord(BaseModel):
@@ -48,6 +55,7 @@ class Claim(BaseModel):
     owner_run_id: str | None = None
     heartbeat: datetime | None = None
     status_comment_id: int | None = None
+    bot_login: str | None = None  # author of our status comment: the only author whose marker is trusted
     sessions: list[SessionRecord] = []
 
     def session_for(self, text_hash: str) -> SessionRecord | None:
@@ -122,9 +130,13 @@ async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
 
 
 async def update(key: str, run_id: str, claim: Claim) -> None:
-    """Write the owner's view (heartbeat refreshed). Only the owner writes, so no lock is needed here."""
-    claim.owner_run_id, claim.heartbeat = run_id, _now()
-    await save(key, claim)
+    """Write the owner's view (heartbeat refreshed) — only while this run still owns the claim (ClaimLost if not)."""
+    async with dispatch_lock():
+        current = await load(key)
+        if current is not None and current.owner_run_id not in (run_id, None):
+            raise ClaimLost(f"run {current.owner_run_id} took over {claim.issue}; run {run_id} stops here")
+        claim.owner_run_id, claim.heartbeat = run_id, _now()
+        await save(key, claim)
 
 
 async def release(key: str, run_id: str, claim: Claim) -> None:

@@ -131,3 +131,16 @@ async def request_reviewers(hub: HubTools, ref: IssueRef, number: int, reviewers
             return False
         raise
     return True
+
+
+async def find_pull_request_for_session(hub: HubTools, ref: IssueRef, session_id: str,
+                                        session_url: str | None) -> str | None:
+    """The open PR Jules opened for a session whose `outputs` came back empty: its body or head branch names the
+    session (Jules links the session in the PR and names branches after the task)."""
+    raw = await hub.call(tool("listPullRequests"), {"owner": ref.owner, "repo": ref.repo, "state": "open",
+                                                    "per_page": 100, "sort": "created", "direction": "desc"})
+    for pr in raw or []:
+        text = f"{pr.get('body') or ''}\n{(pr.get('head') or {}).get('ref', '')}"
+        if session_id in text or (session_url and session_url in text):
+            return pr.get("html_url")
+    return None

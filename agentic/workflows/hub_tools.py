@@ -1,27 +1,46 @@
-"""Call MCP tools through the hub from the flow's deterministic tasks.
+"""Call MCP tools through the hub from the flow's deterministic tasks, surviving the hub.
 
 The hub (ours or mcphub) exposes each tool as `<server>-<tool>`. `openapi` servers answer with one text content
 holding the JSON response, or an error text `API call failed: <status> <reason> - <body>`. This module turns those
 into Python values and typed errors, so Prefect retries only what is worth retrying (TransientError).
+
+Surviving the hub: the MCP session lives in its own asyncio task, so a dropped connection (hub restart, kill -9,
+proxy reset) ends that task — not the flow's — and the next call opens a fresh session, waiting with backoff up to
+`reconnect_seconds` while the hub is down. A call interrupted by the loss raises HubUnavailable (transient): the
+caller's task retry decides whether repeating it is safe (every Jules and GitHub operation of the flow is written
+to be idempotent on re-entry), so nothing is re-sent blindly here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 
 from agentic.errors import HubError, HubUnavailable, TransientError
 
+logger = logging.getLogger(__name__)
 _API_FAILURE = re.compile(r"API call failed:\s*(?P<status>\d{3})\b[^-]*(?:-\s*(?P<body>.*))?", re.DOTALL)
+# Hub texts (ours and mcphub's) for an upstream that is down or slow: worth retrying, never final.
+_TRANSIENT_TEXT = re.compile(
+    r"ReadTimeout|ConnectTimeout|ConnectError|timed? ?out|not connected|disconnected|Connection (?:closed|reset|refused)"
+    r"|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|temporarily unavailable|Service Unavailable"
+    r"|is (?:starting|restarting|reconnecting)", re.IGNORECASE)
+_UNKNOWN_TOOL = re.compile(r"Unknown tool|Tool .{0,80}not found|No such tool|Server not found", re.IGNORECASE)
+CONNECTION_CLOSED = -32000  # MCP SDK's code when the transport goes away mid-request
 
 
 class ToolCallFailed(HubError):
@@ -35,21 +54,25 @@ class ToolCallFailed(HubError):
 
 
 class TransientToolFailure(ToolCallFailed, TransientError):
-    """429 or 5xx from the upstream API, or a dropped connection: retry later."""
+    """429 or 5xx from the upstream API, an upstream the hub cannot reach right now, or a timeout: retry later."""
 
 
-def _parse_failure(tool: str, text: str) -> ToolCallFailed:
-    match = _API_FAILURE.search(text)
-    if not match:
-        return ToolCallFailed(tool, text.strip()[:500])
-    status = int(match["status"])
-    raw = (match["body"] or "").strip()
-    try:
-        body: Any = json.loads(raw)
-    except ValueError:
-        body = raw
-    cls = TransientToolFailure if status == 429 or status >= 500 else ToolCallFailed
-    return cls(tool, f"HTTP {status}: {_error_message(body)}", status=status, body=body)
+def classify_failure(tool: str, text: str) -> ToolCallFailed:
+    """An error text of a tool call -> a typed failure: HTTP status first, then unknown tool, then transient text."""
+    if match := _API_FAILURE.search(text):
+        status = int(match["status"])
+        raw = (match["body"] or "").strip()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw
+        cls = TransientToolFailure if status in (408, 429) or status >= 500 else ToolCallFailed
+        return cls(tool, f"HTTP {status}: {_error_message(body)}", status=status, body=body)
+    if _UNKNOWN_TOOL.search(text):
+        return ToolCallFailed(tool, f"the hub has no tool {tool!r}: {text.strip()[:200]}")
+    if _TRANSIENT_TEXT.search(text):
+        return TransientToolFailure(tool, text.strip()[:300])
+    return ToolCallFailed(tool, text.strip()[:500])
 
 
 def _error_message(body: Any) -> str:
@@ -63,35 +86,166 @@ def _error_message(body: Any) -> str:
     return str(body)[:300]
 
 
-class HubTools:
-    """One MCP session to the hub, kept for the whole flow run (no reconnect per call)."""
+def _connection_lost(exc: BaseException) -> bool:
+    if isinstance(exc, MCPError):
+        return exc.error.code == CONNECTION_CLOSED
+    return isinstance(exc, (httpx2.TransportError, ConnectionError, anyio.ClosedResourceError,
+                            anyio.BrokenResourceError, anyio.EndOfStream, TimeoutError))
 
-    def __init__(self, session: ClientSession) -> None:
-        self._session = session
+
+class _Connection:
+    """One MCP session, entered and exited in its own task (anyio scopes must stay in one task)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None) -> None:
+        self.url, self.headers = url, headers
+        self.session: ClientSession | None = None
+        self.error: BaseException | None = None
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.session is not None and self._task is not None and not self._task.done()
+
+    async def open(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"mcp-session {self.url}")
+        await self._ready.wait()
+        if not self.alive:
+            raise self.error or HubUnavailable(f"MCP session to {self.url} ended at once")
+
+    async def _run(self) -> None:
+        try:
+            async with (
+                create_mcp_http_client(headers=self.headers) as http,
+                streamable_http_client(self.url, http_client=http) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                self.session = session
+                self._ready.set()
+                await self._stop.wait()
+        except BaseException as exc:  # noqa: BLE001 - recorded; this task's death is the signal
+            self.error = _leaf(exc)
+            if isinstance(exc, asyncio.CancelledError) and self._stop.is_set():
+                return
+        finally:
+            self.session = None
+            self._ready.set()
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._task and not self._task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - closing anyway
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The single exception inside nested groups (anyio wraps errors raised in the client's task group)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class HubTools:
+    """The flow's client of the hub: one MCP session at a time, re-opened after a loss."""
+
+    def __init__(self, mcp_url: str, token: str | None = None, *, reconnect_seconds: float = 60.0,
+                 call_timeout_seconds: float = 120.0) -> None:
+        self.mcp_url = mcp_url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.reconnect_seconds = reconnect_seconds
+        self.call_timeout_seconds = call_timeout_seconds
+        self._conn: _Connection | None = None
+        self._lock = asyncio.Lock()
         self.calls: Counter[str] = Counter()
+        self.reconnects = 0
 
     def calls_to(self, server: str) -> int:
         """Tool calls made to one hub server (e.g. Jules API calls per session, for the cost report)."""
         return sum(n for name, n in self.calls.items() if name.startswith(server + "-"))
 
+    async def connect(self, *, budget: float | None = None) -> None:
+        """Open a session, retrying with backoff for `budget` seconds (default: `reconnect_seconds`)."""
+        deadline = time.monotonic() + (self.reconnect_seconds if budget is None else budget)
+        delay = 0.25
+        while True:
+            conn = _Connection(self.mcp_url, self._headers)
+            try:
+                await conn.open()
+                self._conn = conn
+                return
+            except BaseException as exc:  # noqa: BLE001 - classified below
+                await conn.close()
+                leaf = _leaf(exc)
+                if isinstance(leaf, asyncio.CancelledError):
+                    raise
+                if isinstance(leaf, httpx2.HTTPStatusError) and leaf.response.status_code in (401, 403):
+                    raise HubError(f"the MCP hub at {self.mcp_url} refused the token "
+                                   f"(HTTP {leaf.response.status_code}): set MCP_HUB_TOKEN") from None
+                if time.monotonic() + delay > deadline:
+                    raise HubUnavailable(f"MCP hub not reachable at {self.mcp_url}: {type(leaf).__name__}: "
+                                         f"{str(leaf)[:200]}; start it with `ibt stacks run mcp-hub` or set "
+                                         "MCP_SERVER_URL") from None
+                logger.info("MCP hub at %s not reachable (%s); retrying in %.1fs", self.mcp_url,
+                            type(leaf).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _session(self) -> ClientSession:
+        async with self._lock:
+            if self._conn is None or not self._conn.alive:
+                if self._conn is not None:
+                    logger.warning("MCP session to the hub lost (%s); reconnecting", self._conn.error)
+                    await self._conn.close()
+                    self.reconnects += 1
+                await self.connect()
+            assert self._conn is not None and self._conn.session is not None
+            return self._conn.session
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
     async def list_tool_names(self) -> list[str]:
-        result = await self._session.list_tools()
+        session = await self._session()
+        try:
+            result = await session.list_tools()
+        except Exception as exc:
+            if _connection_lost(exc):
+                raise HubUnavailable(f"hub connection lost while listing tools: {exc}") from exc
+            raise
         return [tool.name for tool in result.tools]
 
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> Any:
         """Call `tool` and return its JSON result (or text when the result is not JSON)."""
+        session = await self._session()
         self.calls[tool] += 1
         try:
-            result = await self._session.call_tool(tool, arguments or {})
-        except (httpx2.TransportError, ConnectionError) as exc:
-            raise HubUnavailable(f"hub connection lost while calling {tool}: {exc}") from exc
-        text = "".join(getattr(part, "text", "") for part in result.content)
-        if result.is_error:
-            if "Unknown tool" in text or "not found" in text.lower() and "tool" in text.lower():
-                raise ToolCallFailed(tool, f"the hub has no tool {tool!r}: {text.strip()[:200]}")
-            raise _parse_failure(tool, text)
-        if result.structured_content is not None and not text:
-            return result.structured_content
+            result = await session.call_tool(tool, arguments or {}, read_timeout_seconds=self.call_timeout_seconds)
+        except asyncio.CancelledError:
+            # The session's task died under us (its cancel scope), not the flow: a lost connection, retryable.
+            if self._conn is not None and not self._conn.alive and not _current_task_cancelling():
+                raise HubUnavailable(f"hub connection lost while calling {tool}") from None
+            raise
+        except Exception as exc:
+            if _connection_lost(exc):
+                if self._conn is not None:
+                    await self._conn.close()  # the next call reconnects
+                raise HubUnavailable(f"hub connection lost while calling {tool}: {type(exc).__name__}: "
+                                     f"{str(exc)[:200]}") from exc
+            raise
+        text = "".join(getattr(part, "text", "") for part in getattr(result, "content", []) or [])
+        if getattr(result, "is_error", False):
+            raise classify_failure(tool, text)
+        structured = getattr(result, "structured_content", None)
+        if structured is not None and not text:
+            return structured
         if not text:
             return None
         try:
@@ -100,37 +254,19 @@ class HubTools:
             return text
 
 
-def _only_leaf(group: BaseExceptionGroup) -> BaseException | None:
-    """The single exception inside nested groups (anyio wraps errors raised in the client's task group)."""
-    leaves = list(_leaves(group))
-    return leaves[0] if len(leaves) == 1 else None
-
-
-def _leaves(exc: BaseException):
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield exc
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return bool(task and task.cancelling())
 
 
 @contextlib.asynccontextmanager
-async def connect_hub(mcp_url: str, token: str | None = None) -> AsyncIterator[HubTools]:
-    """Open one streamable-HTTP MCP session to the hub's `/mcp`. Errors come out unwrapped and typed."""
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+async def connect_hub(mcp_url: str, token: str | None = None, *, reconnect_seconds: float = 60.0,
+                      connect_budget: float = 5.0) -> AsyncIterator[HubTools]:
+    """A hub client for one flow run. The first connection fails fast (`connect_budget`) so a hub that was never
+    started is one clear error; later losses are healed for up to `reconnect_seconds`."""
+    hub = HubTools(mcp_url, token, reconnect_seconds=reconnect_seconds)
+    await hub.connect(budget=connect_budget)
     try:
-        async with (
-            create_mcp_http_client(headers=headers) as http,
-            streamable_http_client(mcp_url, http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            yield HubTools(session)
-    except BaseExceptionGroup as group:
-        leaf = _only_leaf(group)
-        if isinstance(leaf, (httpx2.ConnectError, httpx2.ConnectTimeout)):
-            raise HubUnavailable(f"MCP hub not reachable at {mcp_url}: {leaf}; start it with "
-                                 "`ibt stacks run mcp-hub` or set MCP_SERVER_URL") from None
-        if leaf is not None:
-            raise leaf from None
-        raise
+        yield hub
+    finally:
+        await hub.close()

@@ -117,7 +117,9 @@ async def test_concurrent_triggers_and_kill_minus_9_give_one_session(sandbox, ne
     # A retry right away still sees a live owner; once its heartbeat is stale, the retry takes over and finishes.
     await asyncio.sleep(float(FAST_WORKFLOW["claim_stale_seconds"]) + 1)
     result = await jules_agent_workflow(github_issue_url=url)
-    assert result.status == "completed", result
+    # Completed by this retry, or already by the trigger that took over: either way the one PR is reported.
+    expected = "duplicate" if "completed" in statuses else "completed"
+    assert result.status == expected and result.pull_request_url, (result, statuses)
     assert len(sessions_for(sandbox, number)) == 1
     assert len(status_comments(sandbox, number)) == 1
     assert result.session_id == sessions_for(sandbox, number)[0]["id"]
