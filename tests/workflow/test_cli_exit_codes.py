@@ -262,3 +262,20 @@ def test_ibt_deploy_only_counts_each_servers_own_tools(sandbox, prefect_api_url)
     servers = httpx.get(f"{sandbox.hub_url}/api/servers", timeout=10).json()["data"]
     actual = {s["name"]: len(s["tools"]) for s in servers}
     assert printed == actual and set(printed) == {"github", "github-rest", "jules"}, (printed, actual)
+
+
+@pytest.mark.slow
+def test_ibt_run_opens_a_pr_then_reports_already_handled(sandbox, prefect_api_url, new_issue):
+    """0 with the result on stdout; the same issue again: 4, nothing new started."""
+    number, url = new_issue("slugify() keeps a trailing dash (ibt run)",
+                            "`slugify()` in `src/widgets/slugify.py` keeps a trailing dash: slugify('Hello!') "
+                            "returns 'hello-' instead of 'hello'.\n\n- [ ] no trailing dash\n- [ ] a test covers it")
+    env = {**{k: v for k, v in os.environ.items() if k != "AGENTIC_ENV_FILE"}, **sandbox.env,
+           "PREFECT_API_URL": prefect_api_url}
+    proc, _ = run([*IBT, "run", "--json", url], env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first = json.loads(proc.stdout)
+    assert first["status"] == "completed" and first["pull_request_url"] and first["exit_code"] == 0
+    proc, _ = run([*IBT, "run", url], env, timeout=240)
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["pull_request_url"] == first["pull_request_url"]
