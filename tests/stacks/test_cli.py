@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from agentic.cli import app
 from agentic.stacks.ports import free_port
-from tests.stacks.conftest import IBT, STACKS, assert_gone, descendants, ibt_env, state_dir
+from tests.stacks.conftest import IBT, STACKS, assert_gone, descendants, ibt_env
 
 runner = CliRunner()
 
@@ -75,9 +75,9 @@ def test_missing_dependency_names_the_stack_to_add(stacks_tmp):
     assert result.exit_code == 1 and "depends on 'db', which none of the given stacks defines" in result.stderr
 
 
-def test_busy_port_names_its_holder_and_starts_nothing():
+def test_busy_port_names_its_holder_and_starts_nothing(stacks_tmp):
     """A real `ibt` process: the port check happens before PostgreSQL is even created."""
-    state = state_dir()
+    state = stacks_tmp  # removed afterwards
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
