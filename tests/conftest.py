@@ -36,7 +36,8 @@ def prefect_api_url(postgres):
 
 @pytest.fixture(scope="session")
 def sandbox(prefect_api_url):
-    with running_sandbox(tick_seconds=0.1, **FAST_WORKFLOW) as sandbox, environment(sandbox.env):
+    # The live profile by default: the flow must pass against Jules as observed, not as documented (§9).
+    with running_sandbox(tick_seconds=0.1, jules_profile="live", **FAST_WORKFLOW) as sandbox, environment(sandbox.env):
         yield sandbox
 
 
