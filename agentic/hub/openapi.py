@@ -19,6 +19,7 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
+import anyio
 import httpx
 
 from agentic.hub.config import SHOW_MAX, expand, kind_of, show
@@ -146,6 +147,12 @@ class _Expander:
         self.doc = doc
         self.left = max_nodes
         self.max_nodes = max_nodes
+        self._targets: dict[str, Any] = {}
+
+    def _target(self, ref: str) -> Any:
+        if ref not in self._targets:
+            self._targets[ref] = _pointer(self.doc, ref)
+        return self._targets[ref]
 
     def _spend(self) -> None:
         self.left -= 1
@@ -160,14 +167,14 @@ class _Expander:
             if isinstance(ref, str):
                 siblings = {k: self.expand(v, stack) for k, v in value.items() if k != "$ref"}
                 if ref in stack:
-                    target = _pointer(self.doc, ref)
+                    target = self._target(ref)
                     name = ref.rsplit("/", 1)[-1]
                     out: dict[str, Any] = {"description": f"recursive reference to {name} (not expanded)"}
                     if isinstance(target, dict) and isinstance(target.get("type"), str):
                         out = {"type": target["type"], **out}
                     return {**out, **siblings}
                 try:
-                    target = _pointer(self.doc, ref)
+                    target = self._target(ref)
                 except LookupError:
                     raise OpenAPIInvalid(f"unresolvable $ref {show(ref)}") from None
                 resolved = self.expand(target, (*stack, ref))
@@ -348,20 +355,21 @@ class OpenAPIUpstream(Upstream):
                 content_type = response.headers.get("content-type", "")
         import yaml
 
-        try:
+        def parse() -> Any:
             if url.endswith((".yaml", ".yml")) or "yaml" in content_type:
                 return yaml.safe_load(text)
             return json.loads(text)
+
+        try:
+            return await anyio.to_thread.run_sync(parse)   # up to max_openapi_bytes: off the event loop
         except (ValueError, RecursionError, yaml.YAMLError) as exc:
             raise RuntimeError(f"Failed to load OpenAPI specification from {url}: not JSON/YAML ({exc})") from None
 
     async def _serve_once(self) -> None:
-        import anyio
-
         openapi = self.config["openapi"]
         spec = await self._load_spec(openapi)
         try:
-            tools = build_tools(spec, self.limits)
+            tools = await anyio.to_thread.run_sync(build_tools, spec, self.limits)   # off the event loop
         except OpenAPIInvalid as exc:
             source = f" from {expand(openapi['url'])}" if not isinstance(openapi.get("schema"), dict) else ""
             raise RuntimeError(f"invalid OpenAPI document{source}: {exc}") from None

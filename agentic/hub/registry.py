@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from agentic.hub.config import ConfigInvalid, check_name, redact, validate
+from agentic.hub.config import SHOW_MAX, ConfigInvalid, check_name, redact, validate
 from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream
 from agentic.hub.store import load_settings, save_settings
@@ -132,7 +132,8 @@ class Hub:
         if hit is None and server is not None:  # /mcp/{server} also accepts the unprefixed name
             hit = self._index.get(f"{server}{self.separator}{name}")
         if hit is None or (server is not None and hit[0].name != server):
-            return error_result(f"Unknown tool: {name}")
+            shown = name if len(name) <= SHOW_MAX else f"{name[:SHOW_MAX]}... ({len(name)} characters)"
+            return error_result(f"Unknown tool: {shown}")
         upstream, tool = hit
         return await upstream.call(tool, arguments)
 
@@ -191,6 +192,10 @@ class Hub:
         return out
 
     # -- changes -----------------------------------------------------------------------------------------------
+    async def _validate(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+        """`validate` in a worker thread: checking a large inline OpenAPI document must not stall tool calls."""
+        return await anyio.to_thread.run_sync(validate, name, config, self.limits)
+
     def _check_case_clash(self, name: str, renaming: str | None = None) -> None:
         """Names are case-sensitive (as in mcphub), but two that differ only in case would be a trap: tools
         `GitHub-get_issue` next to `github-get_issue`, and one stderr log file on a case-insensitive disk."""
@@ -200,7 +205,7 @@ class Hub:
                                     f"only in letter case (use {other!r} to update that one)")
 
     async def add(self, name: str, config: dict[str, Any]) -> None:
-        config = validate(name, config, self.limits)
+        config = await self._validate(name, config)
         async with self._lock:
             if name in self.settings["mcpServers"]:
                 raise ServerExists(name)
@@ -217,7 +222,7 @@ class Hub:
             raise ServerNotFound(name)
         target = new_name if new_name is not None else name
         check_name(target, "newName" if new_name is not None else "name")
-        config = validate(target, config, self.limits)
+        config = await self._validate(target, config)
         async with self._lock:
             if name not in self.settings["mcpServers"]:
                 raise ServerNotFound(name)
@@ -251,7 +256,7 @@ class Hub:
             self._save()
             if enabled and name not in self.upstreams:
                 try:
-                    self._spawn(name, validate(name, config, self.limits))
+                    self._spawn(name, await self._validate(name, config))
                 except ConfigInvalid as exc:
                     self.upstreams[name] = _Broken(name, config, self._changed, self.log_dir, str(exc))
             elif not enabled:
@@ -263,7 +268,7 @@ class Hub:
             config = self.settings["mcpServers"].get(name)
             if config is None:
                 raise ServerNotFound(name)
-            checked = validate(name, config, self.limits) if self.enabled(name) else None  # before stopping
+            checked = await self._validate(name, config) if self.enabled(name) else None  # before stopping
             await self._stop(name)
             if checked is not None:
                 self._spawn(name, checked)

@@ -268,7 +268,8 @@ def test_a_10_mb_body_is_refused_before_it_is_read(hub):
     assert hub.settings.stat().st_size == size_before
     assert snapshot(hub) == before
     assert "big" not in {s["name"] for s in HubClient(hub.url).list_servers()}
-    assert hub_process.memory_info().rss - rss_before < 8 * MB
+    grown = hub_process.memory_info().rss - rss_before
+    assert grown < 8 * MB, f"the hub grew by {grown / MB:.1f} MB for refused bodies"
     assert elapsed < 10
 
 
@@ -312,9 +313,14 @@ def test_put_toggle_and_system_config_refuse_bad_input(hub):
         (httpx.put(hub.url + "/api/system-config", json={"nameSeparator": LONG}), 400, ["`nameSeparator`"]),
         (httpx.put(hub.url + "/api/system-config", json={"routing": "open"}), 400, ["`routing` must be an object"]),
         (httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": 5}), 400, ["`toolName`"]),
+        (httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": "t", "arguments": [1]}), 400,
+         ["`arguments`"]),
     ]
     for response, status, fields in cases:
         refused(response, status, *fields, echo=LONG)
+    unknown = httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": LONG}).json()["data"]
+    assert unknown["isError"] is True
+    assert unknown["content"][0]["text"] == f"Unknown tool: jules-{LONG[:54]}... (10006 characters)"
     assert snapshot(hub) == before
     jules = HubClient(hub.url).get_server("jules")
     assert jules["status"] == "connected" and "jules-createSession" in {t["name"] for t in jules["tools"]}
