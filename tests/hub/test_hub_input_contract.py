@@ -453,3 +453,35 @@ def test_limits_are_configurable(tmp_path, hub_tools):
     bad = subprocess.run([hub_tools.python, "-m", "agentic.hub", "--settings", str(settings), "--max-body-bytes",
                           "0"], cwd=hub_tools.root, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--max-body-bytes" in bad.stderr
+
+
+def test_bad_entries_of_a_hand_edited_settings_file_are_disconnected_servers(tmp_path, hub_tools):
+    """The same checks run on the settings file at start: each bad entry is a `disconnected` server carrying
+    `invalid config: <message>`; the good one connects; the file is not rewritten."""
+    settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {
+        "ok": openapi(CYCLIC),
+        "  padded  ": openapi(doc(ONE_OP)),
+        "no-ops": openapi(doc({})),
+        "env-number": hub_tools.stdio_config(env={"PORT": 8080}),
+        "var-url": {"type": "streamable-http", "url": "${HUB_TEST_UNSET}/mcp"},
+        "too-many": openapi(doc({f"/p{i}": {"get": {}} for i in range(501)})),
+    })
+    original = settings.read_bytes()
+    with hub_tools.running_hub(settings) as running:
+        client = HubClient(running.url)
+        client.wait_connected("ok", timeout=30)
+        errors = {s["name"]: (s["status"], s["error"]) for s in client.list_servers() if s["name"] != "ok"}
+    assert errors == {
+        "  padded  ": ("disconnected", "invalid config: `name` '  padded  ' is not a valid server name: 1-64 letters, "
+                                       "digits, '-', '_' or '.', starting with a letter or digit; leading/trailing "
+                                       "spaces are not trimmed"),
+        "no-ops": ("disconnected", "invalid config: `openapi.schema`: the document has no operations (no get/post/"
+                                   "put/patch/delete under `paths`): it would publish no tools"),
+        "env-number": ("disconnected", "invalid config: `env.PORT` must be a string (got the number 8080); write "
+                                       "numbers and booleans in quotes"),
+        "var-url": ("disconnected", "invalid config: `url` '${HUB_TEST_UNSET}/mcp' is not an http:// or https:// "
+                                    "URL with a host after ${VAR} expansion"),
+        "too-many": ("disconnected", "invalid config: `openapi.schema`: the document has 501 operations; the limit "
+                                     "is 500 (--max-openapi-operations / MCP_HUB_MAX_OPENAPI_OPERATIONS)"),
+    }
+    assert settings.read_bytes() == original
