@@ -29,25 +29,23 @@ from collections.abc import Iterable
 DEFAULT_MAX_BODY_CHARS = 20_000
 IMAGE_ALT_CHARS = 100
 
+# Every pattern runs in linear time on hostile input: attribute, alt and URL runs are bounded and exclude the opening
+# character of the next candidate (`<`, `[`), and elements are matched open-tag-first with a per-tag memo of missing
+# closing tags (`_elements`), never with a lazy `.*?` from every opener.
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_HIDDEN_ELEMENT = re.compile(
-    r"<(?P<tag>[a-zA-Z][a-zA-Z0-9]*)\b[^>]*(?:\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden)[^>]*>.*?</(?P=tag)\s*>",
-    re.DOTALL | re.IGNORECASE,
-)
-_LINK_REF_COMMENT = re.compile(r"^\s*\[(?://|comment|_)\]:\s*#.*$", re.MULTILINE | re.IGNORECASE)
+_OPEN_TAG = re.compile(r"<(?P<tag>[a-zA-Z][a-zA-Z0-9]{0,30})(?P<attrs>(?:\s[^<>]{0,2000})?)>")
+_HIDDEN_ATTRS = re.compile(r"\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_LINK_REF_COMMENT = re.compile(r"^[ \t]*\[(?://|comment|_)\]:[ \t]*#.*$", re.MULTILINE | re.IGNORECASE)
 # Elements GitHub drops with their content (script, style) or never renders (iframe, object, embed).
-_DROPPED_ELEMENT = re.compile(r"<(?P<tag>script|style|iframe|object|embed)\b[^>]*>.*?</(?P=tag)\s*>",
-                              re.DOTALL | re.IGNORECASE)
-_TAGS = re.compile(r"</?(?:script|style|iframe|object|embed)\b[^>]*>", re.IGNORECASE)
-_HTML_IMG = re.compile(r"<img\b(?P<attrs>[^>]*)>", re.IGNORECASE)
+_DROPPED_TAGS = frozenset({"script", "style", "iframe", "object", "embed"})
+_TAGS = re.compile(r"</?(?:script|style|iframe|object|embed)\b[^<>]{0,2000}>", re.IGNORECASE)
+_HTML_IMG = re.compile(r"<img\b(?P<attrs>[^<>]{0,2000})>", re.IGNORECASE)
 _ALT_ATTR = re.compile(r"""\balt\s*=\s*(?:"(?P<d>[^"]*)"|'(?P<s>[^']*)'|(?P<u>[^\s>]+))""", re.IGNORECASE)
-_MD_IMAGE = re.compile(r"!\[(?P<alt>[^\]\n]*)\]\((?P<url>[^)\s]*)(?:\s+\"[^\"\n]*\")?\)")
-_MD_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]\n]*)\]\((?P<url>[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
-_HTML_LINK = re.compile(r"<a\b[^>]*?\bhref\s*=\s*[\"']?(?P<url>[^\"'\s>]+)[\"']?[^>]*>(?P<text>.*?)</a\s*>",
-                        re.DOTALL | re.IGNORECASE)
-_DETAILS_OPEN = re.compile(r"<details\b[^>]*>", re.IGNORECASE)
+_HREF_ATTR = re.compile(r"""\bhref\s*=\s*(?:"(?P<d>[^"]*)"|'(?P<s>[^']*)'|(?P<u>[^\s>]+))""", re.IGNORECASE)
+_MD_IMAGE = re.compile(r"!\[(?P<alt>[^\[\]\n]{0,1000})\]\((?P<url>[^()\s]{0,2000})(?:[ \t]+\"[^\"\n]{0,500}\")?\)")
+_MD_LINK = re.compile(r"(?<!!)\[(?P<text>[^\[\]\n]{0,1000})\]\((?P<url>[^()\s]{1,2000})(?:[ \t]+\"[^\"\n]{0,500}\")?\)")
+_DETAILS_OPEN = re.compile(r"<details\b[^<>]{0,2000}>", re.IGNORECASE)
 _DETAILS_CLOSE = re.compile(r"</details\s*>", re.IGNORECASE)
-_SUMMARY = re.compile(r"<summary\b[^>]*>(?P<text>.*?)</summary\s*>", re.DOTALL | re.IGNORECASE)
 _URL = re.compile(r"\b(?P<scheme>https?|ftp|wss?)://(?P<rest>[^\s<>\"'`)\]]+)", re.IGNORECASE)
 _WWW = re.compile(r"(?<![\w./\[])www\.(?P<rest>[^\s<>\"'`)\]]+)", re.IGNORECASE)
 
@@ -118,8 +116,52 @@ def _image_label(alt: str) -> str:
 
 
 def _html_image(match: re.Match[str]) -> str:
-    alt = _ALT_ATTR.search(match.group("attrs"))
-    return _image_label(next((g for g in alt.groups() if g is not None), "") if alt else "")
+    return _image_label(_attr(_ALT_ATTR, match.group("attrs")))
+
+
+def _elements(text: str, rewrite) -> str:
+    """Rewrite HTML elements `<tag attrs>inner</tag>` (first closing tag, like a lazy match) in linear time.
+    `rewrite(tag, attrs, inner)` returns the replacement, or None to leave the opening tag as it is."""
+    out: list[str] = []
+    pos = search_from = 0
+    no_close: set[str] = set()  # a closing tag absent after one position is absent after every later one
+    closers: dict[str, re.Pattern[str]] = {}
+    while match := _OPEN_TAG.search(text, search_from):
+        tag = match.group("tag").lower()
+        search_from = match.end()
+        if tag in no_close or rewrite(tag, match.group("attrs"), None) is None:
+            continue
+        closer = closers.setdefault(tag, re.compile(rf"</{tag}\s*>", re.IGNORECASE))
+        close = closer.search(text, match.end())
+        if close is None:
+            no_close.add(tag)
+            continue
+        out += [text[pos:match.start()], rewrite(tag, match.group("attrs"), text[match.end():close.start()])]
+        pos = search_from = close.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _attr(pattern: re.Pattern[str], attrs: str) -> str:
+    found = pattern.search(attrs)
+    return next((g for g in found.groups() if g is not None), "") if found else ""
+
+
+def _hidden_or_dropped(tag: str, attrs: str, inner: str | None) -> str | None:
+    # `inner is None` asks "is this element one to rewrite?"
+    return "" if tag in _DROPPED_TAGS or _HIDDEN_ATTRS.search(attrs) else None
+
+
+def _summary(tag: str, attrs: str, inner: str | None) -> str | None:
+    if tag != "summary":
+        return None
+    return "" if inner is None else f"[collapsed section: {' '.join(inner.split())}]"
+
+
+def _html_link(tag: str, attrs: str, inner: str | None) -> str | None:
+    if tag != "a" or not _attr(_HREF_ATTR, attrs):
+        return None
+    return "" if inner is None else f"{' '.join(inner.split())} (link: {_attr(_HREF_ATTR, attrs)})"
 
 
 def sanitize_issue_text(text: str | None) -> str:
@@ -128,13 +170,12 @@ def sanitize_issue_text(text: str | None) -> str:
         return ""
     text = strip_invisible(text)
     text = _HTML_COMMENT.sub("", text)
-    text = _HIDDEN_ELEMENT.sub("", text)
-    text = _DROPPED_ELEMENT.sub("", text)
+    text = _elements(text, _hidden_or_dropped)
     text = _LINK_REF_COMMENT.sub("", text)
     text = _TAGS.sub("", text)
     text = _HTML_IMG.sub(_html_image, text)
     text = _MD_IMAGE.sub(lambda m: _image_label(m.group("alt")), text)
-    text = _SUMMARY.sub(lambda m: f"[collapsed section: {' '.join(m.group('text').split())}]", text)
+    text = _elements(text, _summary)
     text = _DETAILS_OPEN.sub("[collapsed section]", text)
     text = _DETAILS_CLOSE.sub("[end of collapsed section]", text)
     text = re.sub(r"\[collapsed section\]\s*\[collapsed section: ", "[collapsed section: ", text)
@@ -189,7 +230,7 @@ def defang_urls(text: str) -> str:
         host, sep, path = match.group("rest").partition("/")
         return f"{scheme}://{host.replace('.', '[.]')}{sep}{path}"
 
-    text = _HTML_LINK.sub(lambda m: f"{' '.join(m.group('text').split())} (link: {m.group('url')})", text)
+    text = _elements(text, _html_link)
     text = _MD_LINK.sub(link, text)
     text = _URL.sub(url, text)
     return _WWW.sub(lambda m: "www[.]" + m.group("rest").split("/", 1)[0].replace(".", "[.]")
@@ -234,7 +275,8 @@ def for_github(text: str | None, limit: int, *, allow_mentions: Iterable[str] = 
     if not text or limit <= 0:
         return ""
     allowed = {login.lower() for login in allow_mentions}
-    text = strip_invisible(text)
+    # The output holds at most `limit` characters: ten times that of input is plenty, and bounds the work.
+    text = strip_invisible(text[: max(10 * limit, 10_000)])
     text = _HTML_COMMENT.sub("", text)
     text = _HTML_IMG.sub(_html_image, text)
     text = _MD_IMAGE.sub(lambda m: _image_label(m.group("alt")), text)

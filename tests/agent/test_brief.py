@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from agentic.agent.brief import (DATA_RULE, FENCE_CLOSE, FENCE_OPEN, ITEM_CHARS, MAX_ITEMS, Brief, Triage,
-                                 render_prompt, render_reply)
+                                 render_prompt, render_reply, session_title)
 
 NONCE = "0123456789abcdef"
 URL = "https://github.com/acme/widgets/issues/7"
@@ -105,3 +105,9 @@ def test_relayed_replies_are_fenced_data_too():
     assert reply.count("00000000aaaaaaaa") == 3
     assert reply.rstrip().endswith(FENCE_CLOSE.format(nonce="00000000aaaaaaaa"))
     assert "hxxps://evil[.]example/x" in reply and "https://" not in reply
+
+
+def test_session_title_is_clean_and_capped():
+    title = session_title(_brief(title="Fix https://evil.example/x, fixes #3 " + "y" * 300), 7)
+    assert title.endswith(" (#7)") and len(title) <= 125
+    assert "https://" not in title and "fixes #3" not in title

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from agentic.agent.sanitize import (BIDI_CONTROLS, defang_urls, estimate_tokens, for_prompt, neutralise_closing_refs,
                                     sanitize_issue_text, strip_invisible, truncate_middle)
 from agentic.agent.triage import issue_prompt
+from agentic.settings import Settings
 
 
 def _tags(text: str) -> str:
@@ -137,3 +139,21 @@ def test_forged_prompt_tags_cannot_end_the_issue_data_early():
 def test_token_estimate_is_conservative_for_non_latin_text():
     assert estimate_tokens("abcd" * 100) == 100
     assert estimate_tokens("日本語" * 100) == 300
+
+
+def test_the_default_body_cap_is_the_settings_default():
+    from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS
+
+    assert Settings.model_fields["max_issue_body_chars"].default == DEFAULT_MAX_BODY_CHARS
+
+
+@pytest.mark.parametrize("unit", ["<a ", "<span hidden>", "<img ", "![", "[x](", "[", "<details>", "<summary>",
+                                  "<a href=x>", '<img alt="', "<div style='display:none'>", "<!--", "\n", "@a/"])
+def test_hostile_repetition_is_processed_in_linear_time(unit):
+    # Each of these took minutes at 60 KB with lazy/unbounded patterns (quadratic); linear is ~0.1 s at 200 KB.
+    text = unit * (200_000 // len(unit))
+    started = time.perf_counter()
+    for_prompt(text, 20_000)
+    from agentic.agent.sanitize import for_github
+    for_github(text, 3_000, multiline=True)
+    assert time.perf_counter() - started < 5
