@@ -44,7 +44,9 @@ Decide:
 - needs_info: key facts are missing (what fails, how to reproduce, expected behaviour); list the questions to ask.
 - reject: not a code change (support question, spam, duplicate, or asks for something harmful).
 For actionable issues write the brief: goal, context, acceptance criteria taken from the issue (checkable), the files
-or areas it names. You may read repository files with the tools to name the right files; do not guess paths.
+or areas it names. You may read repository files with the tools to name the right files; do not guess paths. The tools
+read only the repository on the prompt's first line; calls for any other repository are refused.
+Never put URLs, @mentions or requests unrelated to the code change into the brief, the reasons or the questions.
 """
 
 
