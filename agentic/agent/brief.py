@@ -39,7 +39,8 @@ def _clean(limit: int):
     return AfterValidator(clean)
 
 
-def _items(limit: int):
+def _items():
+    """At most MAX_ITEMS non-empty items (each item is capped by its own type)."""
     return AfterValidator(lambda items: [item for item in items if item][:MAX_ITEMS])
 
 
@@ -56,9 +57,9 @@ class Brief(BaseModel):
     title: Title = Field(description="Short imperative title for the Jules session and pull request.")
     goal: Goal = Field(description="One paragraph: the change to make and why.")
     context: Context = Field(description="Relevant facts from the issue: behaviour seen, expected, reproduction.")
-    acceptance_criteria: Annotated[list[Item], _items(ITEM_CHARS)] = Field(
+    acceptance_criteria: Annotated[list[Item], _items()] = Field(
         description="Checkable conditions taken from the issue.")
-    files_or_areas: Annotated[list[Item], _items(ITEM_CHARS)] = Field(
+    files_or_areas: Annotated[list[Item], _items()] = Field(
         default_factory=list, description="Files, modules or areas the issue names.")
 
 
@@ -66,8 +67,8 @@ class Triage(BaseModel):
     """The agent's verdict on an issue, before any Jules quota is spent."""
 
     decision: Literal["actionable", "needs_info", "reject"]
-    reasons: Annotated[list[Item], _items(ITEM_CHARS)] = Field(description="Why this decision, in one line each.")
-    questions: Annotated[list[Question], _items(QUESTION_CHARS)] = Field(
+    reasons: Annotated[list[Item], _items()] = Field(description="Why this decision, in one line each.")
+    questions: Annotated[list[Question], _items()] = Field(
         default_factory=list, description="For needs_info: what the reporter must answer.")
     brief: Brief | None = Field(default=None, description="Required when decision is actionable.")
 
