@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Plant the seven bugs of issue #15 one at a time in a throw-away copy of the tree and check that a test fails.
+
+    .venv/bin/python scripts/plant_bugs.py                 # all seven: baseline run, then one run per bug
+    .venv/bin/python scripts/plant_bugs.py reviewer edit   # only these (names below)
+    .venv/bin/python scripts/plant_bugs.py --list          # the bugs and the tests that must catch them
+    .venv/bin/python scripts/plant_bugs.py --no-baseline   # skip the check that the clean copy passes
+
+The working tree is never touched: the tree (tracked and untracked files, without .git/.venv/.ibt) is copied to a
+temporary folder, each bug is written into that copy only, and pytest runs there with the copy first on
+PYTHONPATH (the hub, the simulators and the flow's subprocesses inherit it, so they run the planted code too).
+A bug is *caught* when at least one of its tests fails. Prints "N of 7 caught"; exit 0 only when all are caught
+(and, unless --no-baseline, the same tests passed on the clean copy first). Takes ~10 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMISES = "tests/workflow/test_promises.py"
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    promise: str
+    edits: tuple[tuple[str, str, str], ...]  # (file, exact text found once, replacement)
+    tests: tuple[str, ...]
+
+
+BUGS = [
+    Bug("fixes-line", "the PR closes the issue (`Fixes #N` added when Jules leaves it out)",
+        (("agentic/workflows/tasks.py", "    if str(ref.number) not in _FIXES.findall(body):\n",
+          "    if False:  # planted: never add the closing line\n"),),
+        (f"{PROMISES}::test_pr_closes_the_issue_and_asks_the_requester_even_when_jules_drops_the_line",)),
+    Bug("reviewer", "the requester is asked to review",
+        (("agentic/workflows/tasks.py",
+          "reviewer in already or await github_ops.request_reviewers(hub, ref, number, [reviewer]))",
+          "reviewer in already or True)  # planted: claim it, never request it"),),
+        (f"{PROMISES}::test_pr_closes_the_issue_and_asks_the_requester_even_when_jules_drops_the_line",
+         f"{PROMISES}::test_requested_by_is_the_reviewer")),
+    Bug("write-access", "`/approve` and `/revise` from a user without write access are ignored",
+        (("agentic/workflows/plan_approval.py",
+          "        if not await github_ops.can_write(run.hub, run.ref, comment.author):\n",
+          "        if False:  # planted: anyone may decide\n"),),
+        (f"{PROMISES}::test_read_only_approve_and_revise_change_nothing",)),
+    Bug("lost-answer", "exactly-once when createSession's answer is lost (no marker lookup on the create retry)",
+        (("agentic/jules/client.py",
+          "if isinstance(exc, TransientError) and (existing := await self.find_session(marker)):",
+          "if False:  # planted: never look for the session a lost answer created"),
+         ("agentic/workflows/tasks.py", "look_first=look_first or reentered())",
+          "look_first=look_first)  # planted: a retry does not look first")),
+        (f"{PROMISES}::test_exactly_once_when_create_session_answer_is_lost",)),
+    Bug("edit-hash", "an edited issue is a new text (the hash covers the body, not only the title)",
+        (("agentic/workflows/jules_workflow.py", "claims.text_hash(run.issue.title, run.issue.body)",
+          "claims.text_hash(run.issue.title)  # planted"),),
+        (f"{PROMISES}::test_edited_issue_is_a_new_text",)),
+    Bug("sim-comment-edit", "the GitHub simulator's comment edit stores the new body",
+        (("agentic/sandbox/github/routes_issues.py",
+          "old, comment.body, comment.updated_at = comment.body, text, now()",
+          "old, comment.updated_at = comment.body, now()  # planted: the edit is answered, not stored"),),
+        ("tests/sandbox/test_github_simulator.py::test_comment_edit_changes_the_stored_body",
+         f"{PROMISES}::test_pr_closes_the_issue_and_asks_the_requester_even_when_jules_drops_the_line")),
+    Bug("hub-dead-child", "the hub notices a dead stdio child and restarts it",
+        (("agentic/hub/upstream.py",
+          "        except (anyio.EndOfStream, anyio.ClosedResourceError):\n            self._closed.set()\n",
+          "        except (anyio.EndOfStream, anyio.ClosedResourceError):\n            pass  # planted\n"),),
+        ("tests/hub/test_hub_rest.py::test_a_dead_stdio_child_is_noticed_and_restarted",)),
+]
+
+
+def copy_tree(dest: Path) -> None:
+    """Tracked and untracked (not ignored) files of the working tree, as they are now."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if not src.is_file() or rel.startswith((".venv/", ".ibt/", "mutants/")):
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def plant(tree: Path, bug: Bug) -> dict[Path, str]:
+    originals: dict[Path, str] = {}
+    for rel, old, new in bug.edits:
+        path = tree / rel
+        text = originals.get(path) or path.read_text()
+        originals.setdefault(path, text)
+        current = path.read_text()
+        if current.count(old) != 1:
+            raise SystemExit(f"{bug.name}: expected the text once in {rel}, found {current.count(old)}: {old!r} "
+                             "(the code moved: update scripts/plant_bugs.py)")
+        path.write_text(current.replace(old, new))
+    return originals
+
+
+def run_tests(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PYTEST_ADDOPTS", None)
+    started = time.monotonic()
+    with open(log, "w") as out:
+        rc = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "--import-mode=importlib", *tests], cwd=tree, env=env, stdout=out,
+                            stderr=subprocess.STDOUT).returncode
+    return rc, time.monotonic() - started
+
+
+def check_import(tree: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    where = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", "import agentic; print(agentic.__file__)"],
+                           cwd=tree, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    if not where.startswith(str(tree)):
+        raise SystemExit(f"the copy's agentic is shadowed by {where}: refusing to run")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bugs", nargs="*", help="names of the bugs to plant (default: all)")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy and the logs")
+    args = parser.parse_args()
+    if args.list:
+        for bug in BUGS:
+            print(f"{bug.name:17} {bug.promise}" + "".join(f"\n{'':18}{t}" for t in bug.tests))
+        return 0
+    unknown = set(args.bugs) - {b.name for b in BUGS}
+    if unknown:
+        parser.error(f"unknown bug(s): {', '.join(sorted(unknown))}; see --list")
+    chosen = [b for b in BUGS if not args.bugs or b.name in args.bugs]
+    tree = Path(tempfile.mkdtemp(prefix="plant-bugs-"))
+    try:
+        copy_tree(tree)
+        check_import(tree)
+        print(f"copy: {tree}", flush=True)
+        if not args.no_baseline:
+            tests = sorted({t for b in chosen for t in b.tests})
+            rc, took = run_tests(tree, tests, tree / "baseline.log")
+            print(f"baseline (clean copy): {'pass' if rc == 0 else 'FAIL'} in {took:.0f}s", flush=True)
+            if rc != 0:
+                print((tree / "baseline.log").read_text()[-4000:])
+                print("the clean copy fails its own tests: a planted bug proves nothing", file=sys.stderr)
+                return 1
+        caught = 0
+        for bug in chosen:
+            originals = plant(tree, bug)
+            try:
+                rc, took = run_tests(tree, list(bug.tests), tree / f"{bug.name}.log")
+            finally:
+                for path, text in originals.items():
+                    path.write_text(text)
+            hit = rc == 1  # tests ran and some failed (2-5: interrupted, internal or usage error, none ran)
+            caught += hit
+            failed = [line.split(" - ")[0] for line in (tree / f"{bug.name}.log").read_text().splitlines()
+                      if line.startswith(("FAILED", "ERROR"))]
+            print(f"{'caught ' if hit else 'MISSED '} {bug.name:17} {took:5.0f}s  {bug.promise}"
+                  + "".join(f"\n{'':26}{f}" for f in failed), flush=True)
+        print(f"{caught} of {len(chosen)} caught")
+        return 0 if caught == len(chosen) else 1
+    finally:
+        if args.keep:
+            print(f"kept {tree}")
+        else:
+            shutil.rmtree(tree, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
