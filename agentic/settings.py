@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     max_issue_body_chars: int = Field(default=20_000, description="Issue body kept for the model and Jules: head "
                                       "and tail, with a visible note of what was omitted.")
 
+    # --- the webhook receiver (agentic/triggers, docs/triggers.md) -------------------------------------------
+    github_webhook_secret: SecretStr | None = Field(default=None, description=(
+        "The GitHub webhook's secret: every delivery's X-Hub-Signature-256 is checked against it."))
+    triggers_allow_unsigned: bool = Field(default=False, description=(
+        "Accept unsigned deliveries when GITHUB_WEBHOOK_SECRET is unset. Local experiments only."))
+    triggers_rules_path: Path | None = Field(default=None, description=(
+        "Trigger rules (YAML); unset: agentic/triggers/rules.yaml."))
+    triggers_deployment: str = "jules-agent-workflow/jules-agent-deployment"
+    triggers_max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger deliveries get 413.")
+    triggers_deadline_seconds: float = Field(default=8.0, gt=0, description=(
+        "Work done for one delivery before answering (GitHub gives up after 10 s)."))
+    triggers_bot_login: str | None = Field(default=None, description=(
+        "Our own GitHub login (events it sends are ignored); unset: asked with GET /user."))
+
     # --- the native stack -------------------------------------------------------------------------------------
     state_dir: Path = PROJECT_DIR / ".ibt"
 
@@ -113,6 +127,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         # `.env.example` copied as is leaves `GITHUB_TOKEN=`: that means "not set", not an empty token.
+        return None if value == "" else value
+
+    @field_validator("github_webhook_secret", mode="before")
+    @classmethod
+    def _empty_webhook_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("llm_model")
