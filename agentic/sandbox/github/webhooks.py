@@ -1,6 +1,8 @@
 """Webhook deliveries, signed like GitHub's: `X-Hub-Signature-256: sha256=<hmac(secret, body)>`.
 
 Deliveries run in the background (GitHub delivers asynchronously too) and are recorded for `/_sim/state`.
+`redeliver(id)` posts a recorded delivery again with the same body and headers (X-GitHub-Delivery included), as
+GitHub's "Redeliver" button does.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections import OrderedDict
 
 import httpx
+
+KEPT_FOR_REDELIVERY = 200  # bodies kept in memory, newest last
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -23,6 +28,7 @@ class WebhookSender:
         self.url, self.secret, self.hook_id = url, secret, hook_id
         self.deliveries: list[dict] = []
         self._tasks: set[asyncio.Task] = set()
+        self._sent: OrderedDict[str, tuple[str, bytes, dict[str, str]]] = OrderedDict()
 
     def emit(self, event: str, payload: dict) -> None:
         body = json.dumps(payload).encode()
@@ -35,6 +41,9 @@ class WebhookSender:
         record = {"id": delivery, "event": event, "action": payload.get("action"), "status_code": None,
                   "error": None}
         self.deliveries.append(record)
+        self._sent[delivery] = (event, body, headers)
+        while len(self._sent) > KEPT_FOR_REDELIVERY:
+            self._sent.popitem(last=False)
         task = asyncio.get_running_loop().create_task(self._post(record, body, headers))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -44,8 +53,22 @@ class WebhookSender:
             async with httpx.AsyncClient(timeout=10) as client:
                 response = await client.post(self.url, content=body, headers=headers)
             record["status_code"] = response.status_code
+            record["response"] = response.text[:1000]  # the receiver's answer, for tests and /_sim/state
         except httpx.HTTPError as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"
+
+    async def redeliver(self, delivery: str) -> dict:
+        """Post delivery `delivery` again, unchanged, and wait for the answer; the new attempt is recorded too."""
+        event, body, headers = self._sent[delivery]
+        record = {"id": delivery, "event": event, "action": json.loads(body).get("action"), "status_code": None,
+                  "error": None, "redelivery": True}
+        self.deliveries.append(record)
+        await self._post(record, body, headers)
+        return record
+
+    def last(self, event: str | None = None) -> dict | None:
+        """The newest recorded delivery (of `event`), None if there is none."""
+        return next((d for d in reversed(self.deliveries) if event in (None, d["event"])), None)
 
     async def drain(self) -> None:
         """Wait for deliveries in flight (tests, shutdown)."""

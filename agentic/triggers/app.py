@@ -1,0 +1,210 @@
+"""`create_app(...)`: the webhook receiver, a Starlette app.
+
+    POST /api/github/webhooks   GitHub deliveries (the Probot path)
+    GET  /health                liveness, and whether signatures are checked
+
+One delivery: size cap → signature (401) → already handled? → rules → sender's permission → 👀 on the issue →
+flow run with the issue-text idempotency key. All of it runs before answering, bounded by `deadline_seconds`
+(below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
+nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agentic.triggers.github import GitHub, GitHubUnavailable
+from agentic.triggers.launch import DeploymentNotFound, PrefectUnavailable, idempotency_key, launch
+from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
+from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, match
+
+log = logging.getLogger("agentic.triggers")
+WEBHOOK_PATH = "/api/github/webhooks"
+RECENT_DELIVERIES = 10_000
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    api_url: str                 # GitHub REST base (settings.github_api_url)
+    token: str | None            # the product's GitHub token (permission checks, reactions)
+    secret: str | None           # None only in explicitly unsigned mode
+    rules: Rules
+    deployment: str = "jules-agent-workflow/jules-agent-deployment"
+    max_body_bytes: int = 1024 * 1024
+    deadline_seconds: float = 8.0
+    bot_login: str | None = None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():  # chunked bodies are counted as they arrive
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: str, reason: str, code: int = 200, **extra: Any) -> JSONResponse:
+    return JSONResponse({"status": status, "reason": reason, **extra}, status_code=code)
+
+
+class Receiver:
+    def __init__(self, config: ReceiverConfig, github: GitHub | None = None, prefect_client: Any = None) -> None:
+        self.config = config
+        self.github = github or GitHub(config.api_url, config.token)
+        self.prefect = prefect_client  # opened in the lifespan when not given
+        # Deliveries answered 2xx, newest last. Fast path only: after a restart the idempotency key in Prefect
+        # is what turns a redelivery into a no-op.
+        self.recent: OrderedDict[str, dict] = OrderedDict()
+
+    def remember(self, delivery: str, answer: dict) -> None:
+        self.recent[delivery] = answer
+        self.recent.move_to_end(delivery)
+        while len(self.recent) > RECENT_DELIVERIES:
+            self.recent.popitem(last=False)
+
+    async def handle(self, request: Request) -> JSONResponse:
+        started = time.monotonic()
+        try:
+            body = await _read_body(request, self.config.max_body_bytes)
+        except _TooLarge:
+            return _answer("refused", f"body over {self.config.max_body_bytes} bytes", 413)
+        try:
+            event = verify_delivery(request.headers, body, self.config.secret)
+        except InvalidSignature as exc:
+            log.warning("refused a delivery with a bad signature from %s: %s",
+                        request.client.host if request.client else "?", exc)
+            return _answer("refused", "invalid or missing X-Hub-Signature-256", 401)
+        except BadDelivery as exc:
+            return _answer("refused", str(exc), 400)
+        delivery, name = event.delivery_id, event.event
+        if delivery in self.recent:
+            return _answer("duplicate", f"delivery {delivery} was already handled", 200,
+                           first=self.recent[delivery])
+        try:
+            async with asyncio.timeout(self.config.deadline_seconds):
+                status, reason, code, extra = await self._process(name, event.data)
+        except TimeoutError:
+            status, reason, code, extra = ("error", f"not done within {self.config.deadline_seconds:g}s; "
+                                           "a redelivery is safe", 503, {})
+        except (GitHubUnavailable, PrefectUnavailable, DeploymentNotFound) as exc:
+            status, reason, code, extra = "error", str(exc), 503, {}
+        elapsed = time.monotonic() - started
+        log.info("delivery %s %s%s: %s (%s) in %.0f ms", delivery, name,
+                 f".{event.data.get('action')}" if isinstance(event.data, dict) and event.data.get("action") else "",
+                 status, reason, elapsed * 1000)
+        answer = {"status": status, "reason": reason, **extra}
+        if 200 <= code < 300:
+            self.remember(delivery, answer)
+        return JSONResponse(answer, status_code=code)
+
+    async def _process(self, name: str, data: Any) -> tuple[str, str, int, dict]:
+        if name == "ping":
+            return "ok", "pong", 200, {}
+        try:
+            decision = match(name, data, self.config.rules, self.config.bot_login)
+        except ValidationError as exc:
+            return "refused", f"{name} payload lacks fields: {exc.error_count()} errors", 400, {}
+        if isinstance(decision, Ignored):
+            return "ignored", decision.reason, 200, {}
+        # Asked only for would-be triggers, so unrelated events cost no API call. A machine user (type User)
+        # posting as us is caught here; our [bot] logins are already caught as bots.
+        if self.config.bot_login is None:
+            own = await self.github.self_login()
+            if own and decision.sender.lower() == own.lower():
+                return "ignored", f"sent by our own login {own}", 200, {}
+        return await self._start(decision)
+
+    async def _start(self, trigger: Trigger) -> tuple[str, str, int, dict]:
+        need = trigger.rules.min_permission
+        permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender)
+        if PERMISSION_RANK.get(permission, 0) < PERMISSION_RANK[need]:
+            return "ignored", f"sender {trigger.sender} has {permission} access; {need} is needed", 200, {}
+        try:
+            await self.github.add_eyes(trigger.owner, trigger.repo, trigger.number)
+        except GitHubUnavailable as exc:
+            log.warning("no 👀 on %s#%d (the run starts anyway): %s", trigger.full_name, trigger.number, exc)
+        key = idempotency_key(self.config.api_url, trigger.owner, trigger.repo, trigger.number, trigger.title,
+                              trigger.body)
+        launched = await launch(self.prefect, self.config.deployment, trigger, key)
+        extra = {"flow_run_id": launched.flow_run_id, "flow_run_name": launched.flow_run_name,
+                 "idempotency_key": key, "trigger": trigger.kind}
+        if launched.created:
+            return "accepted", f"{trigger.event} by {trigger.sender}: run started", 202, extra
+        return "duplicate", "a run for this issue text exists already", 200, extra
+
+
+def create_app(config: ReceiverConfig, *, github: GitHub | None = None, prefect_client: Any = None) -> Starlette:
+    receiver = Receiver(config, github, prefect_client)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_client = None
+        if receiver.prefect is None:
+            from prefect.client.orchestration import get_client
+
+            own_client = get_client()
+            receiver.prefect = await own_client.__aenter__()
+        try:
+            yield
+        finally:
+            if own_client is not None:
+                await own_client.__aexit__(None, None, None)
+            await receiver.github.aclose()
+
+    async def webhooks(request: Request) -> JSONResponse:
+        return await receiver.handle(request)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "signatures": "checked" if config.secret else "NOT CHECKED"})
+
+    app = Starlette(routes=[Route(WEBHOOK_PATH, webhooks, methods=["POST"]), Route("/health", health)],
+                    lifespan=lifespan)
+    app.state.receiver = receiver
+    return app
+
+
+UNSIGNED_WARNING = ("WEBHOOK SIGNATURES ARE NOT CHECKED: GITHUB_WEBHOOK_SECRET is unset and unsigned deliveries were "
+                    "allowed explicitly. Anyone who can reach this port can start flow runs. Local use only.")
+
+
+def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigned: bool = False) -> ReceiverConfig:
+    """The receiver's configuration from `Settings`; ConfigError when it must not start (no secret, bad rules)."""
+    from agentic.errors import ConfigError
+    from agentic.triggers.rules import load_rules
+
+    secret = settings.github_webhook_secret.get_secret_value() if settings.github_webhook_secret else None
+    if secret is None and not (allow_unsigned or settings.triggers_allow_unsigned):
+        raise ConfigError("GITHUB_WEBHOOK_SECRET is not set: the receiver refuses unsigned deliveries. Set it to the "
+                          "webhook's secret (agentic/.env), or for local use only pass --insecure-no-signature "
+                          "(TRIGGERS_ALLOW_UNSIGNED=true)")
+    if secret is None:
+        log.warning(UNSIGNED_WARNING)
+    rules = load_rules(rules_path or settings.triggers_rules_path)
+    token = settings.github_token.get_secret_value() if settings.github_token else None
+    if token is None:
+        log.warning("GITHUB_TOKEN is not set: permission checks will fail and every trigger answers 503")
+    return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules,
+                          deployment=settings.triggers_deployment, max_body_bytes=settings.triggers_max_body_bytes,
+                          deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login)
