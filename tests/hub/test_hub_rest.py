@@ -46,6 +46,29 @@ def test_seed_flat_curl_adds_the_real_github_server(hub):
     assert client.delete_server("github") is True
 
 
+def test_seed_flat_body_posted_with_httpx_is_stored_as_the_same_server(hub):
+    """The README's flat curl body, byte for byte, without curl or npx: the hub takes it as the stdio server
+    `github` with the body's command, args and env (shown redacted), the same as the nested form would."""
+    response = httpx.post(hub.url + "/api/servers", content=SEED_FLAT.encode(),
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True, "message": "Server added successfully"}
+    client = HubClient(hub.url)
+    try:
+        config = client.get_server("github")["config"]
+        assert config["type"] == "stdio" and config["command"] == "npx"
+        assert config["args"] == ["-y", "@modelcontextprotocol/server-github"]
+        assert config["env"] == {"GITHUB_PERSONAL_ACCESS_TOKEN": "******"}
+        stored = json.loads(hub.settings.read_text())["mcpServers"]["github"]
+        assert stored["env"] == {"GITHUB_PERSONAL_ACCESS_TOKEN": "your_token"} and "name" not in stored
+        again = httpx.post(hub.url + "/api/servers", content=SEED_FLAT.encode(),
+                           headers={"Content-Type": "application/json"})
+        assert again.json()["message"] == "Server updated successfully"
+        assert [s["name"] for s in client.list_servers()].count("github") == 1
+    finally:
+        client.delete_server("github")
+
+
 def test_seed_jules_body_posted_as_file(hub, tmp_path):
     """`curl ... -d @agentic/jules.schema.json`: the file's bytes as the body; tools named jules-<operationId>."""
     from agentic.schemas import schema_path

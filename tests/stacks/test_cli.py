@@ -23,9 +23,15 @@ def write_stack(root, name, text):
 
 
 def test_no_arguments_shows_help():
+    # No command is a usage error (exit 2, as the README's exit-code table says); asking for help is not.
     result = runner.invoke(app, [])
-    assert "stacks" in result.output
+    assert result.exit_code == 2 and "stacks" in result.output
     result = runner.invoke(app, ["stacks"])
+    assert result.exit_code == 2
+    assert all(cmd in result.output for cmd in ("run", "status", "logs", "stop"))
+    for args in (["--help"], ["stacks", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0 and "stacks" in result.output, args
     assert all(cmd in result.output for cmd in ("run", "status", "logs", "stop"))
 
 

@@ -154,5 +154,8 @@ async def test_crash_between_create_and_record_adopts_the_existing_session(sandb
     assert result.status == "completed", result
     assert result.session_id == created.json()["id"]
     assert create_count(sandbox) == creates_before
-    assert len(sessions_for(sandbox, number)) == 1
-    assert SANDBOX_JULES_KEY  # the session above was made with the product's own key
+    (adopted,) = sessions_for(sandbox, number)
+    # The session the dead run made is adopted because it was made with the product's own key (Jules lists a
+    # key's own sessions): the simulator records the key of each session, masked to its first 4 characters.
+    assert sandbox.env["JULES_API_KEY"] == SANDBOX_JULES_KEY
+    assert adopted["id"] == result.session_id and adopted["apiKey"] == SANDBOX_JULES_KEY[:4] + "…"
