@@ -66,6 +66,10 @@ class WebhookSender:
         await self._post(record, body, headers)
         return record
 
+    def sent(self, delivery: str) -> tuple[str, bytes, dict[str, str]]:
+        """What delivery `delivery` posted: (event, body, headers)."""
+        return self._sent[delivery]
+
     def last(self, event: str | None = None) -> dict | None:
         """The newest recorded delivery (of `event`), None if there is none."""
         return next((d for d in reversed(self.deliveries) if event in (None, d["event"])), None)
