@@ -248,3 +248,28 @@ async def test_a_missing_deployment_is_a_503_github_can_redeliver(world):
             "X-Hub-Signature-256": sign(SECRET, body)})
     assert answer.status_code == 503
     assert "jules-agent-workflow/not-registered is not registered" in answer.json()["reason"]
+
+
+async def test_prefect_down_is_a_503_within_the_deadline(world):
+    """GitHub gives up after 10 s; the receiver answers by its deadline even while Prefect's client retries."""
+    import time
+
+    from prefect.client.orchestration import PrefectClient
+
+    issue = await world.new_issue()
+    port = free_port()
+    config = ReceiverConfig(api_url=world.api_url, token="sim-token-agent", secret=SECRET, rules=load_rules(),
+                            deadline_seconds=2)
+    body = json.dumps({"action": "labeled", "issue": issue, "label": {"name": "jules"},
+                       "repository": {"full_name": "acme/widgets"},
+                       "sender": {"login": "alice", "type": "User"}}).encode()
+    async with PrefectClient("http://127.0.0.1:9/api") as down, \
+            serving(create_app(config, prefect_client=down), port), httpx.AsyncClient(timeout=20) as client:
+        started = time.monotonic()
+        answer = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", content=body, headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-down",
+            "X-Hub-Signature-256": sign(SECRET, body)})
+        elapsed = time.monotonic() - started
+    assert answer.status_code == 503 and elapsed < 4, (answer.text, elapsed)
+    reason = answer.json()["reason"]
+    assert reason == "not done within 2s; a redelivery is safe" or reason.startswith("Prefect:"), reason
