@@ -73,7 +73,9 @@ BUGS = [
     Bug("hub-dead-child", "the hub notices a dead stdio child and restarts it",
         (("agentic/hub/upstream.py",
           "        except (anyio.EndOfStream, anyio.ClosedResourceError):\n            self._closed.set()\n",
-          "        except (anyio.EndOfStream, anyio.ClosedResourceError):\n            pass  # planted\n"),),
+          "        except (anyio.EndOfStream, anyio.ClosedResourceError):\n            pass  # planted\n"),
+         ("agentic/hub/upstream.py", "    async def aclose(self) -> None:\n        self._closed.set()\n",
+          "    async def aclose(self) -> None:\n        pass  # planted: the end of the stream goes unnoticed\n")),
         ("tests/hub/test_hub_rest.py::test_a_dead_stdio_child_is_noticed_and_restarted",)),
 ]
 
