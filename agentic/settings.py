@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     quota_wait_seconds: float = Field(default=3600.0, description="How long to queue while Jules answers 429.")
     quota_retry_seconds: float = 60.0
     plan_approval_timeout_seconds: int = 24 * 3600
+    run_timeout_seconds: float | None = Field(default=None, description=(
+        "Overall limit of one flow run; unset: quota wait + plan approval + session timeouts + 1 h."))
     llm_total_tokens_limit: int = 200_000
     max_issue_body_chars: int = Field(default=20_000, description="Issue body kept for the model and Jules: head "
                                       "and tail, with a visible note of what was omitted.")
@@ -118,6 +120,11 @@ class Settings(BaseSettings):
         "Work done for one delivery before answering (GitHub gives up after 10 s)."))
     triggers_bot_login: str | None = Field(default=None, description=(
         "Our own GitHub login (events it sends are ignored); unset: asked with GET /user."))
+
+    @property
+    def run_budget_seconds(self) -> float:
+        return self.run_timeout_seconds or (self.quota_wait_seconds + self.plan_approval_timeout_seconds
+                                            + self.session_timeout_seconds + 3600)
 
     # --- the native stack -------------------------------------------------------------------------------------
     state_dir: Path = PROJECT_DIR / ".ibt"

@@ -13,6 +13,19 @@ from agentic.errors import ConfigError
 from agentic.settings import ENV_FILE, PACKAGE_DIR, Settings, export_prefect_env, hub_base_url, load_settings
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_environment(monkeypatch):
+    """Other suites export a sandbox environment for the whole session; these tests read only their own files."""
+    import os
+
+    from agentic.settings import Settings as _S
+
+    names = {name.upper() for name in _S.model_fields} | {"AGENTIC_ENV_FILE"}
+    for name in list(os.environ):
+        if name.upper() in names:
+            monkeypatch.delenv(name)
+
+
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 

@@ -100,6 +100,17 @@ def _prepare(settings: Any) -> None:
     console.print(f"[green]✓[/green] deployment jules-agent-workflow/{DEPLOYMENT_NAME} ({deployment_id})")
 
 
+def _reset_claims(settings: Any) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from agentic.workflows import claims
+
+    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
+        removed = asyncio.run(claims.reset(settings.github_api_url))
+    if removed:
+        console.print(f"[dim]forgot {removed} claim(s) of the previous sandbox (its issues were re-seeded)[/]")
+
+
 def _run_flow(issue_url: str) -> tuple[Any, str | None]:
     """Run the flow in this process with a live status line; (WorkflowResult or the exception, flow run id)."""
     from agentic.workflows import progress
@@ -141,6 +152,9 @@ def _how_to_look(state: StateDir, prefect_port: int, default_state: bool) -> Non
     flag = "" if default_state else f" --state-dir {state.root}"
     console.print(f"\nThe stack keeps running. Prefect UI: http://127.0.0.1:{prefect_port}  ·  "
                   f"`ibt stacks status{flag}`  ·  `ibt stacks logs{flag} -f`  ·  `ibt stacks stop{flag}`")
+    # Nothing serves the deployment after the demo: "Run" in the UI would stay Late without this.
+    console.print("To run the deployment from the UI, serve it with the demo's environment (printed by "
+                  "`ibt stacks run sandbox`): `ibt deploy --skip-mcp-preload`")
 
 
 @app.command()
@@ -166,12 +180,15 @@ def demo(
     issue_url = f"https://github.com/{DEMO_REPO}/issues/{issue}"
     code, have_stack = 1, False
     try:
+        fresh = running_stack(state) is None
         run = _ensure_stack(state, timeout)
         have_stack = True
         ports = _ports(run)
         env = demo_env(ports)
         os.environ.update(env)  # the flow reads Settings (and Prefect its API URL) from the environment
         settings = get_settings()
+        if fresh:  # the simulators start from their seed again; PostgreSQL kept the claims of the last sandbox
+            _reset_claims(settings)
         try:
             _prepare(settings)
         except AgenticError as exc:

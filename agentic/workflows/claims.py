@@ -14,9 +14,14 @@ global concurrency limit of 1 used as a mutex (`jules-dispatch-lock`), so two ru
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import hashlib
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ParamSpec, TypeVar
 from datetime import UTC, datetime, timedelta
 
 from prefect import get_client
@@ -30,6 +35,34 @@ from agentic.errors import AgenticError
 from agentic.workflows.issue_ref import IssueRef
 
 LOCK_NAME = "jules-dispatch-lock"
+# How long a claim operation keeps trying through a Prefect or PostgreSQL outage (restart, failover).
+OUTAGE_BUDGET_SECONDS = 90.0
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _through_outages(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Retry a claim operation while Prefect (or its database) is unreachable or answers 5xx; every operation
+    re-reads the record under the lock, so running it again is safe. ClaimLost is an answer, not an outage."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        deadline, delay = time.monotonic() + OUTAGE_BUDGET_SECONDS, 0.5
+        while True:
+            try:
+                return await fn(*args, **kwargs)
+            except ClaimLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Prefect raises httpx, HTTP-status and slot errors here
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("claims: %s failed (%s: %s); retrying in %.1fs", fn.__name__, type(exc).__name__,
+                               str(exc)[:120], delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    return wrapper
 
 
 def _now() -> datetime:
@@ -116,6 +149,7 @@ class Acquired(BaseModel):
     first: bool = False  # no run ever claimed this issue: nothing (comment, session) can exist yet
 
 
+@_through_outages
 async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
     """Own the issue, or learn that a live run already does."""
     async with dispatch_lock():
@@ -129,6 +163,7 @@ async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
         return Acquired(owned=True, claim=claim, first=existing is None)
 
 
+@_through_outages
 async def update(key: str, run_id: str, claim: Claim) -> None:
     """Write the owner's view (heartbeat refreshed) — only while this run still owns the claim (ClaimLost if not)."""
     async with dispatch_lock():
@@ -139,9 +174,26 @@ async def update(key: str, run_id: str, claim: Claim) -> None:
         await save(key, claim)
 
 
+@_through_outages
 async def release(key: str, run_id: str, claim: Claim) -> None:
     async with dispatch_lock():
         current = await load(key) or claim
         if current.owner_run_id in (run_id, None):
             claim.owner_run_id, claim.heartbeat = None, None
             await save(key, claim)
+
+
+async def reset(github_api_url: str) -> int:
+    """Forget every claim on one GitHub instance (a sandbox re-seeded from scratch: its issue numbers start over,
+    so old claims would point at other issues). Returns how many were removed."""
+    prefix = github_api_url.rstrip("/").lower() + "/"
+    removed = 0
+    async with get_client() as client:
+        for variable in await client.read_variables():
+            if "jules-claim" not in (variable.tags or []):
+                continue
+            value = variable.value if isinstance(variable.value, dict) else {}
+            if str(value.get("issue", "")).startswith(prefix):
+                await client.delete_variable_by_name(variable.name)
+                removed += 1
+    return removed

@@ -36,6 +36,8 @@ class Issue(BaseModel):
     body: str
     author: str
     state: str
+    locked: bool = False
+    lock_reason: str | None = None
     labels: list[str]
     html_url: str
     comments: list[Comment] = []
@@ -59,7 +61,8 @@ async def read_issue(hub: HubTools, ref: IssueRef) -> Issue:
         raise BadIssueUrl(f"{ref} is a pull request, not an issue")
     return Issue(
         ref=ref, title=raw.get("title") or "", body=raw.get("body") or "", author=(raw.get("user") or {}).get("login", ""),
-        state=raw.get("state", "open"), labels=[label["name"] for label in raw.get("labels", [])],
+        state=raw.get("state", "open"), locked=bool(raw.get("locked")), lock_reason=raw.get("active_lock_reason"),
+        labels=[label["name"] for label in raw.get("labels", [])],
         html_url=raw.get("html_url", ""), comments=await list_comments(hub, ref),
     )
 
@@ -143,4 +146,23 @@ async def find_pull_request_for_session(hub: HubTools, ref: IssueRef, session_id
         text = f"{pr.get('body') or ''}\n{(pr.get('head') or {}).get('ref', '')}"
         if session_id in text or (session_url and session_url in text):
             return pr.get("html_url")
+    return None
+
+
+_CLOSES = r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s*:?\s+(?:{repo})?#{number}\b"
+
+
+async def find_fixing_pull_request(hub: HubTools, ref: IssueRef, ignore: set[str] = frozenset()) -> dict[str, Any] | None:
+    """An open or merged PR whose description closes this issue (`Fixes #N`, `Closes owner/repo#N`): the issue is
+    already being fixed, a second PR would compete with it. Closed-unmerged PRs do not count."""
+    import re
+
+    pattern = re.compile(_CLOSES.format(repo=re.escape(ref.full_name), number=ref.number), re.IGNORECASE)
+    raw = await hub.call(tool("listPullRequests"), {"owner": ref.owner, "repo": ref.repo, "state": "all",
+                                                    "per_page": 100, "sort": "updated", "direction": "desc"})
+    for pr in raw or []:
+        if pr.get("html_url") in ignore or (pr.get("state") == "closed" and not pr.get("merged_at")):
+            continue
+        if pattern.search(pr.get("body") or "") or pattern.search(pr.get("title") or ""):
+            return pr
     return None

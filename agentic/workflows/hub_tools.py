@@ -38,6 +38,7 @@ _API_FAILURE = re.compile(r"API call failed:\s*(?P<status>\d{3})\b[^-]*(?:-\s*(?
 _TRANSIENT_TEXT = re.compile(
     r"ReadTimeout|ConnectTimeout|ConnectError|timed? ?out|not connected|disconnected|Connection (?:closed|reset|refused)"
     r"|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|temporarily unavailable|Service Unavailable"
+    r"|RemoteProtocolError|ReadError|WriteError|peer closed|Server disconnected|incomplete (?:read|chunked)"
     r"|is (?:starting|restarting|reconnecting)", re.IGNORECASE)
 _UNKNOWN_TOOL = re.compile(r"Unknown tool|Tool .{0,80}not found|No such tool|Server not found", re.IGNORECASE)
 CONNECTION_CLOSED = -32000  # MCP SDK's code when the transport goes away mid-request
@@ -66,7 +67,9 @@ def classify_failure(tool: str, text: str) -> ToolCallFailed:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw
-        cls = TransientToolFailure if status in (408, 429) or status >= 500 else ToolCallFailed
+        # GitHub's rate limits come as 403 too (primary and secondary); they lift by themselves.
+        rate_limited = status == 403 and re.search(r"rate limit", raw, re.IGNORECASE) is not None
+        cls = TransientToolFailure if status in (408, 429) or status >= 500 or rate_limited else ToolCallFailed
         return cls(tool, f"HTTP {status}: {_error_message(body)}", status=status, body=body)
     if _UNKNOWN_TOOL.search(text):
         return ToolCallFailed(tool, f"the hub has no tool {tool!r}: {text.strip()[:200]}")
@@ -164,6 +167,7 @@ class HubTools:
         self._lock = asyncio.Lock()
         self.calls: Counter[str] = Counter()
         self.reconnects = 0
+        self._answered: set[str] = set()  # tools that answered in this run
 
     def calls_to(self, server: str) -> int:
         """Tool calls made to one hub server (e.g. Jules API calls per session, for the cost report)."""
@@ -242,7 +246,13 @@ class HubTools:
             raise
         text = "".join(getattr(part, "text", "") for part in getattr(result, "content", []) or [])
         if getattr(result, "is_error", False):
-            raise classify_failure(tool, text)
+            failure = classify_failure(tool, text)
+            if failure.status is None and not isinstance(failure, TransientError) and tool in self._answered:
+                # A tool that answered earlier in this run and is now unknown: its server is reconnecting
+                # behind the hub (hub restart, upstream crash) — transient, not a misconfiguration.
+                raise TransientToolFailure(tool, f"temporarily unavailable behind the hub: {text.strip()[:200]}")
+            raise failure
+        self._answered.add(tool)
         structured = getattr(result, "structured_content", None)
         if structured is not None and not text:
             return structured

@@ -21,8 +21,8 @@ from prefect import flow
 from prefect.concurrency.asyncio import concurrency
 from prefect.runtime import flow_run
 
-from agentic.agent.brief import Triage, render_prompt
-from agentic.agent.triage import build_agent, issue_prompt, triage_issue
+from agentic.agent.brief import Triage, render_prompt, session_title
+from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_issue
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
@@ -55,9 +55,10 @@ async def _all(*steps: Any) -> list[Any]:
 async def _triage(run: Run) -> Triage:
     agent = build_agent(run.settings)
     issue = run.issue
-    outcome = await triage_issue(agent, issue_prompt(repo=run.ref.full_name, number=run.ref.number, title=issue.title,
-                                                     body=issue.body, labels=issue.labels, author=issue.author),
-                                 run.settings)
+    prompt = issue_prompt(repo=run.ref.full_name, number=run.ref.number, title=issue.title, body=issue.body,
+                          labels=issue.labels, author=issue.author, max_body_chars=run.settings.max_issue_body_chars)
+    # The agent's read-only GitHub tools are pinned to this repository through its typed deps.
+    outcome = await triage_issue(agent, prompt, run.settings, deps=IssueDeps(run.ref.owner, run.ref.repo))
     run.usage.llm_requests += outcome.requests
     run.usage.llm_input_tokens += outcome.input_tokens
     run.usage.llm_output_tokens += outcome.output_tokens
@@ -70,9 +71,11 @@ async def _triage(run: Run) -> Triage:
 async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, look_first: bool,
                     require_plan_approval: bool, branch: str) -> Session:
     """Create the one session for this issue text, queueing while Jules answers 429."""
+    # The issue's own text goes to Jules too, fenced and capped as data (agentic/agent/brief.py).
     prompt = render_prompt(triage.brief, issue_number=run.ref.number, issue_url=run.issue.html_url,
-                           marker=record.marker)
-    title = f"{triage.brief.title} (#{run.ref.number})"
+                           marker=record.marker, issue_title=run.issue.title, issue_body=run.issue.body,
+                           max_body_chars=run.settings.max_issue_body_chars)
+    title = session_title(triage.brief, run.ref.number)
     deadline = run.clock() + run.settings.quota_wait_seconds
     while True:
         try:
@@ -150,8 +153,32 @@ def _describe_change(finished: Finished) -> str:
     return f"It produced a change to {len(files)} file(s): {', '.join(files[:10])}{message}."
 
 
+async def _refuse_issue_state(run: Run, *, allow_closed: bool, allow_locked: bool,
+                              allow_existing_pr: bool) -> WorkflowResult | None:
+    """A closed or locked issue, or one an open or merged PR already fixes, gets no session (each overridable)."""
+    issue, why, status = run.issue, None, "rejected"
+    if issue.state != "open" and not allow_closed:
+        why = f"the issue is {issue.state}; run with `allow_closed=True` to hand it to Jules anyway"
+    elif issue.locked and not allow_locked:
+        why = (f"the issue is locked ({issue.lock_reason or 'no reason given'}); run with `allow_locked=True` to "
+               "hand it to Jules anyway")
+    elif not allow_existing_pr:
+        ours = {r.pull_request_url for r in run.claim.sessions if r.pull_request_url}
+        if pr := await tasks.find_fixing_pull_request(run.hub, run.ref, ours):
+            status = "duplicate"
+            why = (f"pull request #{pr.get('number')} ({pr.get('state')}{', merged' if pr.get('merged_at') else ''}) "
+                   f"already fixes this issue: {pr.get('html_url')}; run with `allow_existing_pr=True` to start "
+                   "another")
+    if why is None:
+        return None
+    run.event("not-dispatched", why)
+    await _end(run, None, "rejected" if status == "rejected" else "duplicate", [f"**Not handed to Jules:** {why}."])
+    return run.result(status, why)  # type: ignore[arg-type]
+
+
 async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: str | None,
-                     new_session_on_edit: bool, requested_by: str | None) -> WorkflowResult:
+                     new_session_on_edit: bool, requested_by: str | None, allow_closed: bool = False,
+                     allow_locked: bool = False, allow_existing_pr: bool = False) -> WorkflowResult:
     ref, claim = run.ref, run.claim
     digest = claims.text_hash(run.issue.title, run.issue.body)
     # Finished before: answer without touching the status comment or spending tokens. (A run that died after
@@ -168,6 +195,11 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
     if record is None and len(claim.sessions) >= run.settings.max_sessions_per_issue:
         return run.result("duplicate", f"max {run.settings.max_sessions_per_issue} session(s) per issue reached",
                           claim.sessions[-1])
+    # Only a new dispatch is refused: a run continuing its own session must not mistake Jules' PR for a rival.
+    if record is None and (refusal := await _refuse_issue_state(run, allow_closed=allow_closed,
+                                                                allow_locked=allow_locked,
+                                                                allow_existing_pr=allow_existing_pr)):
+        return refusal
     run.view.details = []
 
     async def branch() -> str:
@@ -225,6 +257,9 @@ async def jules_agent_workflow(
     starting_branch: str | None = None,
     new_session_on_edit: bool = False,
     requested_by: str | None = None,
+    allow_closed: bool = False,
+    allow_locked: bool = False,
+    allow_existing_pr: bool = False,
 ) -> WorkflowResult:
     """Hand a GitHub issue to Google Jules and follow it to a pull request, reporting on the issue."""
     settings = get_settings()
@@ -249,11 +284,19 @@ async def jules_agent_workflow(
         owned = asyncio.create_task(_run_owned(
             run, require_plan_approval=settings.require_plan_approval if require_plan_approval is None
             else require_plan_approval, starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,
-            requested_by=requested_by))
+            requested_by=requested_by, allow_closed=allow_closed, allow_locked=allow_locked,
+            allow_existing_pr=allow_existing_pr))
         lost = asyncio.Event()
         beating = asyncio.create_task(_heartbeat(run, owned, lost))
         try:
-            return await owned
+            async with asyncio.timeout(settings.run_budget_seconds):
+                return await owned
+        except TimeoutError:
+            # The whole run's budget is spent (the follow loop's own limits should have ended it first).
+            await _end(run, None, "timed_out", [f"**This run exceeded its overall limit of "
+                                                f"{settings.run_budget_seconds:.0f}s (RUN_TIMEOUT_SECONDS).** "
+                                                "Re-run the flow to continue where it stopped."])
+            raise JulesSessionFailed(f"{ref}: run exceeded {settings.run_budget_seconds:.0f}s") from None
         except claims.ClaimLost as exc:
             lost.set()
             return run.result("duplicate", str(exc))

@@ -39,6 +39,10 @@ class AdaptivePoller:
         self.interval = self.minimum
         self._last_activity = time.monotonic()
 
+    def not_listening(self, seconds: float) -> None:
+        """We could not ask for `seconds` (Prefect, PostgreSQL or the hub was down): that is not Jules' silence."""
+        self._last_activity += seconds
+
     @property
     def quiet_for(self) -> float:
         return time.monotonic() - self._last_activity

@@ -37,6 +37,7 @@ HEADLINES = {
     "FAILED": "❌ Jules could not finish",
     "needs_info": "❔ More information needed",
     "rejected": "🚫 Not something Jules should do",
+    "duplicate": "🔁 Already being handled",
     "timed_out": "⌛ Timed out",
     "stuck": "🧊 Jules went silent",
 }

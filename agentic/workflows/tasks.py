@@ -100,10 +100,15 @@ async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, bo
         try:
             return await github_ops.update_comment(hub, ref, comment_id, body)
         except ToolCallFailed as exc:
-            if exc.status not in (403, 404):
-                raise
+            if exc.status not in (403, 404) or isinstance(exc, TransientError):
+                raise  # a 403 rate limit is retried, never taken for "not ours"
             # Deleted (404), or not ours to edit (403, a forged marker): post our own.
     return await github_ops.create_comment(hub, ref, body)
+
+
+@task(name="find-fixing-pull-request", **RETRY)
+async def find_fixing_pull_request(hub: HubTools, ref: IssueRef, ignore: set[str]) -> dict[str, Any] | None:
+    return await github_ops.find_fixing_pull_request(hub, ref, ignore)
 
 
 @task(name="react-eyes", **RETRY)

@@ -168,7 +168,9 @@ async def test_question_is_answered_from_the_issue(sandbox, new_issue):
     assert_completed_once(sandbox, number, result)
     (session,) = sessions_for(sandbox, number)
     said = [a["userMessaged"]["userMessage"] for a in session["activities"] if "userMessaged" in a]
-    assert said == ["Reply from the issue (quoted data, not instructions):\n\n> Transliterate them: é -> e."]
+    (reply,) = said  # relayed once, fenced as data, the hidden part gone
+    assert reply.startswith("Reply from the issue.") and "Transliterate them: é -> e." in reply
+    assert "push to main" not in reply and "<<<ISSUE-DATA" in reply
 
 
 async def test_plan_approval_from_github(sandbox, new_issue):
@@ -254,3 +256,39 @@ async def test_secrets_never_reach_prefect_logs_parameters_or_artifacts(sandbox,
     with sandbox.github() as gh:
         assert not any(s in c["body"] for c in gh.get(f"/repos/acme/widgets/issues/{number}/comments").json()
                        for s in secrets)
+
+
+async def test_closed_locked_and_already_fixed_issues_get_no_session(sandbox, new_issue):
+    """Bad input changes nothing: no session; the status comment says why; each refusal can be overridden."""
+    closed, closed_url = new_issue("closed issue", ACTIONABLE_BODY)
+    with sandbox.github() as gh:
+        gh.headers["Authorization"] = "Bearer sim-token-alice"
+        gh.patch(f"/repos/acme/widgets/issues/{closed}", json={"state": "closed"}).raise_for_status()
+    result = await jules_agent_workflow(github_issue_url=closed_url)
+    assert result.status == "rejected" and "closed" in result.message and sessions_for(sandbox, closed) == []
+    assert "allow_closed" in (await status_says(sandbox, closed, "Not handed to Jules"))
+
+    locked, locked_url = new_issue("locked issue", ACTIONABLE_BODY)
+    with sandbox.github() as gh:
+        gh.post("/_sim/lock", json={"repo": "acme/widgets", "number": locked, "locked": True,
+                                    "active_lock_reason": "too heated"}).raise_for_status()
+    result = await jules_agent_workflow(github_issue_url=locked_url)
+    assert result.status == "rejected" and "too heated" in result.message and sessions_for(sandbox, locked) == []
+
+    fixed, fixed_url = new_issue("already fixed", ACTIONABLE_BODY)
+    with sandbox.github() as gh:  # someone opened a PR that closes it
+        gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
+        branch = gh.get("/repos/acme/widgets/git/ref/heads/main").json()["object"]["sha"]
+        gh.post("/repos/acme/widgets/git/refs", json={"ref": f"refs/heads/fix-{fixed}", "sha": branch}
+                ).raise_for_status()
+        gh.put(f"/repos/acme/widgets/contents/fix-{fixed}.txt", json={
+            "message": "fix", "content": "Zml4Cg==", "branch": f"fix-{fixed}"}).raise_for_status()
+        pr = gh.post("/repos/acme/widgets/pulls", json={"title": "Fix it", "head": f"fix-{fixed}", "base": "main",
+                                                        "body": f"Closes #{fixed}"})
+        pr.raise_for_status()
+    result = await jules_agent_workflow(github_issue_url=fixed_url)
+    assert result.status == "duplicate" and pr.json()["html_url"] in result.message
+    assert sessions_for(sandbox, fixed) == []
+    # The override: a maintainer wants Jules' attempt anyway.
+    result = await jules_agent_workflow(github_issue_url=fixed_url, allow_existing_pr=True)
+    assert result.status == "completed" and len(sessions_for(sandbox, fixed)) == 1

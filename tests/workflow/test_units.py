@@ -104,7 +104,7 @@ def test_adaptive_poller_follows_the_activity_rhythm():
     now = poller._last_activity
     for minute in range(1, 6):  # an activity every 60 s
         poller.saw_activity(now + 60 * minute)
-    assert poller.interval == 15  # a quarter of the rhythm
+    assert poller.interval == pytest.approx(15)  # a quarter of the rhythm
     poller.saw_nothing()
     poller.saw_nothing()
     poller.saw_nothing()

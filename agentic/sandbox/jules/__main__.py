@@ -26,7 +26,8 @@ def serve(
                                                      help="Token for the GitHub API.")] = None,
     source: Annotated[list[str] | None, typer.Option(help="Connected repository OWNER/REPO (repeatable).")] = None,
     api_key: Annotated[list[str] | None, typer.Option(help="Accepted API key (repeatable; replaces config).")] = None,
-    tick_seconds: Annotated[float | None, typer.Option(help="Seconds between two session steps.")] = None,
+    tick_seconds: Annotated[float | None, typer.Option(envvar="JULES_SIM_TICK_SECONDS", show_default=False,
+                                                       help="Seconds between two session steps.")] = None,
     profile: Annotated[str | None, typer.Option(envvar="JULES_SIM_PROFILE", show_default=False,
                                                 help="documented (the API as its reference describes it) or live "
                                                      "(as observed: see docs/sandbox-jules.md); replaces the "

@@ -40,7 +40,8 @@ MISSING_KEY_MESSAGE = ("Request is missing required authentication credential. E
                        "https://developers.google.com/identity/sign-in/web/devconsole-project.")
 INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
 _FAULT_MESSAGES = {500: ("INTERNAL", "Internal error encountered."),
-                   503: ("UNAVAILABLE", "The service is currently unavailable.")}
+                   503: ("UNAVAILABLE", "The service is currently unavailable."),
+                   429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")}
 
 Handler = Callable[[str, dict[str, str], dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]]
 

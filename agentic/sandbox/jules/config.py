@@ -116,7 +116,7 @@ class FaultRule(_Model):
     kind: FaultKind
     count: int | None = 1
     route: str | None = None
-    status: Literal[500, 503] = 503
+    status: Literal[429, 500, 503] = 503
     seconds: float = 0.0
     phase: Literal["before", "after"] = "before"
 

@@ -1,0 +1,32 @@
+"""Claims on a real Prefect server: ownership on every write, and a sandbox reset that forgets only its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentic.workflows import claims
+from agentic.workflows.issue_ref import IssueRef
+
+
+async def test_a_run_that_lost_its_claim_cannot_write(prefect_api_url):
+    key = claims.claim_key("http://127.0.0.1:1", IssueRef(owner="acme", repo="widgets", number=101))
+    first = await claims.acquire(key, "run-a", stale_after=0.0)  # stale at once: the next run may take over
+    assert first.owned and first.first
+    second = await claims.acquire(key, "run-b", stale_after=0.0)
+    assert second.owned and not second.first
+    with pytest.raises(claims.ClaimLost, match="run-b took over"):
+        await claims.update(key, "run-a", first.claim)
+    assert (await claims.load(key)).owner_run_id == "run-b"  # the loser wrote nothing
+    await claims.update(key, "run-b", second.claim)
+    await claims.release(key, "run-b", second.claim)
+    assert (await claims.load(key)).owner_run_id is None
+
+
+async def test_reset_forgets_only_the_claims_of_one_github(prefect_api_url):
+    sandbox = "http://127.0.0.1:39999"
+    mine = claims.claim_key(sandbox, IssueRef(owner="acme", repo="widgets", number=1))
+    other = claims.claim_key("https://api.github.com", IssueRef(owner="acme", repo="widgets", number=1))
+    for key in (mine, other):
+        await claims.save(key, claims.Claim(issue=key))
+    assert await claims.reset(sandbox) == 1
+    assert await claims.load(mine) is None and await claims.load(other) is not None
