@@ -216,8 +216,9 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         phase = "needs_info" if triage.decision == "needs_info" else "rejected"
         details = [f"- {reason}" for reason in triage.reasons]
         if triage.questions:
-            details += ["", f"@{run.issue.author}, could you answer these? Then edit the issue or re-run the "
-                        "workflow.", *[f"1. {q}" for q in triage.questions]]
+            details += ["", f"@{run.issue.author}, could you answer these? Please edit the issue to add the "
+                        "details, then comment `/jules` to try again (a maintainer has to if you lack write access).",
+                        *[f"1. {q}" for q in triage.questions]]
         await _end(run, None, phase, details)
         return run.result(phase, "; ".join(triage.reasons))
 
