@@ -104,3 +104,64 @@ def test_a_bad_allow_list_entry_allows_nothing_but_the_rest_still_counts():
     with pytest.raises(BadIssueUrl) as caught:
         parse_issue_url("https://other.example/acme/widgets/issues/3", hosts=["bad host!", "github.com", "github.com"])
     assert "(github.com; set GITHUB_WEB_URL" in str(caught.value)
+
+
+GH = ["github.com"]
+
+
+def _refusal(url, hosts=GH) -> str:
+    with pytest.raises(BadIssueUrl) as caught:
+        parse_issue_url(url, hosts=hosts)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("url, part, cut", [
+    ("https://github.com/" + "a" * 3000, None, 40),  # the URL itself, for "starts ..."
+    ("f" * 30 + "://github.com/a/b/issues/1", "f" * 30, 20),
+    ("https://" + "h" * 50 + ":abc/a/b/issues/1", "h" * 50 + ":abc", 40),
+    ("https://-" + "h" * 50 + "/a/b/issues/1", "-" + "h" * 50, 40),
+    ("https://" + "o" * 50 + ".example/a/b/issues/1", "o" * 50 + ".example", 40),
+    ("https://github.com/" + "p" * 60, "/" + "p" * 60, 50),
+    ("https://github.com/acme/" + "r" * 50 + "/pull/1", "/acme/" + "r" * 50 + "/pull/1", 50),
+    ("https://github.com/a/b/" + "k" * 30 + "/1", "k" * 30, 20),
+    ("https://github.com/" + "-" * 50 + "/b/issues/1", "-" * 50, 40),
+    ("https://github.com/a/" + "r!" * 30 + "/issues/1", "r!" * 30, 40),
+    ("https://github.com/a/b/issues/" + "x" * 30, "x" * 30, 20),
+    ("https://github.com/a/b/issues/0" + "1" * 25, "0" + "1" * 25, 20),
+    ("https://github.com/a/b/issues/" + "9" * 30, "9" * 30, 20),
+])
+def test_each_refusal_quotes_the_bad_part_cut_to_its_length(url, part, cut):
+    message = _refusal(url)
+    quoted = _show(url if part is None else part, cut)
+    assert quoted in message, (quoted, message)
+    assert message.endswith("expected https://github.com/OWNER/REPO/issues/NUMBER") or \
+        message.endswith("expected https://github.com/OWNER/REPO/issues/NUMBER)")
+
+
+def test_a_url_of_exactly_the_maximum_length_is_judged_on_its_parts():
+    url = "https://github.com/acme/" + "r" * 100 + "/issues/1"
+    url = url.replace("/acme/", "/" + "a" * (2048 - len(url) + 4) + "/")
+    assert len(url) == 2048
+    message = _refusal(url)
+    assert "characters, more than the" not in message and "is not a GitHub account name" in message
+
+
+def test_the_port_is_compared_with_the_urls_own_scheme():
+    assert "is not the configured GitHub" in _refusal("http://github.com:443/a/b/issues/1")
+    assert parse_issue_url("http://github.com:80/a/b/issues/1", hosts=GH).number == 1
+
+
+def test_the_host_refusal_lists_three_configured_hosts_and_the_idna_form():
+    message = _refusal("https://other.example/a/b/issues/1",
+                       hosts=["a.example", "b.example", "c.example", "d.example"])
+    assert "(a.example, b.example, c.example; set GITHUB_WEB_URL" in message
+    assert "(IDNA" not in message
+    assert "(none; set GITHUB_WEB_URL" in _refusal("https://other.example/a/b/issues/1", hosts=[])
+    assert "bücher.example' (IDNA: xn--bcher-kva.example) is not" in _refusal("https://bücher.example/a/b/issues/1")
+    long = "bücher." + "x" * 60 + ".example"
+    idna = normalize_host(long)
+    assert f"(IDNA: {idna[:60]}) is not" in _refusal(f"https://{long}/a/b/issues/1")
+
+
+def test_non_text_is_named_by_its_type():
+    assert _refusal(123).startswith("the issue URL must be text, got int;")
