@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from agentic.workflows.claims import marker_for, text_hash
+from agentic.workflows.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from tests.workflow.test_e2e import (ACTIONABLE_BODY, _sim, comment_as, pull_request, sessions_for, status_comments,
                                      status_says)
@@ -114,4 +116,7 @@ async def test_edited_issue_is_a_new_text(sandbox, new_issue, monkeypatch):
     assert second.status == "completed", second
     sessions = sessions_for(sandbox, number)
     assert len(sessions) == 2 and second.session_id != first.session_id
-    assert "Bye?" in next(s for s in sessions if s["id"] == second.session_id)["prompt"]
+    with sandbox.github() as gh:
+        issue = gh.get(f"/repos/acme/widgets/issues/{number}").json()
+    marker = marker_for(parse_issue_url(url, hosts=["github.com"]), text_hash(issue["title"], issue["body"]))
+    assert marker in next(s for s in sessions if s["id"] == second.session_id)["prompt"]  # the new text's marker
