@@ -39,7 +39,8 @@ def test_a_flat_body_keeps_only_config_keys_and_the_result_is_a_copy():
     ({"name": "ok", "config": "nope"}, "`config` must be an object (got the string 'nope')"),
     ({"name": "ok", "config": None}, "`config` must be an object (got null)"),
     ({"name": "ok", "config": {}}, "`config` is missing"),
-    ({"name": "ok", "junk": 1}, "`config` is missing"),
+    ({"name": "ok", "junk": 1}, "`config` is missing: send {\"name\", \"config\": {\"type\", ...}} or the flat form "
+                                "{\"name\", \"type\", \"command\"|\"url\"|\"openapi\", ...}"),
 ])
 def test_bad_bodies_name_the_field(body, message):
     with pytest.raises(ConfigInvalid) as caught:
@@ -69,11 +70,15 @@ def test_bad_names_are_refused_with_the_rule(name, message):
 
 
 def test_a_padded_name_gets_the_hint_and_the_field_is_named():
-    with pytest.raises(ConfigInvalid, match="leading/trailing spaces are not trimmed"):
+    with pytest.raises(ConfigInvalid) as caught:
         check_name(" github")
+    assert str(caught.value) == ("`name` ' github' is not a valid server name: 1-64 letters, digits, '-', '_' or '.', "
+                                 "starting with a letter or digit; leading/trailing spaces are not trimmed")
     with pytest.raises(ConfigInvalid) as caught:
         check_name("bad name")
-    assert "trimmed" not in str(caught.value)
+    assert str(caught.value).endswith("starting with a letter or digit")
+    with pytest.raises(ConfigInvalid, match=r"^`name` must be a string \(got the number 7\)$"):
+        check_name(7)
     with pytest.raises(ConfigInvalid, match=r"^`server` must be a string \(got null\)$"):
         check_name(None, "server")
     with pytest.raises(ConfigInvalid, match=r"^`tool` '!' is not"):

@@ -62,6 +62,9 @@ def test_plan_approved_names_the_plan_and_is_remembered():
     view, actions = advance(view, session("IN_PROGRESS"), [act("planApproved", {"planId": "p1"}, t=T(2))])
     assert notes(actions) == [Note("plan-approved", "p1")]
     assert view.approval_given is True and view.decided_plans == {"p1"}
+    # The approval names its plan: that one is decided, even when another plan is on show.
+    view, actions = advance(view, session("IN_PROGRESS"), [act("planApproved", {"planId": "p0"}, t=T(3))])
+    assert notes(actions) == [Note("plan-approved", "p0")] and view.decided_plans == {"p1", "p0"}
     # Without a planId the approval is of the plan on show; with no plan at all, of "".
     view, actions = advance(FollowView(session_id=SID), session("AWAITING_PLAN_APPROVAL"),
                             [plan("p9", "x", t=T(1)), act("planApproved", {}, t=T(2))])

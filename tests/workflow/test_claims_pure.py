@@ -31,6 +31,7 @@ def test_marker_names_the_issue_and_the_text():
 def test_claim_key_separates_github_instances_but_not_spellings():
     assert claim_key("https://api.github.com", REF) == "https://api.github.com/acme/widgets#7"
     assert claim_key("HTTPS://API.GitHub.com/", REF) == claim_key("https://api.github.com", REF)
+    assert claim_key("https://GHX//", REF) == "https://ghx/acme/widgets#7"  # only slashes are trimmed
     assert claim_key("https://ghe.example/api/v3", REF) != claim_key("https://api.github.com", REF)
     assert claim_key("http://127.0.0.1:3101", IssueRef(owner="acme", repo="widgets", number=7)) == \
         "http://127.0.0.1:3101/acme/widgets#7"

@@ -19,6 +19,7 @@ from agentic.workflows.issue_ref import _show, _split_authority, normalize_host,
     ("127.0.0.1", 3101, "http", "127.0.0.1:3101"),
     ("::1", None, "https", "[::1]"),
     ("FE80::1", 8443, "https", "[fe80::1]:8443"),
+    ("fe80::abcd", None, "https", "[fe80::abcd]"),
     ("bücher.example", None, "https", "xn--bcher-kva.example"),
     ("a" * 63 + ".com", None, "https", "a" * 63 + ".com"),
     (".".join(["a" * 63] * 3) + "." + "b" * 61, None, "https", ".".join(["a" * 63] * 3) + "." + "b" * 61),  # 253
@@ -60,6 +61,7 @@ def test_the_default_scheme_is_https():
     ("h.example#frag", "h.example"),
     ("h.example/a/b", "h.example"),
     (" https://github.com/ ", "github.com"),
+    ("https://h.example/r?u=http://x.example", "h.example"),  # the first `://` is the scheme's
 ])
 def test_web_host(value, expected):
     assert web_host(value) == expected
@@ -155,7 +157,7 @@ def test_the_host_refusal_lists_three_configured_hosts_and_the_idna_form():
     message = _refusal("https://other.example/a/b/issues/1",
                        hosts=["a.example", "b.example", "c.example", "d.example"])
     assert "(a.example, b.example, c.example; set GITHUB_WEB_URL" in message
-    assert "(IDNA" not in message
+    assert "(IDNA" not in message and "host 'other.example' is not the configured GitHub" in message
     assert "(none; set GITHUB_WEB_URL" in _refusal("https://other.example/a/b/issues/1", hosts=[])
     assert "bücher.example' (IDNA: xn--bcher-kva.example) is not" in _refusal("https://bücher.example/a/b/issues/1")
     long = "bücher." + "x" * 60 + ".example"
