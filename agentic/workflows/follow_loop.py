@@ -24,7 +24,7 @@ from agentic.workflows.run import Ended, Run
 from agentic.workflows.status_comment import status_marker
 
 
-# A poll (two API calls) that takes longer than this went through retries: the time is ours, not Jules'.
+# A loop iteration (a few API calls) that takes longer than this went through retries.
 OUTAGE_SECONDS = 5.0
 
 
@@ -84,16 +84,13 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
     polls, need_state = 0, True
     relayed: set[str] = set()  # questions answered by this run (Jules' userMessaged may lag behind the send)
     while True:
-        asked_at = run.clock()
+        iteration_started, paused = run.clock(), 0.0
         activities = await tasks.poll_activities(run.jules, session.id, view.cursor)
         fresh = [a for a in activities if a.id not in view.seen]
         # The state may change without an activity: re-read it after every action, when something arrived,
         # while people are awaited, and every fifth quiet poll.
         if need_state or fresh or view.waiting_on_people or polls % 5 == 4:
             session = await tasks.get_session(run.jules, session.id)
-        if (outage := run.clock() - asked_at) > OUTAGE_SECONDS:
-            poller.not_listening(outage)  # retries through an outage are not Jules going silent
-            followed_since += outage
         need_state = False
         view, actions = advance(view, session, fresh)
         poller.saw_activity() if fresh else poller.saw_nothing()
@@ -113,7 +110,8 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
             if isinstance(action, AskApproval):
                 paused_at = run.clock()
                 await _decide_plan(run, view, action)
-                waited_on_people += run.clock() - paused_at
+                paused = run.clock() - paused_at
+                waited_on_people += paused
                 need_state = True
                 poller.reset()
             elif (isinstance(action, AskReply) and action.question.activity_id not in relayed
@@ -123,6 +121,11 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
                 await run.show(view.state)
                 need_state = True
                 poller.reset()
+        # An iteration is a few API calls; one that took long went through retries (Prefect, PostgreSQL or the
+        # hub down): that time is ours, not Jules going silent, and not the session's.
+        if (outage := run.clock() - iteration_started - paused) > OUTAGE_SECONDS:
+            poller.not_listening(outage)
+            followed_since += outage
         if view.waiting_on_people:
             waited_on_people += poller.interval
         elapsed = run.clock() - followed_since - waited_on_people

@@ -105,6 +105,17 @@ async def world(deployment_id) -> AsyncIterator[World]:
     async with serving(simulator, sim_port), serving(create_app(config), receiver_port), \
             httpx.AsyncClient(base_url=sim_url, timeout=10) as github:
         yield World(sim=simulator.state.sim, github=github, api_url=sim_url, receiver_url=receiver_url, rules=rules)
+    # These runs name issues of THIS simulator by github.com URLs; a later test that serves the deployment against
+    # another sandbox would execute them there and claim that sandbox's issues. Nothing may be left scheduled.
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(
+            any_=[deployment_id])))
+        for run in runs:
+            if (run.idempotency_key or "").startswith(sim_url + "/"):
+                await client.delete_flow_run(run.id)
 
 
 async def test_label_starts_one_run_with_the_issue_and_requester(world, deployment_id):
