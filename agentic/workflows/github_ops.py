@@ -152,17 +152,13 @@ async def find_pull_request_for_session(hub: HubTools, ref: IssueRef, session_id
 _CLOSES = r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s*:?\s+(?:{repo})?#{number}\b"
 
 
-async def find_fixing_pull_request(hub: HubTools, ref: IssueRef, ignore: set[str] = frozenset()) -> dict[str, Any] | None:
-    """An open or merged PR whose description closes this issue (`Fixes #N`, `Closes owner/repo#N`): the issue is
-    already being fixed, a second PR would compete with it. Closed-unmerged PRs do not count."""
+async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[dict[str, Any]]:
+    """Open or merged PRs whose description closes this issue (`Fixes #N`, `Closes owner/repo#N`): the issue is
+    already being fixed, a second PR would compete. Closed-unmerged PRs do not count. Newest first, one page."""
     import re
 
     pattern = re.compile(_CLOSES.format(repo=re.escape(ref.full_name), number=ref.number), re.IGNORECASE)
     raw = await hub.call(tool("listPullRequests"), {"owner": ref.owner, "repo": ref.repo, "state": "all",
                                                     "per_page": 100, "sort": "updated", "direction": "desc"})
-    for pr in raw or []:
-        if pr.get("html_url") in ignore or (pr.get("state") == "closed" and not pr.get("merged_at")):
-            continue
-        if pattern.search(pr.get("body") or "") or pattern.search(pr.get("title") or ""):
-            return pr
-    return None
+    return [pr for pr in raw or [] if not (pr.get("state") == "closed" and not pr.get("merged_at"))
+            and (pattern.search(pr.get("body") or "") or pattern.search(pr.get("title") or ""))]

@@ -164,7 +164,7 @@ async def _refuse_issue_state(run: Run, *, allow_closed: bool, allow_locked: boo
                "hand it to Jules anyway")
     elif not allow_existing_pr:
         ours = {r.pull_request_url for r in run.claim.sessions if r.pull_request_url}
-        if pr := await tasks.find_fixing_pull_request(run.hub, run.ref, ours):
+        if pr := next((p for p in run.fixing_prs if p.get("html_url") not in ours), None):
             status = "duplicate"
             why = (f"pull request #{pr.get('number')} ({pr.get('state')}{', merged' if pr.get('merged_at') else ''}) "
                    f"already fixes this issue: {pr.get('html_url')}; run with `allow_existing_pr=True` to start "
@@ -271,7 +271,9 @@ async def jules_agent_workflow(
         from agentic.jules.client import JulesClient
 
         # A missing issue or a repo Jules is not connected to fails here, before any side effect.
-        issue, source = await _all(tasks.read_issue(hub, ref), tasks.resolve_source(JulesClient(hub), ref))
+        # Reads side by side: the issue, Jules' source, and the PRs that may already fix the issue.
+        issue, source, fixing = await _all(tasks.read_issue(hub, ref), tasks.resolve_source(JulesClient(hub), ref),
+                                           tasks.find_fixing_pull_requests(hub, ref))
         key = claims.claim_key(settings.github_api_url, ref)
         acquired = await claims.acquire(key, run_id, settings.claim_stale_seconds)
         if not acquired.owned:
@@ -281,7 +283,7 @@ async def jules_agent_workflow(
                                   session_id=last.session_id if last else None, session_url=last.url if last else None,
                                   pull_request_url=last.pull_request_url if last else None)
         run = Run(hub=hub, settings=settings, ref=ref, issue=issue, claim=acquired.claim, run_id=run_id,
-                  first_claim=acquired.first, source=source)
+                  first_claim=acquired.first, source=source, fixing_prs=fixing)
         owned = asyncio.create_task(_run_owned(
             run, require_plan_approval=settings.require_plan_approval if require_plan_approval is None
             else require_plan_approval, starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,

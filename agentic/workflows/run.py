@@ -71,6 +71,7 @@ class Run:
     run_id: str
     first_claim: bool = False  # no run ever claimed this issue: nothing (comment, session) can exist yet
     source: dict = field(default_factory=dict)
+    fixing_prs: list[dict] = field(default_factory=list)  # open or merged PRs that already close the issue
     clock: Callable[[], float] = time.monotonic
     view: StatusView = field(init=False)
     timeline: list[dict[str, str]] = field(default_factory=list)

@@ -106,9 +106,9 @@ async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, bo
     return await github_ops.create_comment(hub, ref, body)
 
 
-@task(name="find-fixing-pull-request", **RETRY)
-async def find_fixing_pull_request(hub: HubTools, ref: IssueRef, ignore: set[str]) -> dict[str, Any] | None:
-    return await github_ops.find_fixing_pull_request(hub, ref, ignore)
+@task(name="find-fixing-pull-requests", **RETRY)
+async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[dict[str, Any]]:
+    return await github_ops.find_fixing_pull_requests(hub, ref)
 
 
 @task(name="react-eyes", **RETRY)
