@@ -61,3 +61,20 @@ def test_token_estimate_counts_ascii_below_128_only():
     assert estimate_tokens(chr(127) * 8) == 2
     assert estimate_tokens(chr(128) * 8) == 8
     assert estimate_tokens("é" * 40) == 40
+
+
+def test_issue_text_edges():
+    from agentic.agent.sanitize import cap
+
+    assert sanitize_issue_text("") == "" and sanitize_issue_text(None) == ""
+    assert sanitize_issue_text("a  \n  b\t\nc") == "a\n  b\nc"  # trailing blanks go, indentation stays
+    assert sanitize_issue_text("a\n\n\n\nb") == "a\n\nb"
+    assert sanitize_issue_text("<script>unclosed") == "unclosed"  # a dropped tag never closed: the tag goes
+    # An element never closed does not stop the rewriting of a later one.
+    assert sanitize_issue_text("<script>unclosed <style>x</style> end") == "unclosed  end"
+    assert cap("abc", 3) == "abc" and cap("abcd", 3) == "ab…" and cap("abc", 0) == "…"
+
+
+def test_closing_tags_match_case_insensitively_and_only_after_the_opening_one():
+    assert defang_urls('<A href="https://x.example">y</A>') == "y (link: hxxps://x[.]example)"
+    assert defang_urls('</a><a href="https://x.example">y</a>') == "</a>y (link: hxxps://x[.]example)"
