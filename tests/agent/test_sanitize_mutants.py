@@ -78,3 +78,11 @@ def test_issue_text_edges():
 def test_closing_tags_match_case_insensitively_and_only_after_the_opening_one():
     assert defang_urls('<A href="https://x.example">y</A>') == "y (link: hxxps://x[.]example)"
     assert defang_urls('</a><a href="https://x.example">y</a>') == "</a>y (link: hxxps://x[.]example)"
+
+
+def test_variation_selector_ranges_are_exact():
+    from agentic.agent.sanitize import strip_invisible
+
+    for code in (0xFE00, 0xE0100, 0xE0101, 0xE01EF):  # both ends of both ranges: smuggling after a letter
+        assert strip_invisible("a" + chr(code) + "b") == "ab", hex(code)
+    assert strip_invisible("a\ufe10b") == "a,b"  # the first code point after the range is a (compatibility) comma
