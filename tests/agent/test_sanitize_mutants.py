@@ -86,3 +86,7 @@ def test_variation_selector_ranges_are_exact():
     for code in (0xFE00, 0xE0100, 0xE0101, 0xE01EF):  # both ends of both ranges: smuggling after a letter
         assert strip_invisible("a" + chr(code) + "b") == "ab", hex(code)
     assert strip_invisible("a\ufe10b") == "a,b"  # the first code point after the range is a (compatibility) comma
+
+
+def test_only_blanks_are_trimmed_at_line_ends():
+    assert sanitize_issue_text("keep X  \nY") == "keep X\nY"
