@@ -90,3 +90,9 @@ def test_variation_selector_ranges_are_exact():
 
 def test_only_blanks_are_trimmed_at_line_ends():
     assert sanitize_issue_text("keep X  \nY") == "keep X\nY"
+
+
+def test_every_line_break_becomes_one_newline():
+    from agentic.agent.sanitize import strip_invisible
+
+    assert strip_invisible("a\r\nb\u2028c\u2029d\te") == "a\nb\nc\nd\te"
