@@ -96,3 +96,12 @@ def test_every_line_break_becomes_one_newline():
     from agentic.agent.sanitize import strip_invisible
 
     assert strip_invisible("a\r\nb\u2028c\u2029d\te") == "a\nb\nc\nd\te"
+
+
+def test_private_use_unassigned_and_control_characters_are_removed_and_both_presentation_selectors_kept():
+    from agentic.agent.sanitize import strip_invisible
+
+    assert strip_invisible("a\ue000b") == "ab"  # private use (Co)
+    assert strip_invisible("a\U000e01f0b") == "ab"  # unassigned (Cn)
+    assert strip_invisible("a\x07b") == "ab"  # control (Cc)
+    assert strip_invisible("\u263a\ufe0e") == "\u263a\ufe0e" and strip_invisible("\u263a\ufe0f") == "\u263a\ufe0f"
