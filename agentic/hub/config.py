@@ -98,7 +98,7 @@ def split_body(body: Any) -> tuple[str, dict[str, Any]]:
 def check_name(name: Any, field: str = "name") -> str:
     if not isinstance(name, str):
         raise ConfigInvalid(f"`{field}` must be a string (got {kind_of(name)})")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # fullmatch: `$` alone accepts a trailing newline
         hint = "; leading/trailing spaces are not trimmed" if name and name != name.strip() else ""
         raise ConfigInvalid(f"`{field}` {show(name)} is not a valid server name: {NAME_RULE}{hint}")
     return name
@@ -186,9 +186,9 @@ def _check_string_map(config: dict[str, Any], key: str, environ: dict[str, str],
         if not isinstance(value, str):
             raise ConfigInvalid(f"{label} must be a string (got {kind_of(value)}); "
                                 "write numbers and booleans in quotes")
-        if env and not _ENV_NAME.match(name):
+        if env and not _ENV_NAME.fullmatch(name):
             raise ConfigInvalid(f"`{key}` has an invalid variable name {show(name)} (no '=' and not empty)")
-        if not env and not _HEADER_NAME.match(name):
+        if not env and not _HEADER_NAME.fullmatch(name):
             raise ConfigInvalid(f"`{key}` has an invalid header name {show(name)}")
         expanded = expand(value, environ)
         if "\x00" in expanded or (not env and ("\r" in expanded or "\n" in expanded)):
