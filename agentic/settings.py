@@ -10,9 +10,11 @@ Env var names are the seed's (`GITHUB_TOKEN`, `MCP_SERVER_URL`, `LLM_MODEL`, ...
 from __future__ import annotations
 
 import os
+import ssl
 import warnings
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -107,6 +109,14 @@ class Settings(BaseSettings):
     max_issue_body_chars: int = Field(default=20_000, description="Issue body kept for the model and Jules: head "
                                       "and tail, with a visible note of what was omitted.")
 
+    # --- the CI loop after the pull request opens (agentic/workflows/ci_loop.py) --------------------------------
+    ci_watch: Literal["auto", "on", "off"] = Field(default="auto", description=(
+        "Watch the PR's checks and send failures to the same Jules session. auto: when the base branch's head "
+        "carries check runs (the repository has CI)."))
+    ci_max_rounds: int = Field(default=2, ge=0, description="Failure summaries sent to Jules per pull request.")
+    ci_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long to wait for CI to settle.")
+    ci_poll_max_seconds: float = Field(default=30.0, gt=0, description="Longest pause between CI checks.")
+
     # --- the webhook receiver (agentic/triggers, docs/triggers.md) -------------------------------------------
     github_webhook_secret: SecretStr | None = Field(default=None, description=(
         "The GitHub webhook's secret: every delivery's X-Hub-Signature-256 is checked against it."))
@@ -120,6 +130,50 @@ class Settings(BaseSettings):
         "Work done for one delivery before answering (GitHub gives up after 10 s)."))
     triggers_bot_login: str | None = Field(default=None, description=(
         "Our own GitHub login (events it sends are ignored); unset: asked with GET /user."))
+
+    # --- waits without a held process (agentic/workflows/plan_approval.py, docs/triggers.md) ----------------
+    suspend_waits: bool = Field(default=True, description=(
+        "A deployment run waiting for a plan decision or a reply suspends (its process exits) and is resumed by "
+        "the webhook receiver, the poller or the UI form; false keeps the process and its comment watcher."))
+    poller_interval_seconds: float = Field(default=60.0, gt=0, description=(
+        "How often the poller deployment lists issue comments and events (for receivers without a public URL)."))
+
+    # --- the queue: Jules plan quotas, applied to Prefect (agentic/workflows/session_queue.py, docs/workers.md) ---
+    jules_max_concurrent_sessions: int | None = Field(default=None, gt=0, description=(
+        "Jules plan: sessions at once (free 3, Pro 15, Ultra 60). Unset: no cap in Prefect (Jules' 429 still "
+        "queues the run)."))
+    jules_sessions_per_day: int | None = Field(default=None, gt=0, description=(
+        "Jules plan: sessions created per day (free 15, Pro 100, Ultra 300). Unset: no cap in Prefect."))
+    jules_day_seconds: float = Field(default=86400.0, gt=0, description=(
+        "Length of Jules' quota day (the simulator's can be shorter, for benchmarks)."))
+    queue_prefetch_runs: int = Field(default=2, ge=0, description=(
+        "Runs allowed to start beyond the session cap (triaged, waiting for a session slot): they hide the "
+        "start-up of the next run. The deployment's concurrency is the session cap plus this."))
+    queue_slot_poll_seconds: float = Field(default=5.0, gt=0, description=(
+        "A run waiting for a session slot re-reads its place in the queue this often."))
+
+    # --- TLS and observability (docs/going-live.md, issue #13) ------------------------------------------------
+    agentic_ca_bundle: Path | None = Field(default=None, description=(
+        "PEM file of the CA(s) that signed a private hub, Prefect or receiver certificate: clients verify against "
+        "it instead of the system store (they always verify; SSL_CERT_FILE works too)."))
+    triggers_ssl_certfile: Path | None = Field(default=None, description="The receiver's TLS certificate (PEM).")
+    triggers_ssl_keyfile: Path | None = Field(default=None, description="The receiver's TLS private key (PEM).")
+
+    @field_validator("agentic_ca_bundle", "triggers_ssl_certfile", "triggers_ssl_keyfile", mode="before")
+    @classmethod
+    def _existing_pem_file(cls, value: object) -> object:
+        if value in ("", None):
+            return None
+        if not Path(str(value)).is_file():
+            raise ValueError(f"no such file: {str(value)[:200]}")
+        return value
+
+    @property
+    def tls_verify(self) -> ssl.SSLContext | bool:
+        """What the product's HTTP clients pass as `verify=`: the CA bundle's context, else True (system CAs)."""
+        if self.agentic_ca_bundle is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.agentic_ca_bundle))
 
     @property
     def run_budget_seconds(self) -> float:

@@ -18,16 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from prefect import flow
-from prefect.concurrency.asyncio import concurrency
 from prefect.runtime import flow_run
 
+from agentic import observability
 from agentic.agent.brief import Triage, render_prompt, session_title
 from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_issue
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.settings import get_settings
-from agentic.workflows import claims, tasks
+from agentic.workflows import ci_loop, claims, session_queue as queue, tasks
 from agentic.workflows.follow_loop import follow
 from agentic.workflows.hub_tools import connect_hub
 from agentic.workflows.issue_ref import parse_issue_url
@@ -35,11 +35,14 @@ from agentic.workflows.plan_approval import PlanDecision
 from agentic.workflows.run import Ended, Run, Usage, WorkflowResult
 
 FLOW_NAME = "jules-agent-workflow"
-# Optional Prefect global concurrency limit capping live Jules sessions (`prefect gcl create jules-sessions --limit 3`);
-# a no-op until created, so quota-aware queueing is one command away.
-SESSIONS_LIMIT = "jules-sessions"
+# Prefect global concurrency limit capping live Jules sessions, created from JULES_MAX_CONCURRENT_SESSIONS by deploy.py
+# (or by hand: `prefect gcl create jules-sessions --limit 3`); a no-op until created (session_queue.py).
+SESSIONS_LIMIT = queue.SESSIONS_LIMIT
 
 __all__ = ["FLOW_NAME", "PlanDecision", "Usage", "WorkflowResult", "jules_agent_workflow", "main"]
+# Before any flow run starts in this process (a worker imports this module first), so that Prefect's run spans are
+# exported too. A no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/going-live.md#observability).
+observability.configure_tracing("agentic-flow")
 
 
 async def _all(*steps: Any) -> list[Any]:
@@ -52,6 +55,7 @@ async def _all(*steps: Any) -> list[Any]:
     return outcomes
 
 
+@observability.traced("triage")
 async def _triage(run: Run) -> Triage:
     agent = build_agent(run.settings)
     issue = run.issue
@@ -98,6 +102,17 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, l
     return session
 
 
+async def _show_position(run: Run) -> None:
+    """While the run waits for a session slot, its status comment says how many runs are ahead (from Prefect)."""
+    ahead = await queue.position(FLOW_NAME, run.run_id)
+    details = [f"Waiting for a Jules session slot: queued, {ahead} ahead." if ahead is not None
+               else "Waiting for a Jules session slot: queued."]
+    if run.view.phase != "queued" or run.view.details != details:
+        run.view.details = details
+        await run.show("queued")
+        run.event("queued", details[0])
+
+
 async def _end(run: Run, record: claims.SessionRecord | None, phase: str, details: list[str]) -> None:
     """Every way out after the status comment exists leaves it saying what happened — never mid-phase."""
     if record is not None:
@@ -107,6 +122,7 @@ async def _end(run: Run, record: claims.SessionRecord | None, phase: str, detail
     await run.report(record)
 
 
+@observability.traced("pull request")
 async def _finish(run: Run, record: claims.SessionRecord, session: Session, finished: Finished,
                   requested_by: str | None) -> WorkflowResult:
     ref = run.ref
@@ -140,8 +156,40 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
                         + (f"; review requested from @{reviewer}" if done["reviewer_requested"] else "")]
     run.event("pull-request", pr_url)
     await run.show("COMPLETED")
+    ci = await _follow_ci(run, record, done["number"])
     await run.report(record)
-    return run.result("completed", f"pull request {pr_url}", record)
+    return run.result("completed", f"pull request {pr_url}" + (f"; CI {ci}" if ci else ""), record)
+
+
+async def _follow_ci(run: Run, record: claims.SessionRecord, pr_number: int) -> str | None:
+    """After the PR opens: the CI loop (ci_loop.py), its final state on the status comment. None: not watched."""
+    if run.settings.ci_watch == "off" or record.ci_state not in (None, "watching"):
+        return None
+    if record.ci_state is None:
+        pull = await tasks.read_pull(run.hub, run.ref, pr_number)
+        base = str((pull.get("base") or {}).get("ref") or "")
+        watched = run.settings.ci_watch == "on" or await ci_loop.has_ci(run, base)
+        record.ci_state = "watching" if watched else "none"
+        await claims.update(run.claim_key, run.run_id, run.claim)  # a re-entry continues the watch
+        if not watched:
+            return None
+    outcome = await ci_loop.watch(run, record, pr_number)
+    record.ci_state = outcome.state
+    await claims.update(run.claim_key, run.run_id, run.claim)
+    run.event("ci", f"{outcome.state} after {outcome.rounds} fix round(s)")
+    run.view.details = [*run.view.details[:1], "", *outcome.details]
+    await run.show({"passed": "ci_passed", "closed": "COMPLETED"}.get(outcome.state, "ci_failed"))
+    return outcome.state
+
+
+async def _resume_ci(run: Run, record: claims.SessionRecord) -> WorkflowResult:
+    """A re-entry after the PR was finished while its CI was being watched: continue the watch, nothing else."""
+    pr_url = record.pull_request_url or ""
+    run.view.session_id, run.view.session_url, run.view.pull_request_url = record.session_id, record.url, pr_url
+    run.view.details = [f"Pull request {pr_url} (closes #{run.ref.number})"]
+    ci = await _follow_ci(run, record, int(pr_url.rstrip("/").rsplit("/", 1)[-1]))
+    await run.report(record)
+    return run.result("completed", f"pull request {pr_url}" + (f"; CI {ci}" if ci else ""), record)
 
 
 def _describe_change(finished: Finished) -> str:
@@ -184,6 +232,8 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
     # Finished before: answer without touching the status comment or spending tokens. (A run that died after
     # COMPLETED but before finishing the PR has no pull_request_url yet and is finished below.)
     done = claim.session_for(digest)
+    if done and done.pull_request_url and done.ci_state == "watching":
+        return await _resume_ci(run, done)
     if done and (done.state == "FAILED" or done.pull_request_url):
         return run.result("duplicate", f"already handled by session {done.session_id}"
                           + (f" (PR {done.pull_request_url})" if done.pull_request_url else " (FAILED)"), done)
@@ -205,14 +255,19 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
     async def branch() -> str:
         return starting_branch or await tasks.read_default_branch(run.hub, ref)
 
+    triage: Triage | None = None
     try:
-        # Independent steps side by side: the reaction, the first status comment, the judgment, the branch lookup.
-        _, _, triage, branch_name = await _all(tasks.react(run.hub, ref), run.show("triage"), _triage(run), branch())
+        # Re-entering a dispatched session (resumed after a suspension, a retry): triage and branch were decided
+        # before, so the model is not asked again and the status comment does not flash back to "triage".
+        if not (record is not None and record.session_id):
+            # Independent steps side by side: the reaction, the first status comment, the judgment, the branch.
+            _, _, triage, branch_name = await _all(tasks.react(run.hub, ref), run.show("triage"), _triage(run),
+                                                   branch())
     except Exception as exc:
         if run.claim.status_comment_id is not None:
             await _end(run, None, "FAILED", [f"**Could not read or triage the issue:** {str(exc)[:300]}"])
         raise
-    if triage.decision != "actionable":
+    if triage is not None and triage.decision != "actionable":
         phase = "needs_info" if triage.decision == "needs_info" else "rejected"
         details = [f"- {reason}" for reason in triage.reasons]
         if triage.questions:
@@ -231,7 +286,11 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         await claims.update(run.claim_key, run.run_id, claim)  # the claim is durable BEFORE the session exists
     run.view.details = []
     try:
-        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=run.settings.quota_wait_seconds):
+        # The queue (session_queue.py): a daily token if a session is to be created, then a lease for its life.
+        async with queue.session_slot(new_session=not record.session_id,
+                                      timeout_seconds=run.settings.quota_wait_seconds,
+                                      poll_seconds=run.settings.queue_slot_poll_seconds,
+                                      while_waiting=lambda: _show_position(run)):
             if record.session_id:
                 session = await tasks.get_session(run.jules, record.session_id)
             else:
@@ -267,7 +326,8 @@ async def jules_agent_workflow(
     ref = parse_issue_url(github_issue_url)  # a bad URL fails here, before any side effect
     token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
     run_id = str(flow_run.get_id())
-    async with connect_hub(settings.hub_mcp_url, token) as hub:
+    async with observability.traced_run(github_issue_url, str(ref), run_id), \
+            connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:
         from agentic.jules.client import JulesClient
 
         # A missing issue or a repo Jules is not connected to fails here, before any side effect.

@@ -76,6 +76,9 @@ class QuotaConfig(_Model):
 
     max_concurrent_sessions: int | None = 15
     max_sessions_per_day: int | None = 100
+    day_seconds: float | None = Field(default=None, gt=0, description=(
+        "Length of the quota day in seconds, counted from the simulator's start (benchmarks run a 'day' in "
+        "seconds); None: the UTC calendar day."))
 
 
 ClosingRefs = Literal["copy", "drop"]

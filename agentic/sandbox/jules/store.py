@@ -70,7 +70,8 @@ class SessionStore:
         self.config = config
         self.sessions: dict[str, SessionRecord] = {}
         self._rng = random.Random(config.seed)
-        self._created_per_day: dict[tuple[str, date], int] = {}
+        self._created_per_day: dict[tuple[str, date | int], int] = {}
+        self._started = time.monotonic()
 
     # --- ids and time ---------------------------------------------------------------------------------------
     def new_session_id(self) -> str:
@@ -102,7 +103,7 @@ class SessionStore:
 
     def add(self, record: SessionRecord) -> None:
         self.sessions[record.id] = record
-        day = self.now().date()
+        day = self.quota_day()
         self._created_per_day[(record.key, day)] = self._created_per_day.get((record.key, day), 0) + 1
 
     def set_state(self, record: SessionRecord, state: str) -> None:
@@ -128,6 +129,11 @@ class SessionStore:
         return activity
 
     # --- quotas ---------------------------------------------------------------------------------------------
+    def quota_day(self) -> date | int:
+        """The day a daily quota counts in: the UTC date, or the number of `day_seconds` since the start."""
+        length = self.config.quota.day_seconds
+        return self.now().date() if length is None else int((time.monotonic() - self._started) // length)
+
     def check_quota(self, key: str) -> None:
         """429 RESOURCE_EXHAUSTED when `key` is at its concurrent or daily session cap."""
         quota = self.config.quota
@@ -135,7 +141,7 @@ class SessionStore:
         if quota.max_concurrent_sessions is not None and active >= quota.max_concurrent_sessions:
             self._exhausted(f"You are currently at your concurrent task limit ({quota.max_concurrent_sessions} "
                             "sessions in progress). Wait for one to finish, then retry.", "concurrent_sessions")
-        today = self._created_per_day.get((key, self.now().date()), 0)
+        today = self._created_per_day.get((key, self.quota_day()), 0)
         if quota.max_sessions_per_day is not None and today >= quota.max_sessions_per_day:
             self._exhausted(f"You have reached your daily task limit ({quota.max_sessions_per_day} sessions). "
                             "Retry tomorrow.", "sessions_per_day")
