@@ -156,7 +156,7 @@ def build_agent(settings: Settings, model: Model | str | None = None, *,
     READ_ONLY_TOOLS and pinned to the run's `IssueDeps` repository either way."""
     if hub is None:
         token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-        hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token)
+        hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token, verify=settings.tls_verify)
     tools = PinnedRepoToolset(hub.filtered(lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS))
     return Agent(
         model or build_model(settings),

@@ -28,25 +28,33 @@ def main(
     max_openapi_operations: Annotated[int | None, typer.Option(
         envvar="MCP_HUB_MAX_OPENAPI_OPERATIONS", show_envvar=True, min=1,
         help="Most operations (= tools) one openapi server may have. Default 500.")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(envvar="MCP_HUB_SSL_CERTFILE", show_envvar=True,
+                                                      help="TLS certificate (PEM): serve HTTPS.")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(envvar="MCP_HUB_SSL_KEYFILE", show_envvar=True,
+                                                     help="TLS private key (PEM) of --ssl-certfile.")] = None,
 ) -> None:
     """Serve mcphub's REST API and the aggregated MCP tools (streamable HTTP at /mcp)."""
     import uvicorn
 
     from agentic.errors import ConfigError
     from agentic.hub.app import create_app
+    from agentic.observability import LOG_FORMAT, configure_tracing
+    from agentic.tls import scheme, server_tls
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    configure_tracing("agentic-hub")
     try:
+        tls = server_tls(ssl_certfile, ssl_keyfile, "mcp hub")
         asgi = create_app(settings, token=token, max_body_bytes=max_body_bytes,
                           max_openapi_operations=max_openapi_operations)
     except ConfigError as exc:
         print(f"mcp hub: {exc}", file=sys.stderr)
         raise typer.Exit(code=2) from None
     # The token is never printed; only whether auth is on.
-    logging.getLogger("agentic.hub").info("MCP hub on http://%s:%d (settings %s, auth %s)", host, port,
-                                          settings, "on" if asgi.state.auth.required else "off")
+    logging.getLogger("agentic.hub").info("MCP hub on %s://%s:%d (settings %s, auth %s)", scheme(tls), host,
+                                          port, settings, "on" if asgi.state.auth.required else "off")
     uvicorn.run(asgi, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, **tls)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Errors: `HubUnavailable` (transport failure, retryable), `HubError` (the hub sai
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from typing import Any
 
@@ -63,10 +64,12 @@ class HubClient:
 
     def __init__(self, base_url: str, token: str | None = None, *, username: str | None = None,
                  password: str | None = None, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, verify: ssl.SSLContext | bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        # verify: Settings.tls_verify (a private CA: AGENTIC_CA_BUNDLE); certificates are always checked
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport,
+                                  verify=verify)
         self._login = (username, password) if username and password else None
         self._logged_in = False
 
@@ -169,10 +172,11 @@ class AsyncHubClient:
 
     def __init__(self, base_url: str, token: str | None = None, *, username: str | None = None,
                  password: str | None = None, timeout: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, verify: ssl.SSLContext | bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport,
+                                       verify=verify)
         self._login = (username, password) if username and password else None
         self._logged_in = False
 

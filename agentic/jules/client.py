@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from agentic import observability
 from agentic.errors import JulesError, JulesQuotaExceeded, SourceNotConnected, TransientError
 from agentic.jules import states
 from agentic.jules.models import Activity, Session
@@ -64,6 +65,12 @@ def _precondition_failed(exc: ToolCallFailed) -> bool:
     return exc.status == 400 and (status == "FAILED_PRECONDITION" or "FAILED_PRECONDITION" in str(exc))
 
 
+def _bound(session: Session) -> Session:
+    """The session this run works on: its id goes on the run's log lines and on the current span."""
+    observability.bind_session(session.id)
+    return session
+
+
 class JulesClient:
     def __init__(self, hub: HubTools) -> None:
         self.hub = hub
@@ -83,6 +90,7 @@ class JulesClient:
             _raise_jules(exc)
             raise
 
+    @observability.traced("jules find_source")
     async def find_source(self, ref: IssueRef) -> dict[str, Any]:
         """The Jules source for the repository; SourceNotConnected when the Jules GitHub app is not installed."""
         wanted = f"sources/github/{ref.owner}/{ref.repo}"
@@ -93,6 +101,7 @@ class JulesClient:
         raise SourceNotConnected(f"Jules is not connected to {ref.full_name}: install the Jules GitHub app on the "
                                  "repository (jules.google.com → Settings → Repositories), then retry")
 
+    @observability.traced("jules find_session")
     async def find_session(self, marker: str, max_pages: int = 5) -> Session | None:
         """The session whose prompt carries `marker`: how a re-entering run finds the session created before."""
         token: str | None = None
@@ -103,12 +112,13 @@ class JulesClient:
             raw = await self._call("listSessions", args) or {}
             for item in raw.get("sessions", []) if isinstance(raw, dict) else []:
                 if marker in (item.get("prompt") or ""):
-                    return _parse(Session, item, "session")
+                    return _bound(_parse(Session, item, "session"))
             token = raw.get("nextPageToken") if isinstance(raw, dict) else None
             if not token:
                 return None
         return None
 
+    @observability.traced("jules create_session")
     async def create_session(self, *, marker: str, prompt: str, title: str, source: str, branch: str,
                              require_plan_approval: bool, look_first: bool) -> Session:
         """The one session for `marker`. `look_first` on any re-entry: an earlier attempt may have created it."""
@@ -127,11 +137,13 @@ class JulesClient:
                 logger.info("createSession failed (%s) but the session exists: %s", exc, existing.id)
                 return existing
             raise
-        return _parse(Session, raw, "session")
+        return _bound(_parse(Session, raw, "session"))
 
+    @observability.traced("jules get_session")
     async def get_session(self, session_id: str) -> Session:
-        return _parse(Session, await self._call("getSession", {"sessionId": session_id}), "session")
+        return _bound(_parse(Session, await self._call("getSession", {"sessionId": session_id}), "session"))
 
+    @observability.traced("jules list_activities")
     async def list_activities(self, session_id: str, since: str | None = None) -> list[Activity]:
         """Activities created at or after `since` (all when None), oldest first, every page."""
         activities: list[Activity] = []
@@ -155,6 +167,7 @@ class JulesClient:
             if not token:
                 return sorted(activities, key=lambda a: (a.create_time, a.id))
 
+    @observability.traced("jules approve_plan")
     async def approve_plan(self, session_id: str, plan_id: str) -> bool:
         """Approve `plan_id` unless it is no longer awaiting approval. True when this call approved it."""
         session = await self.get_session(session_id)
@@ -173,6 +186,7 @@ class JulesClient:
             raise
         return True
 
+    @observability.traced("jules send_message")
     async def send_message(self, session_id: str, text: str, *, since: str | None) -> bool:
         """Send `text` unless a `userMessaged` with the same text exists at or after `since`. True when sent."""
         wanted = " ".join(text.split())

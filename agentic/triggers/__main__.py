@@ -26,11 +26,15 @@ def main(
 ) -> None:
     """Receive GitHub webhooks on POST /api/github/webhooks and start flow runs for the triggers in the rules."""
     from agentic.errors import ConfigError
+    from agentic.observability import LOG_FORMAT, configure_tracing
     from agentic.settings import export_prefect_env, load_settings
+    from agentic.tls import scheme, server_tls
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    configure_tracing("agentic-triggers")
     try:
         settings = load_settings()
+        tls = server_tls(settings.triggers_ssl_certfile, settings.triggers_ssl_keyfile, "triggers")
         export_prefect_env(settings)  # before Prefect is imported: it reads its environment once
         from agentic.triggers.app import config_from_settings, create_app
 
@@ -41,10 +45,11 @@ def main(
     import uvicorn
 
     logging.getLogger("agentic.triggers").info(
-        "webhook receiver on http://%s:%d/api/github/webhooks → %s (signatures %s)", host, port, config.deployment,
+        "webhook receiver on %s://%s:%d/api/github/webhooks → %s (signatures %s)", scheme(tls), host, port,
+        config.deployment,
         "checked" if config.secret else "NOT CHECKED")
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, **tls)
 
 
 if __name__ == "__main__":

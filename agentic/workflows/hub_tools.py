@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,9 +28,10 @@ import anyio
 import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.shared.exceptions import MCPError
 
+from agentic import observability
 from agentic.errors import HubError, HubUnavailable, TransientError
 
 logger = logging.getLogger(__name__)
@@ -99,8 +101,8 @@ def _connection_lost(exc: BaseException) -> bool:
 class _Connection:
     """One MCP session, entered and exited in its own task (anyio scopes must stay in one task)."""
 
-    def __init__(self, url: str, headers: dict[str, str] | None) -> None:
-        self.url, self.headers = url, headers
+    def __init__(self, url: str, headers: dict[str, str] | None, verify: ssl.SSLContext | bool = True) -> None:
+        self.url, self.headers, self.verify = url, headers, verify
         self.session: ClientSession | None = None
         self.error: BaseException | None = None
         self._ready = asyncio.Event()
@@ -120,7 +122,9 @@ class _Connection:
     async def _run(self) -> None:
         try:
             async with (
-                create_mcp_http_client(headers=self.headers) as http,
+                # create_mcp_http_client's timeouts, plus `verify` (a private CA: AGENTIC_CA_BUNDLE)
+                httpx2.AsyncClient(headers=self.headers, verify=self.verify, timeout=httpx2.Timeout(
+                    MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT)) as http,
                 streamable_http_client(self.url, http_client=http) as (read, write),
                 ClientSession(read, write) as session,
             ):
@@ -158,8 +162,9 @@ class HubTools:
     """The flow's client of the hub: one MCP session at a time, re-opened after a loss."""
 
     def __init__(self, mcp_url: str, token: str | None = None, *, reconnect_seconds: float = 60.0,
-                 call_timeout_seconds: float = 120.0) -> None:
+                 call_timeout_seconds: float = 120.0, verify: ssl.SSLContext | bool = True) -> None:
         self.mcp_url = mcp_url
+        self.verify = verify
         self._headers = {"Authorization": f"Bearer {token}"} if token else None
         self.reconnect_seconds = reconnect_seconds
         self.call_timeout_seconds = call_timeout_seconds
@@ -178,7 +183,7 @@ class HubTools:
         deadline = time.monotonic() + (self.reconnect_seconds if budget is None else budget)
         delay = 0.25
         while True:
-            conn = _Connection(self.mcp_url, self._headers)
+            conn = _Connection(self.mcp_url, self._headers, self.verify)
             try:
                 await conn.open()
                 self._conn = conn
@@ -228,6 +233,10 @@ class HubTools:
 
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> Any:
         """Call `tool` and return its JSON result (or text when the result is not JSON)."""
+        with observability.span(f"hub {tool}", **{"mcp.tool": tool, "mcp.hub_url": self.mcp_url}):
+            return await self._call(tool, arguments)
+
+    async def _call(self, tool: str, arguments: dict[str, Any] | None) -> Any:
         session = await self._session()
         self.calls[tool] += 1
         try:
@@ -271,10 +280,10 @@ def _current_task_cancelling() -> bool:
 
 @contextlib.asynccontextmanager
 async def connect_hub(mcp_url: str, token: str | None = None, *, reconnect_seconds: float = 60.0,
-                      connect_budget: float = 5.0) -> AsyncIterator[HubTools]:
+                      connect_budget: float = 5.0, verify: ssl.SSLContext | bool = True) -> AsyncIterator[HubTools]:
     """A hub client for one flow run. The first connection fails fast (`connect_budget`) so a hub that was never
     started is one clear error; later losses are healed for up to `reconnect_seconds`."""
-    hub = HubTools(mcp_url, token, reconnect_seconds=reconnect_seconds)
+    hub = HubTools(mcp_url, token, reconnect_seconds=reconnect_seconds, verify=verify)
     await hub.connect(budget=connect_budget)
     try:
         yield hub
