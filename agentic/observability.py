@@ -11,8 +11,8 @@ label, the one Prefect's engine reads to parent a run's span: a W3C traceparent 
 so it may sit in a label; it is not a flow parameter (parameters are the run's inputs and part of its identity).
 
 Log context: `bind_run()` / `bind_session()` fill a context variable that a log-record factory copies onto every
-`logging` record (`issue`, `flow_run_id`, `jules_session_id`, `trace_id`), whichever library logs it; `LOG_FORMAT`
-prints them. The binding is one mutable object per run, so tasks started before the session existed (the claim
+`logging` record (`issue`, `run_id` — the flow run's; Prefect's own `flow_run_id` extra is only on its run
+loggers' records —, `jules_session_id`, `trace_id`), whichever library logs it; `LOG_FORMAT` prints them. The binding is one mutable object per run, so tasks started before the session existed (the claim
 heartbeat) see the session id once it is known.
 """
 
@@ -31,7 +31,7 @@ from opentelemetry import trace
 
 TRACER_NAME = "agentic"
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-LOG_FORMAT = ("%(asctime)s %(levelname)s %(name)s [issue=%(issue)s run=%(flow_run_id)s session=%(jules_session_id)s "
+LOG_FORMAT = ("%(asctime)s %(levelname)s %(name)s [issue=%(issue)s run=%(run_id)s session=%(jules_session_id)s "
               "trace=%(trace_id)s]: %(message)s")
 UNSET = "-"
 
@@ -91,7 +91,7 @@ def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
     context = _context.get()
     record.issue = context.issue if context else UNSET
-    record.flow_run_id = context.flow_run_id if context else UNSET
+    record.run_id = context.flow_run_id if context else UNSET
     record.jules_session_id = context.jules_session_id if context else UNSET
     span_context = trace.get_current_span().get_span_context()
     record.trace_id = format(span_context.trace_id, "032x") if span_context.is_valid else UNSET
@@ -135,7 +135,9 @@ def configure_tracing(service_name: str, *, include_content: bool | None = None,
         include_content = environ.get("AGENTIC_OTEL_INCLUDE_CONTENT", "").lower() in ("1", "true", "yes")
     provider = TracerProvider(resource=Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME")
                                                         or service_name}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or (
+        environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces")
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     Agent.instrument_all(InstrumentationSettings(tracer_provider=provider, include_content=include_content,
                                                  include_binary_content=False))
