@@ -175,6 +175,21 @@ class Settings(BaseSettings):
             return True
         return ssl.create_default_context(cafile=str(self.agentic_ca_bundle))
 
+    # --- going live: secret blocks, the stack's Prefect auth and database (docs/going-live.md, issue #13) -----
+    secret_blocks: bool = Field(default=True, description=(
+        "Read the keys from Prefect Secret blocks (jules-api-key, github-token, ...; agentic/secret_blocks.py) "
+        "when they exist; else from the environment / agentic/.env."))
+    prefect_server_api_auth_string: SecretStr | None = Field(default=None, description=(
+        "user:password the stack's Prefect server requires (basic auth); clients send PREFECT_API_AUTH_STRING."))
+    ibt_database_url: SecretStr | None = Field(default=None, description=(
+        "An existing PostgreSQL for the stack's Prefect server (postgresql://user:pw@host:port/db); the "
+        "stack's own PostgreSQL is then not started."))
+
+    @field_validator("prefect_server_api_auth_string", "ibt_database_url", mode="before")
+    @classmethod
+    def _empty_stack_secret_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @property
     def run_budget_seconds(self) -> float:
         return self.run_timeout_seconds or (self.quota_wait_seconds + self.plan_approval_timeout_seconds

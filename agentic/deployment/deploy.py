@@ -1,7 +1,7 @@
 """Deploy the Jules agent workflow: check the hub, preload its MCP servers, register and serve the deployment.
 
     cd agentic && python deployment/deploy.py [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL]
-                                              [--deploy-only]
+                                              [--deploy-only] [--store-secrets]
 
     ibt deploy [same flags]
 
@@ -56,7 +56,10 @@ def preload_servers(settings: Settings) -> None:
     from agentic.hub.client import HubClient
     from agentic.deployment.servers import hub_server_definitions
 
-    definitions = hub_server_definitions(settings)  # raises ConfigError naming a missing key
+    from agentic.hub.secret_refs import secret_refs_for
+
+    # Keys the hub resolves itself (Secret blocks, its environment) go as ${VAR}, not in clear (issue #13).
+    definitions = hub_server_definitions(settings, secret_refs_for(settings))  # ConfigError names a missing key
     client = HubClient(settings.mcp_server_url,
                        token=settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None)
     for name, config in definitions.items():
@@ -65,12 +68,29 @@ def preload_servers(settings: Settings) -> None:
         console.print(f"[green]✓[/green] hub server {name}: {_tool_count(server)} tools")
 
 
+def _secret_blocks(settings: Settings, store: bool) -> Settings:
+    """--store-secrets writes the environment's keys to Prefect Secret blocks; then the blocks that exist win."""
+    from agentic.secret_blocks import store_secret_blocks_sync, with_secret_blocks_sync
+
+    if store:
+        try:
+            written = store_secret_blocks_sync(settings)
+        except Exception as exc:  # noqa: BLE001 - Prefect down or refusing: one line, no value in it
+            raise fail(f"Prefect Secret blocks not written at {settings.prefect_api_url} "
+                       f"({type(exc).__name__}); check PREFECT_API_URL / PREFECT_API_AUTH_STRING") from None
+        console.print(f"[green]✓[/green] Prefect Secret blocks {', '.join(written) or '(no keys set)'}")
+    return with_secret_blocks_sync(settings)
+
+
 @app.command()
 def main(
     skip_mcp_preload: Annotated[bool, typer.Option("--skip-mcp-preload", help="Do not add servers to the hub.")] = False,
     mcp_hub_url: Annotated[str | None, typer.Option("--mcp-hub-url", help="MCP hub base URL.")] = None,
     prefect_api_url: Annotated[str | None, typer.Option("--prefect-api-url", help="Prefect API URL.")] = None,
     deploy_only: Annotated[bool, typer.Option("--deploy-only", help="Register the deployment, do not serve.")] = False,
+    store_secrets: Annotated[bool, typer.Option("--store-secrets", help=(
+        "Create or update the Prefect Secret blocks (jules-api-key, github-token, ...) from the keys in the "
+        "environment / agentic/.env first."))] = False,
 ) -> None:
     """Check the hub, preload the GitHub and Jules MCP servers, deploy `jules-agent-workflow` and serve it."""
     overrides = {k: v for k, v in {"mcp_server_url": mcp_hub_url, "prefect_api_url": prefect_api_url}.items() if v}
@@ -82,6 +102,7 @@ def main(
     os.environ["MCP_SERVER_URL"] = settings.mcp_server_url
     os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     export_prefect_env(settings)  # PREFECT_API_AUTH_STRING / PREFECT_API_KEY from agentic/.env, unless set
+    settings = _secret_blocks(settings, store_secrets)
 
     from agentic.hub.client import HubClient
 

@@ -6,7 +6,9 @@
   react, collaborator permission, request reviewers, check runs).
 - `jules`: an `openapi` server from `agentic/jules.schema.json`.
 
-Secrets are sent to the hub as values (the hub stores them to use them, and redacts them in every listing).
+Secrets are sent to the hub as values (the hub stores them to use them, and redacts them in every listing) — except
+the keys named in `refs`, which this hub resolves itself: those are written `${GITHUB_TOKEN}` / `${JULES_API_KEY}`
+and never reach `mcp_settings.json` (agentic/hub/secret_refs.py, issue #13).
 """
 
 from __future__ import annotations
@@ -42,10 +44,13 @@ def _openapi_server(name: str, secret: str, base_url: str, default_base: str) ->
     return config
 
 
-def hub_server_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
+def hub_server_definitions(settings: Settings, refs: frozenset[str] | set[str] = frozenset()
+                           ) -> dict[str, dict[str, Any]]:
     """name -> hub server config (mcphub's `config` object), in preload order."""
     github_token = _require(settings.github_token, "GITHUB_TOKEN")
     jules_key = _require(settings.jules_api_key, "JULES_API_KEY")
+    github_token = "${GITHUB_TOKEN}" if "GITHUB_TOKEN" in refs else github_token
+    jules_key = "${JULES_API_KEY}" if "JULES_API_KEY" in refs else jules_key
     env = {"GITHUB_PERSONAL_ACCESS_TOKEN": github_token}
     if settings.github_api_url.rstrip("/") != REAL_GITHUB_API:
         from agentic.sandbox.github.redirect import node_env

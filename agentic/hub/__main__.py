@@ -21,6 +21,10 @@ def main(
         ".ibt/mcp-hub/mcp_settings.json"),
     token: Annotated[str | None, typer.Option(envvar="MCP_HUB_TOKEN", show_envvar=True,
                                               help="Bearer token required on /api and /mcp.")] = None,
+    token_file: Annotated[str | None, typer.Option(
+        envvar="MCP_HUB_TOKEN_FILE", show_envvar=True,
+        help="Without --token: the token kept in this file (relative: next to --settings), generated on first "
+             "start (0600) and printed once. Empty: no token.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     max_body_bytes: Annotated[int | None, typer.Option(
         envvar="MCP_HUB_MAX_BODY_BYTES", show_envvar=True, min=1,
@@ -43,6 +47,8 @@ def main(
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     configure_tracing("agentic-hub")
+    if not token and token_file:
+        token = _file_token((settings.parent / token_file).resolve())
     try:
         tls = server_tls(ssl_certfile, ssl_keyfile, "mcp hub")
         asgi = create_app(settings, token=token, max_body_bytes=max_body_bytes,
@@ -55,6 +61,17 @@ def main(
                                           port, settings, "on" if asgi.state.auth.required else "off")
     uvicorn.run(asgi, host=host, port=port, log_level=log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=5, **tls)
+
+
+def _file_token(path: Path) -> str:
+    from agentic.hub.auth import token_from_file
+
+    token, generated = token_from_file(path)
+    if generated:  # the only time the token is shown: clients need it, the file is 0600
+        print(f"mcp hub: generated the hub token (kept in {path}, mode 0600; shown only now):\n  {token}\n"
+              "Clients: MCP_HUB_TOKEN=<it> in agentic/.env, or `ibt deploy --store-secrets` with it set puts it "
+              "in the Prefect Secret block mcp-hub-token.", file=sys.stderr, flush=True)
+    return token
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from agentic.hub.limits import BodyLimitMiddleware, Limits
 from agentic.hub.mcp_endpoint import build_mcp_server, build_session_manager
 from agentic.hub.registry import Hub
 from agentic.hub.rest import routes as rest_routes
+from agentic.hub.secret_refs import HubSecrets, list_secrets
 
 
 class _KnownServer:
@@ -59,10 +60,13 @@ def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
     session_manager = build_session_manager(build_mcp_server(hub))
 
     mcp_asgi = StreamableHTTPASGIApp(session_manager)  # an ASGI callable: Starlette mounts it as an app
+    secrets = HubSecrets()  # ${GITHUB_TOKEN}... from Prefect Secret blocks or the environment (issue #13)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
+            if secrets.referenced_missing(hub.settings.get("mcpServers") or {}):
+                await secrets.refresh()
             await hub.start(tg)
             try:
                 async with session_manager.run():
@@ -72,13 +76,14 @@ def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
                 tg.cancel_scope.cancel()
 
     mcp_methods = ["GET", "POST", "DELETE"]
-    app = Starlette(routes=[*rest_routes,
+    app = Starlette(routes=[*rest_routes, Route("/api/secrets", list_secrets, methods=["GET"]),
                             Route("/mcp", mcp_asgi, methods=mcp_methods),
                             Route("/mcp/{server}", _KnownServer(mcp_asgi, hub), methods=mcp_methods)],
                     lifespan=lifespan)
     auth = Auth(token, lambda: hub.settings.get("bearerKeys"))
     app.state.hub = hub
     app.state.auth = auth
+    app.state.secrets = secrets
     app.state.limits = limits
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     app.add_middleware(AuthMiddleware, auth=auth)   # outermost: no body is read for an unauthenticated request

@@ -3,7 +3,8 @@
 mcphub accepts `Authorization: Bearer <key>` (enabled `bearerKeys`) and a JWT from `POST /api/auth/login` in the
 `x-auth-token` header (or `?token=`); we accept the same, plus the hub token. With no token and no bearer key
 configured the hub is open, like mcphub with `skipAuth` — it binds 127.0.0.1 by default for that reason.
-`/health` is always open.
+`/health` is always open. The stack's hub (`ibt stacks run mcp-hub`) keeps its token in a file (`--token-file`,
+`token_from_file`): generated on first start with mode 0600 and printed that once (issue #13).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -100,3 +102,23 @@ class AuthMiddleware:
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                                 (b"www-authenticate", b"Bearer")]})
         await send({"type": "http.response.body", "body": body})
+
+
+def token_from_file(path: Path) -> tuple[str, bool]:
+    """The hub token kept in `path`: read it, or generate one on first start (written 0600, never rewritten).
+    Returns (token, generated). A file others can read is tightened to 0600 rather than trusted as is."""
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        token = ""
+    if token:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+        return token, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    os.chmod(path, 0o600)  # O_CREAT's mode is only for a new file (and the umask applies)
+    return token, True

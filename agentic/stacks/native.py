@@ -12,11 +12,18 @@
             depends_on: [postgres]                     # default: the compose `depends_on`
             files: [{source: ./x.json, target: "${IBT_STATE:-.ibt}/x.json"}]   # seeded once, never overwritten
             sqlite: {env: {...}}                       # used instead of PostgreSQL with --sqlite
+            external_database: {env: {...}}            # used instead of PostgreSQL when IBT_DATABASE_URL is set
 
 `kind: postgres` (with `port` and `data`) is the built-in PostgreSQL cluster; its user, password and database come
 from the service's compose `environment` (POSTGRES_USER...), so Docker and native use the same credentials.
 Values are interpolated like Compose does, with IBT_STATE, IBT_PYTHON and IBT_ROOT set by the runner. The compose
-`restart:` policy applies natively too (`agentic.stacks.restart`).
+`restart:` policy applies natively too (`agentic.stacks.restart`). An `env` entry without a value (`VAR:`) passes
+the runner's VAR through when it is set and is left out otherwise, as in Compose (`PREFECT_SERVER_API_AUTH_STRING`:
+Prefect turns auth on for any value, even an empty one).
+
+Going live (issue #13, docs/going-live.md): IBT_DATABASE_URL (environment or agentic/.env) points the stack at an
+existing PostgreSQL — the `kind: postgres` services are not started and their dependants use `external_database`;
+the hub keeps a token file (`--token-file`) unless the sandbox's simulators are part of the run (IBT_HUB_TOKEN_FILE).
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ from agentic.stacks.postgres import PostgresCluster
 from agentic.stacks.restart import RestartPolicy, restart_policy
 
 POSTGRES_HEALTH = "pg_isready"
+# Stack settings agentic/.env may hold (the environment wins): the runner reads them like any variable.
+STACK_SETTINGS = ("IBT_DATABASE_URL", "PREFECT_SERVER_API_AUTH_STRING")
+# With the sandbox's simulators in the run, the hub stays open (the sandbox's clients carry no token).
+SANDBOX_SERVICES = {"github-sim", "jules-sim"}
 
 
 @dataclass
@@ -54,17 +65,44 @@ class NativeService:
     cwd: Path | None = None
     postgres: PostgresCluster | None = None
     sqlite_env: dict[str, str] | None = None  # replaces the PostgreSQL settings under --sqlite
+    external_env: dict[str, str] | None = None  # replaces them with IBT_DATABASE_URL
     restart: RestartPolicy = field(default_factory=RestartPolicy)  # the compose `restart:` policy
 
 
 def runner_variables(state_dir: Path, root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """What `${...}` can refer to natively: the caller's environment plus the runner's own variables."""
+    """What `${...}` can refer to natively: the caller's environment (+ STACK_SETTINGS from agentic/.env when
+    `environ` is not given) plus the runner's own variables."""
     return {
+        **(_stack_settings() if environ is None else {}),
         **(os.environ if environ is None else environ),
         "IBT_STATE": str(state_dir),
         "IBT_PYTHON": sys.executable,
         "IBT_ROOT": str(root),
     }
+
+
+def _stack_settings() -> dict[str, str]:
+    from agentic.settings import get_settings
+
+    settings = get_settings()
+    values = {name: getattr(settings, name.lower()) for name in STACK_SETTINGS}
+    return {name: value.get_secret_value() for name, value in values.items() if value is not None}
+
+
+def _passed_through(value: Any, variables: Mapping[str, str]) -> dict[str, str]:
+    """`env` with Compose's `VAR:` (no value): the runner's VAR when set, else left out."""
+    if not isinstance(value, dict):
+        return value
+    return {k: variables[k] if v is None else v for k, v in value.items() if v is not None or variables.get(k)}
+
+
+def database_url(value: str) -> str:
+    """IBT_DATABASE_URL as Prefect wants it: `postgresql+asyncpg://`. The value is never quoted (a password)."""
+    scheme, sep, rest = value.strip().partition("://")
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg") or "@" not in rest:
+        raise ConfigError(f"IBT_DATABASE_URL must be postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+                          f"(got a {scheme or 'malformed'!r} URL)")
+    return f"postgresql+asyncpg://{rest}"
 
 
 def _mapping(value: Any, where: str) -> dict[str, str]:
@@ -155,21 +193,34 @@ def native_service(service: ServiceDef, variables: Mapping[str, str]) -> NativeS
     command = native.get("command")
     if not (isinstance(command, list) and command and all(isinstance(a, (str, int, float)) for a in command)):
         raise ConfigError(f"{where}: `x-ibt.native.command` must be a non-empty list of strings")
-    sqlite = native.get("sqlite")
+    sqlite, external = native.get("sqlite"), native.get("external_database")
     return NativeService(
-        argv=[str(a) for a in command], env=_mapping(native.get("env"), f"{where} x-ibt.native.env"),
+        argv=[str(a) for a in command],
+        env=_mapping(_passed_through(native.get("env"), variables), f"{where} x-ibt.native.env"),
         health=native.get("health"),
         cwd=path(native["cwd"]) if native.get("cwd") else Path(variables["IBT_ROOT"]),
         sqlite_env=None if sqlite is None else _mapping(sqlite.get("env"), f"{where} x-ibt.native.sqlite.env"),
+        external_env=None if external is None else _mapping(
+            external.get("env"), f"{where} x-ibt.native.external_database.env"),
         **common,
     )
 
 
 def plan(stack: Stack, variables: Mapping[str, str], *, sqlite: bool = False) -> list[NativeService]:
     """Services in start order (dependencies first). With `sqlite`, PostgreSQL is dropped and its dependants
-    switch to their `sqlite.env`; a dependant without one is a ConfigError."""
+    switch to their `sqlite.env`; a dependant without one is a ConfigError. With IBT_DATABASE_URL in `variables`,
+    the same with `external_database.env` (the URL in asyncpg form)."""
+    variables = dict(variables)
+    external = variables.get("IBT_DATABASE_URL") or ""
+    if external:
+        if sqlite:
+            raise ConfigError("IBT_DATABASE_URL and --sqlite exclude each other: unset one")
+        variables["IBT_DATABASE_URL"] = database_url(external)
+    if SANDBOX_SERVICES & set(stack.services):
+        variables.setdefault("IBT_HUB_TOKEN_FILE", "")
     services = {name: native_service(svc, variables) for name, svc in stack.services.items()}
-    if sqlite:
+    if sqlite or external:
+        key, label = ("sqlite_env", "`sqlite`") if sqlite else ("external_env", "`external_database`")
         dropped = {name for name, svc in services.items() if svc.postgres is not None}
         for name in dropped:
             del services[name]
@@ -177,10 +228,10 @@ def plan(stack: Stack, variables: Mapping[str, str], *, sqlite: bool = False) ->
             needs = [d for d in svc.depends_on if d in dropped]
             if not needs:
                 continue
-            if svc.sqlite_env is None:
+            if getattr(svc, key) is None:
                 raise ConfigError(f"service {svc.name!r} needs PostgreSQL ({', '.join(needs)}) and its "
-                                  "x-ibt.native has no `sqlite` fallback")
-            svc.env.update(svc.sqlite_env)
+                                  f"x-ibt.native has no {label} fallback")
+            svc.env.update(getattr(svc, key))
             svc.depends_on = [d for d in svc.depends_on if d not in dropped]
     return _start_order(services)
 

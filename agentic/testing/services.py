@@ -23,11 +23,12 @@ def _world_readable_tmpdir(prefix: str) -> Path:
 
 
 @contextlib.contextmanager
-def running_postgres(data_dir: Path | None = None, port: int | None = None) -> Iterator[PostgresCluster]:
+def running_postgres(data_dir: Path | None = None, port: int | None = None,
+                     password: str = "prefect") -> Iterator[PostgresCluster]:
     """A PostgreSQL server on a free port; a fresh cluster in a temp dir unless `data_dir` is given."""
     owned = data_dir is None
     root = _world_readable_tmpdir("agentic-pg-") if owned else data_dir.parent
-    cluster = PostgresCluster(data_dir=data_dir or root / "data", port=port or free_port())
+    cluster = PostgresCluster(data_dir=data_dir or root / "data", port=port or free_port(), password=password)
     cluster.ensure()
     log = root / "postgres.log"
     proc = start_process(cluster.command(), log_path=log, **cluster.popen_kwargs())

@@ -92,6 +92,7 @@ def running_native_stack(*stacks: str, stacks_dir: Path | None = None, timeout: 
     # The caller's IBT_* (a developer's ports, state dir) must not leak into a test stack; `env` may set them.
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("IBT_")}
     child_env.update({port_env_var(name): str(port) for name, port in ports.items()})
+    child_env["IBT_HUB_TOKEN_FILE"] = ""  # test stacks keep the hub open, like the sandbox; `env` may set a file
     child_env.update(env or {})
     try:
         up = subprocess.run([sys.executable, "-m", "agentic.cli", "stacks", "run", *stacks, "--native", "-d",

@@ -26,6 +26,7 @@ from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_is
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
+from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
 from agentic.workflows import ci_loop, claims, session_queue as queue, tasks
 from agentic.workflows.follow_loop import follow
@@ -322,7 +323,7 @@ async def jules_agent_workflow(
     allow_existing_pr: bool = False,
 ) -> WorkflowResult:
     """Hand a GitHub issue to Google Jules and follow it to a pull request, reporting on the issue."""
-    settings = get_settings()
+    settings = await with_secret_blocks(get_settings())  # keys from Prefect Secret blocks when present (#13)
     ref = parse_issue_url(github_issue_url)  # a bad URL fails here, before any side effect
     token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
     run_id = str(flow_run.get_id())

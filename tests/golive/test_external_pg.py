@@ -1,0 +1,66 @@
+"""The stack pointed at an existing PostgreSQL (IBT_DATABASE_URL): the stack's own PostgreSQL is not started,
+Prefect migrates the external database, keeps the flow run there across a restart, and the connection string
+(a secret) shows up in no log or status."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from tests.golive.conftest import DB_PASSWORD
+
+pytestmark = pytest.mark.slow
+
+
+def _query(database, sql: str, *args):
+    import asyncpg
+
+    async def go():
+        connection = await asyncpg.connect(database.url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            return await connection.fetch(sql, *args)
+        finally:
+            await connection.close()
+
+    return asyncio.run(go())
+
+
+def test_no_own_postgres_and_migrations_ran(golive):
+    services = [s["name"] for s in golive.native.state.read_run()["services"]]
+    assert services == ["prefect"]
+    assert _query(golive.database, "SELECT version_num FROM alembic_version")
+
+
+def test_the_flow_run_is_kept_in_the_external_database_across_a_restart(golive):
+    from prefect import get_client
+
+    rows = _query(golive.database, "SELECT state_type FROM flow_run WHERE id = $1::uuid", golive.run_id)
+    assert [r["state_type"] for r in rows] == ["COMPLETED"]
+    golive.native.restart("prefect")
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(golive.run_id)
+
+    assert asyncio.run(read()).state.is_completed()
+
+
+def test_the_connection_string_is_not_shown(golive):
+    status = subprocess.run([sys.executable, "-m", "agentic.cli", "stacks", "status", "--state-dir",
+                             str(golive.native.state_dir)], capture_output=True, text=True, timeout=60)
+    texts = [status.stdout, status.stderr, *(p.read_text(errors="replace")
+                                             for p in golive.native.state_dir.rglob("*") if p.is_file())]
+    assert not [t for t in texts if DB_PASSWORD in t]
+
+
+def test_a_bad_database_url_is_one_line_naming_no_password():
+    from agentic.errors import ConfigError
+    from agentic.stacks.native import database_url
+
+    assert database_url("postgres://u:p@h:5/d") == "postgresql+asyncpg://u:p@h:5/d"
+    with pytest.raises(ConfigError) as refused:
+        database_url("mysql://u:secretpw@h/d")
+    assert "secretpw" not in str(refused.value) and "\n" not in str(refused.value)
