@@ -1,7 +1,8 @@
 """`ibt`: the project's command line. One Typer sub-app per module, joined here.
 
     ibt run https://github.com/OWNER/REPO/issues/N [--plan-approval] [--json]   the flow, in this process
-    ibt deploy [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL] [--deploy-only]
+    ibt deploy [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL] [--deploy-only] [--work-pool NAME]
+    ibt batch --repo OWNER/REPO [--label L] [--limit N] [--dry-run]           every matching open issue, queued
     ibt stacks run prefect mcp-hub [--native] [-d] [--sqlite]
     ibt stacks status | logs [SERVICE] [-f] | stop
     ibt demo [--issue N] [--keep-running/--stop]
@@ -15,6 +16,7 @@ from __future__ import annotations
 import typer
 
 from agentic.cli import demo, stacks
+from agentic.cli.batch import batch
 from agentic.cli.deploy import deploy
 from agentic.workflows.cli import run
 
@@ -28,5 +30,6 @@ app.add_typer(stacks.app, name="stacks")
 app.command("demo")(demo.demo)
 app.command("run")(run)
 app.command("deploy")(deploy)
+app.command("batch")(batch)
 
 __all__ = ["app"]

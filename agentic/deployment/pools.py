@@ -1,0 +1,69 @@
+"""What `deploy.py` does for the queue and for workers: Jules' quotas as Prefect limits, and a work-pool deployment.
+
+Kept apart from deploy.py's flags and messages: both functions are also called by the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentic.errors import AgenticError
+from agentic.workflows.session_queue import QuotaPlan
+from agentic.workflows.session_queue import apply_quotas as upsert_limits
+
+DEPLOYMENT_NAME = "jules-agent-deployment"
+DEPLOYMENT_TAGS = ["jules", "github"]
+
+
+class DeployError(AgenticError):
+    """Prefect refused or could not be reached while setting up the queue or the pool."""
+
+
+async def aapply_quotas(plan: QuotaPlan) -> str:
+    """Create or update (idempotent) the limits of `plan` in the Prefect this process talks to; what was set."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        async with get_client() as client:
+            await upsert_limits(client, plan)
+    except Exception as exc:  # noqa: BLE001 - Prefect refused or vanished: one line
+        raise DeployError(f"could not set the Jules quota limits in Prefect: {type(exc).__name__}: "
+                          f"{str(exc)[:300]}") from None
+    return plan.describe()
+
+
+async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME) -> tuple[str, str]:
+    """Create the process work pool if missing and register the deployment in it; (deployment id, pool state).
+
+    The entrypoint is the module path, not a file: a worker imports the installed `agentic` package, so any machine
+    with the package installed (and its agentic/.env) can run the flow; nothing is pulled from storage."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import EntrypointType
+    from prefect.exceptions import ObjectAlreadyExists
+
+    from agentic import __version__
+    from agentic.workflows.jules_workflow import jules_agent_workflow
+
+    try:
+        async with get_client() as client:
+            try:
+                await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+                state = "created"
+            except ObjectAlreadyExists:
+                state = f"exists (type {(await client.read_work_pool(pool)).type})"
+        deployment = await jules_agent_workflow.ato_deployment(
+            name=name, tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool,
+            entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=plan.deployment_concurrency())
+        deployment_id = await deployment.aapply(work_pool_name=pool)
+    except Exception as exc:  # noqa: BLE001 - a bad pool name, Prefect refusing: one line
+        raise DeployError(f"could not deploy to work pool {pool!r}: {type(exc).__name__}: {str(exc)[:300]}") from None
+    return str(deployment_id), state
+
+
+def apply_quotas(plan: QuotaPlan) -> str:
+    return asyncio.run(aapply_quotas(plan))
+
+
+def deploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME) -> tuple[str, str]:
+    return asyncio.run(adeploy_to_pool(pool, plan, name))

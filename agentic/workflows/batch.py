@@ -1,0 +1,166 @@
+"""Hand every matching open issue of a repository to the queue: one flow run of the deployment per issue text.
+
+    batch_issues(repo="acme/widgets", label="jules", limit=50)      # the flow `jules-batch`
+    ibt batch --repo acme/widgets [--label L] [--limit N] [--dry-run]
+
+Safe to interrupt and re-run: each run is created with the webhook receiver's idempotency key (the issue and a
+hash of its text, agentic/triggers/launch.py), so Prefect returns the run that exists instead of a second one; an
+issue whose claim (claims.py) shows a finished session for this text, or a live owner, is skipped before asking.
+The runs then wait in Prefect's queue (session_queue.py): this flow only enqueues, it does not wait for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from prefect import flow, task
+from pydantic import BaseModel
+
+from agentic.errors import ConfigError
+from agentic.settings import Settings, get_settings
+from agentic.workflows import claims, progress
+from agentic.workflows.hub_tools import HubTools, connect_hub
+from agentic.workflows.issue_ref import IssueRef, parse_issue_url
+
+BATCH_FLOW_NAME = "jules-batch"
+REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+PAGE = 100
+
+Outcome = Literal["queued", "already-queued", "done", "in-flight", "would-queue"]
+
+
+class BatchItem(BaseModel):
+    number: int
+    url: str
+    outcome: Outcome
+    flow_run_id: str | None = None
+    reason: str = ""
+
+
+class BatchResult(BaseModel):
+    repo: str
+    label: str | None
+    dry_run: bool
+    items: list[BatchItem]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(item.outcome for item in self.items))
+
+
+@dataclass(frozen=True)
+class OpenIssue:
+    number: int
+    url: str
+    title: str
+    body: str
+
+
+def parse_repo(repo: str) -> tuple[str, str]:
+    """`OWNER/REPO` or a clear one-line error (nothing is listed or started)."""
+    if not isinstance(repo, str) or not REPO_PATTERN.fullmatch(repo.strip()):
+        raise ConfigError(f"--repo must be OWNER/REPO (e.g. acme/widgets), got {str(repo)[:100]!r}")
+    owner, name = repo.strip().split("/")
+    return owner, name
+
+
+def open_issues_of(raw_pages: list[list[dict[str, Any]]]) -> list[OpenIssue]:
+    """Issues (not pull requests, which the issues listing includes) that are open, oldest first."""
+    seen: dict[int, OpenIssue] = {}
+    for page in raw_pages:
+        for item in page:
+            if "pull_request" in item or item.get("state", "open") != "open":
+                continue
+            seen[item["number"]] = OpenIssue(item["number"], item["html_url"], item.get("title") or "",
+                                             item.get("body") or "")
+    return [seen[n] for n in sorted(seen)]
+
+
+def verdict(claim: claims.Claim | None, title: str, body: str, stale_after: float,
+            now: datetime | None = None) -> tuple[Outcome, str] | None:
+    """Why an issue is skipped before a run is asked for (None: hand it over). Finished for this text: `done`;
+    a live owner (heartbeat fresher than `stale_after`): `in-flight`."""
+    if claim is None:
+        return None
+    record = claim.session_for(claims.text_hash(title, body))
+    if record and (record.pull_request_url or record.state == "FAILED"):
+        return "done", record.pull_request_url or f"session {record.session_id} FAILED"
+    now = now or datetime.now(UTC)
+    if claim.owner_run_id and claim.heartbeat and now - claim.heartbeat < timedelta(seconds=stale_after):
+        return "in-flight", f"run {claim.owner_run_id} is on it"
+    return None
+
+
+@task(retries=2, retry_delay_seconds=2)
+async def list_open_issues(hub: HubTools, owner: str, repo: str, label: str | None) -> list[OpenIssue]:
+    """Every open issue with `label`, through the hub's npm GitHub server (`list_issues`), page by page."""
+    pages: list[list[dict[str, Any]]] = []
+    page = 1
+    while True:
+        args: dict[str, Any] = {"owner": owner, "repo": repo, "state": "open", "per_page": PAGE, "page": page,
+                                "sort": "created", "direction": "asc"}
+        if label:
+            args["labels"] = [label]
+        raw = await hub.call("github-list_issues", args)
+        items = raw if isinstance(raw, list) else []
+        pages.append(items)
+        if len(items) < PAGE:
+            return open_issues_of(pages)
+        page += 1
+
+
+async def _hand_over(prefect: Any, settings: Settings, deployment: str, issue: OpenIssue,
+                     dry_run: bool) -> BatchItem:
+    from agentic.triggers.launch import idempotency_key, launch
+    from agentic.triggers.rules import RuleSet, Trigger
+
+    ref: IssueRef = parse_issue_url(issue.url)
+    claim = await claims.load(claims.claim_key(settings.github_api_url, ref))
+    skip = verdict(claim, issue.title, issue.body, settings.claim_stale_seconds)
+    if skip:
+        return BatchItem(number=issue.number, url=issue.url, outcome=skip[0], reason=skip[1])
+    if dry_run:
+        return BatchItem(number=issue.number, url=issue.url, outcome="would-queue")
+    trigger = Trigger(event="batch", kind="batch", owner=ref.owner, repo=ref.repo, number=ref.number,
+                      issue_url=issue.url, title=issue.title, body=issue.body, sender="", rules=RuleSet())
+    key = idempotency_key(settings.github_api_url, ref.owner, ref.repo, ref.number, issue.title, issue.body)
+    launched = await launch(prefect, deployment, trigger, key)
+    return BatchItem(number=issue.number, url=issue.url, flow_run_id=launched.flow_run_id,
+                     outcome="queued" if launched.created else "already-queued",
+                     reason="" if launched.created else f"run {launched.flow_run_name} exists for this text")
+
+
+@flow(name=BATCH_FLOW_NAME, log_prints=True, validate_parameters=True)
+async def batch_issues(repo: str, label: str | None = None, limit: int | None = None, dry_run: bool = False,
+                       deployment: str | None = None) -> BatchResult:
+    """Hand every open issue of `repo` (with `label`) to the Jules deployment's queue: at most `limit` issues that
+    are not done (queued now, queued before or in flight)."""
+    from prefect.client.orchestration import get_client
+
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    owner, name = parse_repo(repo)
+    settings = get_settings()
+    deployment = deployment or settings.triggers_deployment
+    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
+    async with connect_hub(settings.hub_mcp_url, token) as hub:
+        issues = await list_open_issues(hub, owner, name, label)
+    progress.emit(batch="listed", total=len(issues))
+    items: list[BatchItem] = []
+    new = 0
+    async with get_client() as prefect:
+        for issue in issues:
+            if limit is not None and new >= limit:
+                break
+            item = await _hand_over(prefect, settings, deployment, issue, dry_run)
+            new += item.outcome != "done"  # a re-run after an interrupt finds its runs again: same N
+            items.append(item)
+            progress.emit(batch="item", item=item.model_dump())
+    result = BatchResult(repo=f"{owner}/{name}", label=label, dry_run=dry_run, items=items)
+    print(f"{result.repo}: {len(issues)} open issue(s); " + ", ".join(f"{k} {v}" for k, v in
+                                                                      sorted(result.counts.items())))
+    return result
