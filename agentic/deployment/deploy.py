@@ -1,9 +1,13 @@
 """Deploy the Jules agent workflow: check the hub, preload its MCP servers, register and serve the deployment.
 
     cd agentic && python deployment/deploy.py [--skip-mcp-preload] [--mcp-hub-url URL] [--prefect-api-url URL]
-                                              [--deploy-only] [--store-secrets]
+                                              [--deploy-only] [--work-pool NAME] [--store-secrets]
 
     ibt deploy [same flags]
+
+Jules' plan quotas (JULES_MAX_CONCURRENT_SESSIONS, JULES_SESSIONS_PER_DAY) become Prefect limits on every deploy
+(agentic/workflows/session_queue.py). `--work-pool NAME` registers the deployment in a process work pool (created if
+missing) for `prefect worker start --pool NAME` on any machine, instead of serving it here (docs/workers.md).
 
 Every failure is one clear line and a non-zero exit: an invalid setting exits 2; hub down, Prefect down or a
 missing key exit 1.
@@ -91,6 +95,9 @@ def main(
     store_secrets: Annotated[bool, typer.Option("--store-secrets", help=(
         "Create or update the Prefect Secret blocks (jules-api-key, github-token, ...) from the keys in the "
         "environment / agentic/.env first."))] = False,
+    work_pool: Annotated[str | None, typer.Option("--work-pool", help=(
+        "Register the deployment in this process work pool (created if missing) for `prefect worker start --pool "
+        "NAME`; nothing is served here."))] = None,
 ) -> None:
     """Check the hub, preload the GitHub and Jules MCP servers, deploy `jules-agent-workflow` and serve it."""
     overrides = {k: v for k, v in {"mcp_server_url": mcp_hub_url, "prefect_api_url": prefect_api_url}.items() if v}
@@ -128,17 +135,35 @@ def main(
 
     updates = {getattr(prefect_settings, name): os.environ[name] for name in PREFECT_VARIABLES
                if os.environ.get(name) and hasattr(prefect_settings, name)}
+    from agentic.deployment.pools import apply_quotas, deploy_to_pool
+    from agentic.workflows.session_queue import QuotaPlan
+
+    plan = QuotaPlan.from_settings(settings)
     with prefect_settings.temporary_settings(updates):
+        try:  # Jules' plan quotas as Prefect limits, on every deploy (idempotent)
+            console.print(f"[green]✓[/green] queue: {apply_quotas(plan)}")
+            if work_pool:
+                deployment_id, state = deploy_to_pool(work_pool, plan)
+        except AgenticError as exc:
+            raise fail(str(exc)) from None
+        if work_pool:
+            console.print(f"[green]✓[/green] work pool {work_pool}: {state}")
+            console.print(f"[green]✓[/green] deployment jules-agent-workflow/{DEPLOYMENT_NAME} ({deployment_id}) in "
+                          f"pool {work_pool}; run it with `prefect worker start --pool {work_pool}` on any machine "
+                          "with this package")
+            return
         if deploy_only:
             deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS,
-                                                            version=__version__)
+                                                            version=__version__,
+                                                            concurrency_limit=plan.deployment_concurrency())
             deployment_id = deployment.apply()
             console.print(f"[green]✓[/green] deployment jules-agent-workflow/{DEPLOYMENT_NAME} ({deployment_id}); "
                           "serve it later with this script without --deploy-only")
             return
         console.print(f"serving jules-agent-workflow/{DEPLOYMENT_NAME} — Ctrl+C to stop")
         try:
-            jules_agent_workflow.serve(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__)
+            jules_agent_workflow.serve(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__,
+                                       global_limit=plan.deployment_concurrency())
         except KeyboardInterrupt:
             pass
     console.print("stopped")
