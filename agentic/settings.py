@@ -175,6 +175,24 @@ class Settings(BaseSettings):
             return True
         return ssl.create_default_context(cafile=str(self.agentic_ca_bundle))
 
+    # --- hub login and capabilities (issue #14: the real mcphub, old and new; docs/hub.md) ----------------------
+    mcp_hub_username: str | None = Field(default=None, description=(
+        "mcphub user to log in as (`POST /api/auth/login`, old builds `/auth/login`); the JWT goes in x-auth-token."))
+    mcp_hub_password: SecretStr | None = Field(default=None, description="Password of MCP_HUB_USERNAME.")
+    mcp_openapi_hub_url: str | None = Field(default=None, description=(
+        "Base URL of a hub with the `openapi` type (ours) that hosts jules and github-rest when the hub at "
+        "MCP_SERVER_URL has none (mcphub May 2025); deploy.py adds its /mcp there as a streamable-http server."))
+
+    @field_validator("mcp_hub_username", "mcp_hub_password", "mcp_openapi_hub_url", mode="before")
+    @classmethod
+    def _empty_hub_login_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mcp_openapi_hub_url")
+    @classmethod
+    def _openapi_hub_url(cls, value: str | None) -> str | None:
+        return None if value is None else hub_base_url(value)
+
     # --- going live: secret blocks, the stack's Prefect auth and database (docs/going-live.md, issue #13) -----
     secret_blocks: bool = Field(default=True, description=(
         "Read the keys from Prefect Secret blocks (jules-api-key, github-token, ...; agentic/secret_blocks.py) "

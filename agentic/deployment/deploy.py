@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 # `python deployment/deploy.py` from agentic/ puts only this folder on sys.path; the package lives two levels up.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -29,6 +29,9 @@ from rich.console import Console  # noqa: E402
 
 from agentic.errors import AgenticError  # noqa: E402
 from agentic.settings import Settings, export_prefect_env, load_settings  # noqa: E402
+
+if TYPE_CHECKING:
+    from agentic.hub.client import HubClient
 
 DEPLOYMENT_NAME = "jules-agent-deployment"
 DEPLOYMENT_TAGS = ["jules", "github"]
@@ -56,20 +59,51 @@ def check_prefect(api_url: str) -> None:
 
 
 def preload_servers(settings: Settings) -> None:
-    """Add (or update) the GitHub and Jules MCP servers on the hub and wait until they are connected."""
+    """Add (or update) the GitHub and Jules MCP servers on the hub and wait until they are connected.
+
+    A hub without the `openapi` type (mcphub May 2025) gets github only; jules and github-rest then go to the hub at
+    MCP_OPENAPI_HUB_URL (ours), reached through one streamable-http server, or the run stops with one line."""
+    from agentic.deployment.servers import BRIDGE_SERVER_NAME, bridge_server, hub_server_definitions
     from agentic.hub.client import HubClient
-    from agentic.deployment.servers import hub_server_definitions
 
     from agentic.hub.secret_refs import secret_refs_for
 
     # Keys the hub resolves itself (Secret blocks, its environment) go as ${VAR}, not in clear (issue #13).
     definitions = hub_server_definitions(settings, secret_refs_for(settings))  # ConfigError names a missing key
-    client = HubClient(settings.mcp_server_url,
-                       token=settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None)
+    client = HubClient.from_settings(settings)
+    hosted_elsewhere = [name for name, config in definitions.items()
+                        if config.get("type") == "openapi" and not client.supports_openapi()]
+    if hosted_elsewhere and not settings.mcp_openapi_hub_url:
+        missing = ", ".join(hosted_elsewhere)
+        _preload(client, {k: v for k, v in definitions.items() if k not in hosted_elsewhere})
+        raise fail(f"the hub at {settings.mcp_server_url} has no `openapi` server type (mcphub before mid-2025), "
+                   f"so {missing} cannot run there: upgrade mcphub, run our hub instead (`ibt stacks run mcp-hub`), "
+                   "or run it beside mcphub and set MCP_OPENAPI_HUB_URL to it (docs/hub.md)")
+    _preload(client, {k: v for k, v in definitions.items() if k not in hosted_elsewhere})
+    if hosted_elsewhere:
+        assert settings.mcp_openapi_hub_url is not None
+        openapi_hub = HubClient(settings.mcp_openapi_hub_url, verify=settings.tls_verify)
+        _preload(openapi_hub, {name: definitions[name] for name in hosted_elsewhere},
+                 where=f" on {settings.mcp_openapi_hub_url}")
+        _preload(client, {BRIDGE_SERVER_NAME: bridge_server(settings.mcp_openapi_hub_url)},
+                 where=f" ({', '.join(hosted_elsewhere)} from {settings.mcp_openapi_hub_url})")
+
+
+def _preload(client: HubClient, definitions: dict[str, dict], where: str = "") -> None:
+    """Upsert each server (pruned to the hub's body limit when needed) and wait until it is connected."""
+    from agentic.deployment.servers import fit_body_limit
+    from agentic.hub.client import BodyTooLarge
+
     for name, config in definitions.items():
-        client.upsert_server(name, config)
+        config, note = fit_body_limit(name, config, client.capabilities().body_limit)
+        try:
+            client.upsert_server(name, config)
+        except BodyTooLarge as exc:  # a limit we could not read beforehand: the hub's answer tells
+            config, note = fit_body_limit(name, config, min(exc.size - 1, exc.limit or exc.size - 1))
+            client.upsert_server(name, config)
         server = client.wait_connected(name, timeout=180)
-        console.print(f"[green]✓[/green] hub server {name}: {_tool_count(server)} tools")
+        console.print(f"[green]✓[/green] hub server {name}{where}: {_tool_count(server)} tools"
+                      + (f" ({note})" if note else ""))
 
 
 def _secret_blocks(settings: Settings, store: bool) -> Settings:
@@ -111,15 +145,17 @@ def main(
     export_prefect_env(settings)  # PREFECT_API_AUTH_STRING / PREFECT_API_KEY from agentic/.env, unless set
     settings = _secret_blocks(settings, store_secrets)
 
-    from agentic.hub.client import HubClient
+    from agentic.hub.client import HubAuthRequired, HubClient
 
     try:
-        HubClient(settings.mcp_server_url,
-                  token=settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None).health()
+        hub = HubClient.from_settings(settings)
+        hub.health()
+    except HubAuthRequired as exc:
+        raise fail(str(exc)) from None
     except AgenticError as exc:
         raise fail(f"MCP hub not healthy at {settings.mcp_server_url}: {exc}; start it with "
                    "`ibt stacks run mcp-hub` or pass --mcp-hub-url") from None
-    console.print(f"[green]✓[/green] MCP hub {settings.mcp_server_url}")
+    console.print(f"[green]✓[/green] MCP hub {settings.mcp_server_url} ({hub.capabilities().summary()})")
     check_prefect(settings.prefect_api_url)
     if not skip_mcp_preload:
         try:

@@ -9,11 +9,17 @@
 Secrets are sent to the hub as values (the hub stores them to use them, and redacts them in every listing) — except
 the keys named in `refs`, which this hub resolves itself: those are written `${GITHUB_TOKEN}` / `${JULES_API_KEY}`
 and never reach `mcp_settings.json` (agentic/hub/secret_refs.py, issue #13).
+
+Fitting other hubs (issue #14, docs/hub.md): `fit_body_limit` prunes an OpenAPI definition to the operations the
+flow calls when the whole document is over the hub's body limit (github-rest is ~119 KB compact; the old mcphub
+takes 100 KB), and `bridge_server` is the streamable-http entry that lets a hub without the `openapi` type reach
+jules and github-rest hosted on our hub.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from agentic.errors import ConfigError
@@ -62,3 +68,78 @@ def hub_server_definitions(settings: Settings, refs: frozenset[str] | set[str] =
                                                  REAL_GITHUB_API),
         JULES_SERVER_NAME: _openapi_server(JULES_SERVER_NAME, jules_key, settings.jules_api_url, REAL_JULES_API),
     }
+
+
+# Every github-rest operation the flow calls (agentic/workflows/github_ops.py; tests/hub/test_mcphub_replay.py
+# checks the two agree). A pruned definition keeps these and the components they reference.
+GITHUB_REST_OPERATIONS = frozenset({
+    "getIssue", "listIssueComments", "createIssueComment", "updateIssueComment", "createIssueReaction",
+    "getCollaboratorPermission", "getRepo", "getPullRequest", "updatePullRequest", "requestReviewers",
+    "listPullRequests", "listCheckRunsForRef"})
+KEEP_OPERATIONS = {GITHUB_REST_SERVER_NAME: GITHUB_REST_OPERATIONS}
+BRIDGE_SERVER_NAME = "agentic-openapi"
+
+
+def body_size(name: str, config: dict[str, Any]) -> int:
+    """Bytes of the compact `POST /api/servers` body the hub client sends for this server."""
+    return len(json.dumps({"name": name, "config": config}, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def prune_openapi(schema: dict[str, Any], keep: frozenset[str]) -> dict[str, Any]:
+    """The OpenAPI document with only the operations in `keep` and the components they reach (transitively)."""
+    pruned = copy.deepcopy(schema)
+    paths: dict[str, Any] = {}
+    for path, item in schema.get("paths", {}).items():
+        ops = {method: op for method, op in item.items()
+               if not isinstance(op, dict) or "operationId" not in op or op["operationId"] in keep}
+        if any(isinstance(op, dict) and "operationId" in op for op in ops.values()):
+            paths[path] = copy.deepcopy(ops)
+    pruned["paths"] = paths
+    components = schema.get("components") or {}
+    reached: set[str] = set()
+    pending = _refs(paths) | _refs(pruned.get("security"))
+    while pending:
+        ref = pending.pop()
+        if ref in reached or not ref.startswith("#/components/"):
+            continue
+        reached.add(ref)
+        _, _, kind, name = ref.split("/", 3)
+        pending |= _refs(components.get(kind, {}).get(name))
+    pruned["components"] = {kind: {name: copy.deepcopy(value) for name, value in entries.items()
+                                   if f"#/components/{kind}/{name}" in reached or kind == "securitySchemes"}
+                            for kind, entries in components.items()}
+    return pruned
+
+
+def fit_body_limit(name: str, config: dict[str, Any], limit: int) -> tuple[dict[str, Any], str | None]:
+    """`config` as is when it fits `limit`, else pruned to the operations we call; returns (config, note)."""
+    size = body_size(name, config)
+    if size <= limit or config.get("type") != "openapi":
+        return config, None
+    keep = KEEP_OPERATIONS.get(name)
+    if keep is None:
+        raise ConfigError(f"hub server {name!r}: its definition is {size:,} bytes, over the hub's {limit:,}-byte "
+                          "body limit; raise mcphub's systemConfig.routing.jsonBodyLimit or use our hub")
+    fitted = copy.deepcopy(config)
+    fitted["openapi"]["schema"] = prune_openapi(config["openapi"]["schema"], keep)
+    pruned = body_size(name, fitted)
+    if pruned > limit:
+        raise ConfigError(f"hub server {name!r}: {pruned:,} bytes even pruned to the {len(keep)} operations the "
+                          f"flow calls, over the hub's {limit:,}-byte body limit; raise mcphub's "
+                          "systemConfig.routing.jsonBodyLimit or use our hub")
+    return fitted, f"pruned to the {len(keep)} operations the flow calls ({size:,} -> {pruned:,} bytes)"
+
+
+def bridge_server(openapi_hub_url: str) -> dict[str, Any]:
+    """The hub entry reaching the openapi servers hosted on our hub: its `/mcp`, as a streamable-http server.
+    The old mcphub sends no headers to such servers, so that hub must be open (bound to 127.0.0.1)."""
+    return {"type": "streamable-http", "url": openapi_hub_url.rstrip("/") + "/mcp"}
