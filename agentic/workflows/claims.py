@@ -81,6 +81,10 @@ class SessionRecord(BaseModel):
     state: str | None = None
     pull_request_url: str | None = None
     claimed_at: datetime = Field(default_factory=_now)
+    # The CI loop (ci_loop.py): None = not watched; "watching" = a re-entry continues it; else its final state.
+    ci_state: str | None = None
+    ci_rounds: int = 0
+    ci_heads: list[str] = []  # head SHAs whose failure went to Jules, in order
 
 
 class Claim(BaseModel):

@@ -119,6 +119,14 @@ async def get_pull_request(hub: HubTools, ref: IssueRef, number: int) -> dict[st
     return await hub.call(tool("getPullRequest"), {"owner": ref.owner, "repo": ref.repo, "pull_number": number})
 
 
+async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[dict[str, Any]]:
+    """Check runs on `commit` (a SHA or branch name), newest first; the first 100 (one page) is enough to judge."""
+    raw = await hub.call(tool("listCheckRunsForRef"), {"owner": ref.owner, "repo": ref.repo, "ref": commit,
+                                                      "per_page": 100})
+    runs = raw.get("check_runs") if isinstance(raw, dict) else None
+    return [r for r in runs or [] if isinstance(r, dict)]
+
+
 async def update_pull_request_body(hub: HubTools, ref: IssueRef, number: int, body: str) -> None:
     await hub.call(tool("updatePullRequest"),
                    {"owner": ref.owner, "repo": ref.repo, "pull_number": number, "body": {"body": body}})

@@ -136,3 +136,13 @@ async def finish_pull_request(hub: HubTools, ref: IssueRef, pr_url: str, reviewe
     requested = bool(reviewer) and reviewer != author and (
         reviewer in already or await github_ops.request_reviewers(hub, ref, number, [reviewer]))
     return {"number": number, "body": body, "reviewer_requested": requested}
+
+
+@task(name="read-pull-request", **RETRY)
+async def read_pull(hub: HubTools, ref: IssueRef, number: int) -> dict[str, Any]:
+    return await github_ops.get_pull_request(hub, ref, number)
+
+
+@task(name="list-check-runs", **RETRY)
+async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[dict[str, Any]]:
+    return await github_ops.list_check_runs(hub, ref, commit)

@@ -13,6 +13,8 @@ import pytest
 from prefect import get_client
 
 from agentic.errors import BadIssueUrl, IssueNotFound, JulesSessionFailed, SourceNotConnected
+from agentic.workflows import claims
+from agentic.workflows.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from agentic.workflows.status_comment import status_marker
 
@@ -89,6 +91,9 @@ async def test_happy_path_from_python(sandbox, new_issue):
     async with get_client() as client:
         names = {t.name for t in await client.read_task_runs()}
     assert any(n.startswith("Call MCP Tool: github-get_file_contents") for n in names), sorted(names)[:20]
+    # A repository without CI (its base branch carries no check runs) is not watched after the PR opens.
+    claim = await claims.load(claims.claim_key(sandbox.settings.github_api_url, parse_issue_url(url)))
+    assert claim.sessions[0].ci_state == "none" and "CI" not in result.message
 
 
 def test_happy_path_from_cli(sandbox, new_issue):

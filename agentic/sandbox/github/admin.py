@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agentic.sandbox.github.ci import CiConfig
 from agentic.sandbox.github.seed import SeedError, apply_seed, build_store
 from agentic.sandbox.github.store import LOCK_REASONS
 from agentic.sandbox.github.web import RATE_LIMIT_KINDS, Fault, Sim
@@ -70,6 +71,29 @@ def admin_routes(sim: Sim) -> list[Route]:
         return JSONResponse({"number": issue.number, "locked": issue.locked,
                              "active_lock_reason": issue.active_lock_reason})
 
+    async def ci(request: Request) -> JSONResponse:
+        """Body: {"repo": "owner/name", "checks": ["test"], "fail_rounds": 1, "delay_seconds": 0.1,
+        "duration_seconds": 0.3}: check runs on that repository's pull request heads (ci.py); `DELETE` with
+        {"repo": ...} turns them off."""
+        data = await request.json()
+        owner, _, name = str(data.get("repo", "")).partition("/")
+        repo = sim.store.repo(owner, name)
+        if repo is None:
+            return JSONResponse({"error": f"no repository {data.get('repo')!r}"}, status_code=404)
+        if request.method == "DELETE":
+            sim.ci.disable(repo)
+            return JSONResponse({"repo": repo.full_name, "ci": None})
+        try:
+            config = CiConfig(checks=[str(c) for c in data.get("checks", ["test"])] or ["test"],
+                              fail_rounds=int(data.get("fail_rounds", 1)),
+                              delay_seconds=float(data.get("delay_seconds", 0.1)),
+                              duration_seconds=float(data.get("duration_seconds", 0.3)))
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": f"bad ci config: {exc}"}, status_code=400)
+        sim.ci.enable(repo, config)
+        return JSONResponse({"repo": repo.full_name, "ci": {"checks": config.checks,
+                                                            "fail_rounds": config.fail_rounds}})
+
     async def requests(request: Request) -> JSONResponse:
         if request.method == "DELETE":
             sim.route_counts.clear()
@@ -82,6 +106,7 @@ def admin_routes(sim: Sim) -> list[Route]:
         Route("/_sim/seed", seed, methods=["POST"]),
         Route("/_sim/faults", faults, methods=["POST", "DELETE"]),
         Route("/_sim/lock", lock, methods=["POST"]),
+        Route("/_sim/ci", ci, methods=["POST", "DELETE"]),
         Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
     ]
 

@@ -12,6 +12,7 @@ from starlette.routing import Route as StarletteRoute
 
 from agentic.sandbox.github import routes_checks, routes_issues, routes_pulls, routes_repos
 from agentic.sandbox.github.admin import admin_routes
+from agentic.sandbox.github.ci import SimulatedCi
 from agentic.sandbox.github.seed import build_store
 from agentic.sandbox.github.web import DOCS, Sim, SimConfig, endpoint
 from agentic.sandbox.github.webhooks import WebhookSender
@@ -25,6 +26,7 @@ def create_app(config: SimConfig | dict[str, Any] | None = None) -> Starlette:
     if not isinstance(config, SimConfig):
         config = SimConfig(**(config or {}))
     sim = Sim(config=config, store=build_store(config.seed))
+    sim.ci = SimulatedCi(sim)
     if config.webhook_url:
         sim.webhooks = WebhookSender(config.webhook_url, config.webhook_secret)
     routes = [StarletteRoute(r.starlette_path or r.path, endpoint(sim, r), methods=[r.method]) for r in API_ROUTES]

@@ -72,6 +72,7 @@ def pull_create(ctx: Ctx):
     repo.issues[issue.number] = issue
     rendered = ctx.render.pull(repo, issue)
     ctx.emit("pull_request", _payload(ctx, repo, action="opened", number=issue.number, pull_request=rendered))
+    ctx.sim.ci.head_moved(repo, head, ctx.base)
     return 201, rendered, {"Location": rendered["url"]}
 
 

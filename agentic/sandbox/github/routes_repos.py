@@ -63,6 +63,7 @@ def contents_put(ctx: Ctx):
               "date": now()}
     commit = repo.commit(tip, {path: data}, body["message"], author)
     repo.refs[f"refs/heads/{branch}"] = commit.sha
+    ctx.sim.ci.head_moved(repo, branch, ctx.base)
     return (200 if existing else 201), {
         "content": ctx.render.content_entry(repo, branch, path, commit.tree[path], "file", len(data)),
         "commit": ctx.render.git_commit(repo, commit),
@@ -114,6 +115,8 @@ def ref_update(ctx: Ctx):
     if not (ctx.body or {}).get("force") and repo.refs[name] not in {c.sha for c in repo.history(sha)}:
         raise ApiError(422, "Update is not a fast forward")
     repo.refs[name] = sha
+    if name.startswith("refs/heads/"):
+        ctx.sim.ci.head_moved(repo, name.removeprefix("refs/heads/"), ctx.base)
     return 200, ctx.render.ref(repo, name, sha)
 
 

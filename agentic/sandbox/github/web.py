@@ -106,6 +106,7 @@ class Sim:
     config: SimConfig
     store: Store
     webhooks: Any = None
+    ci: Any = None  # SimulatedCi (ci.py): check runs on pull request heads, per repository
     faults: list[Fault] = field(default_factory=list)
     route_counts: Counter = field(default_factory=Counter)
     op_counts: Counter = field(default_factory=Counter)

@@ -60,6 +60,7 @@ class JulesSimulator:
         self.store = SessionStore(config)
         self.faults = Faults(config.faults)
         self.scenarios: list[ScenarioRule] = []  # added at runtime; searched before config.scenarios
+        self.runs: dict[str, SessionRun] = {}  # session id → its script (a follow-up after COMPLETED reuses it)
         self.requests: dict[str, Counter[str]] = {"operation": Counter(), "route": Counter(), "session": Counter()}
         self._owns_github = github is None
         self.github = github or github_client(config.github_url, config.github_token, config.github_timeout_seconds)
@@ -210,7 +211,7 @@ class JulesSimulator:
             resource["state"] = "PENDING"  # live: seen on the wire before QUEUED
         resource["createTime"] = resource["updateTime"] = self.store.stamp(record)
         self.store.add(record)
-        run = SessionRun(record, self.store, self.config, self.github)
+        run = self.runs[session_id] = SessionRun(record, self.store, self.config, self.github)
         record.task = asyncio.create_task(run.run(), name=f"jules-session-{session_id}")
         return self.session_view(record)
 
@@ -262,6 +263,11 @@ class JulesSimulator:
             # Live: the approval carries forward. The revised plan is published and simply runs: no second
             # AWAITING_PLAN_APPROVAL, and approvePlan now answers FAILED_PRECONDITION.
             self._revise_plan(record, body["prompt"])
+        elif record.state == "COMPLETED" and (run := self.runs.get(record.id)) is not None:
+            # A completed session still takes messages: Jules works again and pushes to the same PR branch (after
+            # whatever it is still doing, e.g. the live profile's push after COMPLETED).
+            record.task = asyncio.create_task(run.follow_up(body["prompt"], after=record.task),
+                                              name=f"jules-follow-up-{record.id}")
         return {}
 
     def _revise_plan(self, record: SessionRecord, feedback: str) -> None:

@@ -222,6 +222,35 @@ class SessionRun:
         await asyncio.gather(*([fill_outputs()] if late_outputs is not None else []),
                              *([one_more_activity()] if live.after_completion_seconds is not None else []))
 
+    async def follow_up(self, message: str, after: asyncio.Task | None = None) -> None:
+        """A message after COMPLETED (e.g. a CI failure summary): back to IN_PROGRESS, one more commit on the PR
+        branch when there is one, COMPLETED again. `after`: the session's current task, finished first."""
+        record, store = self.record, self.store
+        if after is not None and not after.done():
+            await asyncio.gather(after, return_exceptions=True)
+        try:
+            store.set_state(record, "IN_PROGRESS")
+            await self.tick()
+            description, artifacts = "Looked at the message; no change was needed.", []
+            if self.pull is not None:
+                draft, base_sha = self.pull
+                fixes = sum(1 for a in record.activities if "userMessaged" in a)
+                content = draft.content + f"\nFix {fixes}: addressed the reported failure.\n"
+                sha = await push_follow_up(self.github, draft, content, f"Follow-up fix: {message.splitlines()[0][:50]}")
+                description = f"Pushed commit {sha[:7]} to {draft.head} for the reported failure."
+                artifacts = [{"changeSet": self.change_set(base_sha=base_sha, content=content)}]
+            store.add_activity(record, "agent", "progressUpdated",
+                               {"title": "Addressed the follow-up", "description": description},
+                               description="Addressed the follow-up", artifacts=artifacts)
+            await self.tick()
+            store.add_activity(record, "agent", "sessionCompleted", {}, description="Session completed")
+            store.set_state(record, "COMPLETED")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed push fails the session, as on Jules
+            log.exception("session %s follow-up crashed", record.id)
+            self.fail(f"Jules could not push the follow-up: {exc}")
+
     def shared_time(self) -> str | None:
         """Live: the createTime of the last activity, for the next one to reuse (a `create_time>"T"` reader that
         saw the first one misses the second); None otherwise."""
