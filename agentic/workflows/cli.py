@@ -77,9 +77,8 @@ def _preflight(settings: Any) -> None:
     """The hub and the Prefect API answer, or one line saying which does not and how to start it."""
     from agentic.hub.client import HubClient
 
-    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
     try:
-        with HubClient(settings.mcp_server_url, token=token) as client:
+        with HubClient.from_settings(settings) as client:  # mcphub: login from MCP_HUB_USERNAME/PASSWORD
             client.health()
     except AgenticError as exc:
         message = str(exc) if settings.mcp_server_url in str(exc) else f"MCP hub at {settings.mcp_server_url}: {exc}"

@@ -80,6 +80,24 @@ def classify_failure(tool: str, text: str) -> ToolCallFailed:
     return ToolCallFailed(tool, text.strip()[:500])
 
 
+def resolve_tool_name(wanted: str, available: list[str] | set[str], separator: str = "-") -> str | None:
+    """The hub's name for the tool we call `wanted` (`<server>-<tool>`), whatever the hub's naming.
+
+    mcphub May 2025 lists tools bare (`get_issue` for `github-get_issue`); a hub reaching our servers through one
+    bridge server adds its name in front (`agentic-openapi-jules-getSession`). Exact name first, else the one
+    listed name that is `wanted` with a prefix added or a prefix dropped at a separator; the longest wins (the
+    most specific), a tie is ambiguous (None)."""
+    names = set(available)
+    if wanted in names:
+        return wanted
+    candidates = sorted((name for name in names
+                         if name.endswith(separator + wanted) or wanted.endswith(separator + name)),
+                        key=len, reverse=True)
+    if not candidates or (len(candidates) > 1 and len(candidates[0]) == len(candidates[1])):
+        return None
+    return candidates[0]
+
+
 def _error_message(body: Any) -> str:
     """Google (`{"error":{"message"}}`) and GitHub (`{"message"}`) error bodies -> their message."""
     if isinstance(body, dict):
@@ -173,6 +191,7 @@ class HubTools:
         self.calls: Counter[str] = Counter()
         self.reconnects = 0
         self._answered: set[str] = set()  # tools that answered in this run
+        self._hub_names: dict[str, str] = {}  # our tool name -> the hub's, where they differ (resolve_tool_name)
 
     def calls_to(self, server: str) -> int:
         """Tool calls made to one hub server (e.g. Jules API calls per session, for the cost report)."""
@@ -232,15 +251,30 @@ class HubTools:
         return [tool.name for tool in result.tools]
 
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> Any:
-        """Call `tool` and return its JSON result (or text when the result is not JSON)."""
+        """Call `tool` (our name, `<server>-<tool>`) and return its JSON result (or text when it is not JSON).
+
+        A hub that names the tool differently (bare on mcphub May 2025) answers "unknown tool" / "Server not found"
+        without running anything; the hub's name is then looked up once in its listing and the call sent again."""
         with observability.span(f"hub {tool}", **{"mcp.tool": tool, "mcp.hub_url": self.mcp_url}):
-            return await self._call(tool, arguments)
+            try:
+                return await self._call(tool, arguments)
+            except ToolCallFailed as exc:
+                if exc.status is not None or isinstance(exc, TransientError) or tool in self._hub_names \
+                        or not _UNKNOWN_TOOL.search(str(exc)):
+                    raise
+                hub_name = resolve_tool_name(tool, await self.list_tool_names())
+                if hub_name is None or hub_name == tool:
+                    raise
+                self._hub_names[tool] = hub_name
+                logger.info("the hub names tool %s %r", tool, hub_name)
+                return await self._call(tool, arguments)
 
     async def _call(self, tool: str, arguments: dict[str, Any] | None) -> Any:
         session = await self._session()
         self.calls[tool] += 1
         try:
-            result = await session.call_tool(tool, arguments or {}, read_timeout_seconds=self.call_timeout_seconds)
+            result = await session.call_tool(self._hub_names.get(tool, tool), arguments or {},
+                                             read_timeout_seconds=self.call_timeout_seconds)
         except asyncio.CancelledError:
             # The session's task died under us (its cancel scope), not the flow: a lost connection, retryable.
             if self._conn is not None and not self._conn.alive and not _current_task_cancelling():
