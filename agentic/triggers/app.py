@@ -3,8 +3,8 @@
     POST /api/github/webhooks   GitHub deliveries (the Probot path)
     GET  /health                liveness, and whether signatures are checked
 
-One delivery: size cap → signature (401) → already handled? → rules → sender's permission → 👀 on the issue →
-flow run with the issue-text idempotency key. All of it runs before answering, bounded by `deadline_seconds`
+One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it
+(resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key. All of it runs before answering, bounded by `deadline_seconds`
 (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
 nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
 """
@@ -29,6 +29,7 @@ from starlette.routing import Route
 from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import DeploymentNotFound, PrefectUnavailable, idempotency_key, launch
 from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
+from agentic.triggers.resume import route_comment
 from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, match
 
 log = logging.getLogger("agentic.triggers")
@@ -123,6 +124,10 @@ class Receiver:
         if name == "ping":
             return "ok", "pong", 200, {}
         try:
+            if name == "issue_comment":  # first: an answer to a run waiting on people resumes it
+                own = self.config.bot_login or await self.github.self_login()
+                if resumed := await route_comment(self.prefect, self.github, self.config.rules, data, own):
+                    return resumed
             decision = match(name, data, self.config.rules, self.config.bot_login)
         except ValidationError as exc:
             return "refused", f"{name} payload lacks fields: {exc.error_count()} errors", 400, {}

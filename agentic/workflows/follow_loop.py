@@ -18,7 +18,7 @@ from agentic.agent.brief import render_reply
 from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show, advance
 from agentic.jules.models import Session
 from agentic.workflows import claims, github_ops, tasks
-from agentic.workflows.plan_approval import after, parse_time, wait_plan_decision
+from agentic.workflows.plan_approval import after, can_suspend, parse_time, wait_plan_decision, wait_reply
 from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.run import Ended, Run
 from agentic.workflows.status_comment import status_marker
@@ -75,6 +75,22 @@ async def _relay_answer(run: Run, view: FollowView, action: AskReply) -> bool:
     return False
 
 
+async def _suspend_for_reply(run: Run, view: FollowView, action: AskReply) -> bool:
+    """No reply yet: a deployment run suspends (no process held) until a reply resumes it. True when the UI form
+    carried the answer (sent here); False when a comment resumed it (the next pass relays that comment)."""
+    if not can_suspend(run):
+        return False
+    comments = await github_ops.list_comments(run.hub, run.ref, since=parse_time(action.question.asked_at))
+    reply = await wait_reply(run, action.question.activity_id, max((c.id for c in comments), default=None))
+    if not reply.answer.strip():
+        return False
+    nonce = hashlib.sha256(f"{view.session_id}:form:{reply.answer}".encode()).hexdigest()[:16]
+    sent = await tasks.send_message(run.jules, view.session_id, render_reply(reply.answer, nonce=nonce),
+                                    action.question.asked_at)
+    run.event("answer-sent" if sent else "answer-already-sent", f"(Prefect UI): {reply.answer[:80]}")
+    return True
+
+
 async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Finished:
     """Follow the session until it ends; react to plans and questions; return how it ended."""
     s = run.settings
@@ -115,7 +131,7 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
                 need_state = True
                 poller.reset()
             elif (isinstance(action, AskReply) and action.question.activity_id not in relayed
-                  and await _relay_answer(run, view, action)):
+                  and (await _relay_answer(run, view, action) or await _suspend_for_reply(run, view, action))):
                 relayed.add(action.question.activity_id)
                 run.view.question = None
                 await run.show(view.state)

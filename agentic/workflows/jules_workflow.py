@@ -176,6 +176,9 @@ async def _follow_ci(run: Run, record: claims.SessionRecord, pr_number: int) -> 
             return None
     outcome = await ci_loop.watch(run, record, pr_number)
     record.ci_state = outcome.state
+    if outcome.state == "closed" and record.session_id and not record.archived:
+        await run.jules.archive(record.session_id)  # merged or closed: the session must not push again
+        record.archived = True
     await claims.update(run.claim_key, run.run_id, run.claim)
     run.event("ci", f"{outcome.state} after {outcome.rounds} fix round(s)")
     run.view.details = [*run.view.details[:1], "", *outcome.details]
@@ -292,6 +295,7 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
                                       timeout_seconds=run.settings.quota_wait_seconds,
                                       poll_seconds=run.settings.queue_slot_poll_seconds,
                                       while_waiting=lambda: _show_position(run)):
+            run.view.details = []  # the queue position no longer applies
             if record.session_id:
                 session = await tasks.get_session(run.jules, record.session_id)
             else:

@@ -1,5 +1,10 @@
-"""Plan approval from GitHub or the Prefect UI: the run pauses (the UI shows the `PlanDecision` form) while a
-watcher accepts `/approve` or `/revise <text>` on the issue from a user with write access.
+"""Waits on people — plan approval and Jules' questions — from GitHub or the Prefect UI.
+
+A deployment run *suspends* (`asuspend_flow_run`: its process exits, the UI shows the `PlanDecision` / `Reply`
+form); the webhook receiver or the poller resumes it on `/approve`, `/revise <text>` or a reply from a user with
+write access (agentic/triggers/resume.py), and the flow restarts from the top in a new process: it finds its claim,
+session and plan again (all durable), and the same keyed suspend call returns the input instead of suspending.
+A direct Python call (no deployment, so no suspension) *pauses* in-process while a watcher reads the comments.
 
 Only comments created after the plan count (by time, so a run that re-enters later still sees a reply posted while
 it was down); the watcher survives errors (logged, retried with backoff) and lists only comments `since` the plan.
@@ -11,8 +16,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run, aresume_flow_run
+from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
+from prefect.context import FlowRunContext
 from pydantic import Field
 
 from agentic.workflows import github_ops
@@ -24,6 +30,22 @@ class PlanDecision(RunInput):
 
     approve: bool = Field(default=True, description="Approve Jules' plan as posted on the issue.")
     revision: str = Field(default="", description="If not approving: what Jules should change in the plan.")
+
+
+class Reply(RunInput):
+    """The form the Prefect UI shows on a run suspended on Jules' question (a reply on the issue resumes it too)."""
+
+    answer: str = Field(default="", description="Your answer to Jules' question; empty: read the issue's replies.")
+
+
+# The pause keys name what a suspended run waits for: the receiver routes a comment by them (triggers/resume.py).
+PLAN_KEY, QUESTION_KEY = "plan-", "question-"
+
+
+def can_suspend(run: Run) -> bool:
+    """Only a deployment run can be suspended (something must start its process again on resume)."""
+    context = FlowRunContext.get()
+    return bool(run.settings.suspend_waits and context and context.flow_run and context.flow_run.deployment_id)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -59,20 +81,29 @@ async def _watch_issue(run: Run, plan_at: datetime | None, consumed: set[int]) -
             return
 
 
+def decision_from_text(text: str) -> PlanDecision | None:
+    """`/approve` or `/revise <what to change>` at the start of a comment; anything else is no decision."""
+    text = text.strip()
+    if text.startswith("/approve"):
+        return PlanDecision(approve=True, revision="")
+    if text.startswith("/revise"):
+        return PlanDecision(approve=False, revision=text.removeprefix("/revise").strip()[:2000])
+    return None
+
+
 async def _decision_on_issue(run: Run, plan_at: datetime | None, since: datetime,
                              consumed: set[int]) -> PlanDecision | None:
     for comment in await github_ops.list_comments(run.hub, run.ref, since=since):
-        text = comment.body.strip()
-        if comment.id in consumed or not after(comment, plan_at) or not text.startswith(("/approve", "/revise")):
+        decision = decision_from_text(comment.body)
+        if comment.id in consumed or not after(comment, plan_at) or decision is None:
             continue
         consumed.add(comment.id)
+        text = comment.body.strip()
         if not await github_ops.can_write(run.hub, run.ref, comment.author):
             run.event("ignored", f"{text.split()[0]} from @{comment.author} (no write access)")
             continue
         run.event("plan-decision", f"@{comment.author}: {text[:80]}")
-        if text.startswith("/approve"):
-            return PlanDecision(approve=True, revision="")
-        return PlanDecision(approve=False, revision=text.removeprefix("/revise").strip()[:2000])
+        return decision
     return None
 
 
@@ -89,13 +120,34 @@ async def _resume(run: Run, decision: PlanDecision) -> None:
 
 
 async def wait_plan_decision(run: Run, plan_id: str, plan_at: str | None) -> PlanDecision:
-    """Pause until a decision arrives from the UI form or the issue; Ended('timed_out') when none comes in time."""
+    """Wait until a decision arrives from the UI form or the issue; Ended('timed_out') when none comes in time."""
     consumed: set[int] = set()
+    timeout, key = run.settings.plan_approval_timeout_seconds, f"{PLAN_KEY}{plan_id}"
+    if can_suspend(run):
+        # A decision posted while nothing watched (before the plan was seen, or before a restart) counts first.
+        moment = parse_time(plan_at)
+        found = await _decision_on_issue(run, moment, (moment or datetime.now(UTC)) - timedelta(seconds=2), consumed)
+        if found is not None:
+            return found
+        run.event("suspended", "waiting for /approve or /revise; no process is held")
+        # Exits the process (prefect's Pause signal); on resume the flow restarts and this call returns the input.
+        # Past `timeout` the server fails the suspended run.
+        return await asuspend_flow_run(wait_for_input=PlanDecision, timeout=timeout, key=key)
     watcher = asyncio.create_task(_watch_issue(run, parse_time(plan_at), consumed))
     try:
-        return await apause_flow_run(wait_for_input=PlanDecision, timeout=run.settings.plan_approval_timeout_seconds,
-                                     poll_interval=max(1, int(run.settings.poll_min_seconds)), key=f"plan-{plan_id}")
+        return await apause_flow_run(wait_for_input=PlanDecision, timeout=timeout,
+                                     poll_interval=max(1, int(run.settings.poll_min_seconds)), key=key)
     except FlowPauseTimeout:
-        raise Ended("timed_out", f"no plan decision within {run.settings.plan_approval_timeout_seconds}s") from None
+        raise Ended("timed_out", f"no plan decision within {timeout}s") from None
     finally:
         watcher.cancel()
+
+
+async def wait_reply(run: Run, activity_id: str, last_comment_id: int | None) -> Reply:
+    """Suspend until a reply to Jules' question `activity_id` arrives (a deployment run only).
+
+    The key carries the newest comment id: a comment that resumed the run but was no reply (see
+    follow_loop._relay_answer) changes the key, so the next wait suspends again instead of returning the old input."""
+    run.event("suspended", "waiting for a reply to Jules' question; no process is held")
+    return await asuspend_flow_run(wait_for_input=Reply, timeout=run.settings.plan_approval_timeout_seconds,
+                                   key=f"{QUESTION_KEY}{activity_id}-{last_comment_id or 0}")

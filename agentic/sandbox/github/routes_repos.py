@@ -268,7 +268,50 @@ def search_code(ctx: Ctx):
     return 200, {"total_count": len(found), "incomplete_results": False, "items": items}, headers
 
 
+# --- repository webhooks (admin only, as on GitHub) ---------------------------------------------------------
+def hook_create(ctx: Ctx):
+    from agentic.sandbox.github.webhooks import Hook, WebhookSender
+
+    repo = ctx.repo("admin")
+    body = ctx.body or {}
+    config = body.get("config") or {}
+    if not isinstance(config, dict) or not str(config.get("url", "")).startswith(("http://", "https://")):
+        raise invalid("Hook", "url", "custom", message="url is not a valid URL")  # GitHub: 422 Validation Failed
+    events = body.get("events") or ["push"]  # GitHub's default
+    if ctx.sim.webhooks is None:
+        ctx.sim.webhooks = WebhookSender(None, None)
+    hook = Hook(ctx.store.next_id(), str(config["url"]), config.get("secret") or None, [str(e) for e in events],
+                repo.full_name.lower(), bool(body.get("active", True)))
+    ctx.sim.webhooks.hooks.append(hook)
+    rendered = _hook(ctx, repo, hook)
+    ctx.emit("ping", {"zen": "Keep it logically awesome.", "hook_id": hook.id, "hook": rendered,
+                      "repository": ctx.render.repo(repo), "sender": ctx.render.user(ctx.login)})
+    return 201, rendered, {"Location": rendered["url"]}
+
+
+def hook_delete(ctx: Ctx):
+    ctx.repo("admin")
+    hooks = ctx.sim.webhooks.hooks if ctx.sim.webhooks else []
+    hook = next((h for h in hooks if h.id == int(ctx.params["hook_id"])), None)
+    if hook is None:
+        raise not_found()
+    hooks.remove(hook)
+    return 204, None
+
+
+def _hook(ctx: Ctx, repo: Repo, hook) -> dict:
+    url = f"{ctx.base}/repos/{repo.full_name}/hooks/{hook.id}"
+    return {"type": "Repository", "id": hook.id, "name": "web", "active": hook.active, "events": hook.events,
+            "config": {"content_type": "json", "insecure_ssl": "0", "url": hook.url,
+                       **({"secret": "********"} if hook.secret else {})},
+            "updated_at": now(), "created_at": now(), "url": url, "test_url": url + "/test",
+            "ping_url": url + "/pings", "deliveries_url": url + "/deliveries",
+            "last_response": {"code": None, "status": "unused", "message": None}}
+
+
 ROUTES = [
+    Route("POST", R + "/hooks", "createWebhook", hook_create),
+    Route("DELETE", R + "/hooks/{hook_id}", "deleteWebhook", hook_delete, R + "/hooks/{hook_id:int}"),
     Route("GET", R, "getRepo", repo_get),
     Route("GET", R + "/contents/{path}", "getContent", contents_get, R + "/contents/{path:path}"),
     Route("GET", R + "/contents/{path}", "getContent", contents_get, R + "/contents"),

@@ -1,5 +1,11 @@
 """Webhook deliveries, signed like GitHub's: `X-Hub-Signature-256: sha256=<hmac(secret, body)>`.
 
+Headers as GitHub sends them (docs "Webhook events and payloads", "Delivery headers"): `X-GitHub-Event`,
+`X-GitHub-Delivery` (a GUID), `X-GitHub-Hook-ID`, `X-GitHub-Hook-Installation-Target-Type` / `-ID`,
+`X-Hub-Signature` (SHA-1, legacy) and `X-Hub-Signature-256`, `User-Agent: GitHub-Hookshot/<short sha>`.
+Hooks: the one given on the command line (every repository) plus those created with
+`POST /repos/{owner}/{repo}/hooks` (that repository, its `events` only; `["*"]` is all).
+
 Deliveries run in the background (GitHub delivers asynchronously too) and are recorded for `/_sim/state`.
 `redeliver(id)` posts a recorded delivery again with the same body and headers (X-GitHub-Delivery included), as
 GitHub's "Redeliver" button does.
@@ -13,6 +19,7 @@ import hmac
 import json
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -23,35 +30,64 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+USER_AGENT = "GitHub-Hookshot/8a3b9c1"  # GitHub's agent carries a short build sha
+
+
+@dataclass
+class Hook:
+    id: int
+    url: str
+    secret: str | None
+    events: list[str] = field(default_factory=lambda: ["*"])
+    repo: str | None = None  # "owner/name" (lowercase); None: every repository (the command-line hook)
+    active: bool = True
+
+    def wants(self, event: str, payload: dict) -> bool:
+        full_name = str((payload.get("repository") or {}).get("full_name", "")).lower()
+        return (self.active and (self.repo is None or self.repo == full_name)
+                and (event == "ping" or "*" in self.events or event in self.events))
+
+
 class WebhookSender:
-    def __init__(self, url: str, secret: str | None, hook_id: int = 1) -> None:
-        self.url, self.secret, self.hook_id = url, secret, hook_id
+    def __init__(self, url: str | None, secret: str | None, hook_id: int = 1) -> None:
+        self.hooks: list[Hook] = [Hook(hook_id, url, secret)] if url else []
         self.deliveries: list[dict] = []
         self._tasks: set[asyncio.Task] = set()
         self._sent: OrderedDict[str, tuple[str, bytes, dict[str, str]]] = OrderedDict()
 
+    @property
+    def url(self) -> str | None:
+        return self.hooks[0].url if self.hooks else None
+
     def emit(self, event: str, payload: dict) -> None:
+        for hook in [h for h in self.hooks if h.wants(event, payload)]:
+            self._emit(hook, event, payload)
+
+    def _emit(self, hook: Hook, event: str, payload: dict) -> None:
         body = json.dumps(payload).encode()
         delivery = str(uuid.uuid4())
-        headers = {"Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/sandbox",
-                   "X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-GitHub-Hook-ID": str(self.hook_id)}
-        if self.secret:
-            headers["X-Hub-Signature-256"] = sign(self.secret, body)
-            headers["X-Hub-Signature"] = "sha1=" + hmac.new(self.secret.encode(), body, hashlib.sha1).hexdigest()
+        repository = payload.get("repository") or {}
+        headers = {"Accept": "*/*", "Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   "X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-GitHub-Hook-ID": str(hook.id),
+                   "X-GitHub-Hook-Installation-Target-Type": "repository",
+                   "X-GitHub-Hook-Installation-Target-ID": str(repository.get("id", 0))}
+        if hook.secret:
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(hook.secret.encode(), body, hashlib.sha1).hexdigest()
+            headers["X-Hub-Signature-256"] = sign(hook.secret, body)
         record = {"id": delivery, "event": event, "action": payload.get("action"), "status_code": None,
-                  "error": None}
+                  "error": None, "hook_id": hook.id, "url": hook.url}
         self.deliveries.append(record)
         self._sent[delivery] = (event, body, headers)
         while len(self._sent) > KEPT_FOR_REDELIVERY:
             self._sent.popitem(last=False)
-        task = asyncio.get_running_loop().create_task(self._post(record, body, headers))
+        task = asyncio.get_running_loop().create_task(self._post(record, body, headers, hook.url))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _post(self, record: dict, body: bytes, headers: dict[str, str]) -> None:
+    async def _post(self, record: dict, body: bytes, headers: dict[str, str], url: str) -> None:
         try:
             async with httpx.AsyncClient(timeout=10) as client:
-                response = await client.post(self.url, content=body, headers=headers)
+                response = await client.post(url, content=body, headers=headers)
             record["status_code"] = response.status_code
             record["response"] = response.text[:1000]  # the receiver's answer, for tests and /_sim/state
         except httpx.HTTPError as exc:
@@ -63,7 +99,8 @@ class WebhookSender:
         record = {"id": delivery, "event": event, "action": json.loads(body).get("action"), "status_code": None,
                   "error": None, "redelivery": True}
         self.deliveries.append(record)
-        await self._post(record, body, headers)
+        hook = next(h for h in self.hooks if str(h.id) == headers["X-GitHub-Hook-ID"])
+        await self._post(record, body, headers, hook.url)
         return record
 
     def sent(self, delivery: str) -> tuple[str, bytes, dict[str, str]]:
