@@ -11,6 +11,7 @@ The runs then wait in Prefect's queue (session_queue.py): this flow only enqueue
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from agentic.errors import ConfigError
@@ -29,6 +31,7 @@ from agentic.workflows.issue_ref import IssueRef, parse_issue_url
 BATCH_FLOW_NAME = "jules-batch"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 PAGE = 100
+CHUNK = 8
 
 Outcome = Literal["queued", "already-queued", "done", "in-flight", "would-queue"]
 
@@ -95,7 +98,7 @@ def verdict(claim: claims.Claim | None, title: str, body: str, stale_after: floa
     return None
 
 
-@task(retries=2, retry_delay_seconds=2)
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)  # the hub client is no cache input
 async def list_open_issues(hub: HubTools, owner: str, repo: str, label: str | None) -> list[OpenIssue]:
     """Every open issue with `label`, through the hub's npm GitHub server (`list_issues`), page by page."""
     pages: list[list[dict[str, Any]]] = []
@@ -153,13 +156,17 @@ async def batch_issues(repo: str, label: str | None = None, limit: int | None = 
     items: list[BatchItem] = []
     new = 0
     async with get_client() as prefect:
-        for issue in issues:
-            if limit is not None and new >= limit:
-                break
-            item = await _hand_over(prefect, settings, deployment, issue, dry_run)
-            new += item.outcome != "done"  # a re-run after an interrupt finds its runs again: same N
-            items.append(item)
-            progress.emit(batch="item", item=item.model_dump())
+        # A few at a time, oldest first and in order: each is a claim read and one idempotent create. A chunk is
+        # never larger than what the limit leaves, so no run is created past it.
+        position = 0
+        while position < len(issues) and (limit is None or new < limit):
+            size = CHUNK if limit is None else min(CHUNK, limit - new)
+            chunk = issues[position:position + size]
+            position += len(chunk)
+            for item in await asyncio.gather(*(_hand_over(prefect, settings, deployment, i, dry_run) for i in chunk)):
+                new += item.outcome != "done"  # a re-run after an interrupt finds its runs again: same N
+                items.append(item)
+                progress.emit(batch="item", item=item.model_dump())
     result = BatchResult(repo=f"{owner}/{name}", label=label, dry_run=dry_run, items=items)
     print(f"{result.repo}: {len(issues)} open issue(s); " + ", ".join(f"{k} {v}" for k, v in
                                                                       sorted(result.counts.items())))

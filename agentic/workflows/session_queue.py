@@ -104,6 +104,16 @@ def runs_ahead(waiting: Iterable[tuple[datetime, str]], me: datetime, holding: i
     return max(0, earlier - holding)
 
 
+async def read_all_flow_runs(client: Any, **filters: Any) -> list[Any]:
+    """Every flow run matching `filters` (the API answers at most 200 per request)."""
+    runs: list[Any] = []
+    while True:
+        page = await client.read_flow_runs(**filters, limit=200, offset=len(runs))
+        runs.extend(page)
+        if len(page) < 200:
+            return runs
+
+
 async def position(flow_name: str, flow_run_id: str) -> int | None:
     """How many runs of `flow_name` wait ahead of this one (from Prefect); None when Prefect cannot say."""
     from prefect.client.orchestration import get_client
@@ -114,10 +124,10 @@ async def position(flow_name: str, flow_run_id: str) -> int | None:
     try:
         async with get_client() as client:
             me = await client.read_flow_run(flow_run_id)
-            runs = await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            runs = await read_all_flow_runs(
+                client, flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
-                    any_=[StateType(s) for s in WAITING_STATES]))), limit=10_000)
+                    any_=[StateType(s) for s in WAITING_STATES]))))
             holding = 0
             with contextlib.suppress(Exception):  # no limit configured: nobody holds a slot we can count
                 holding = int((await client.read_global_concurrency_limit_by_name(SESSIONS_LIMIT)).active_slots)
