@@ -12,6 +12,7 @@ A block that exists wins over the environment, so a team can keep the keys in Pr
 `ibt deploy --store-secrets`, which creates or updates the blocks from the current environment). The flow reads
 them once per run (`with_secret_blocks`), deploy.py once per command; the values only ever live in `SecretStr`
 fields of a `Settings` object, never in flow parameters, logs or artifacts. SECRET_BLOCKS=false turns the lookup off.
+Without MCP_HUB_TOKEN, a hub on this machine is sent the token the stack's hub generated (`local_hub_token`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import logging
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -70,17 +72,31 @@ async def with_secret_blocks(settings: Settings) -> Settings:
     """A copy of `settings` whose keys come from the Secret blocks that exist (the rest as they were).
 
     A Prefect that cannot be asked is a warning, not a failure: the keys then come from the environment."""
-    if not settings.secret_blocks:
-        return settings
-    try:
-        found = await read_secret_blocks()
-    except Exception as exc:  # noqa: BLE001 - no block store: the environment's keys are the fallback
-        log.warning("Prefect Secret blocks not read (%s); using the keys from the environment",
-                    type(exc).__name__)
-        return settings
+    found: dict[str, str] = {}
+    if settings.secret_blocks:
+        try:
+            found = await read_secret_blocks()
+        except Exception as exc:  # noqa: BLE001 - no block store: the environment's keys are the fallback
+            log.warning("Prefect Secret blocks not read (%s); using the keys from the environment",
+                        type(exc).__name__)
+    if "mcp_hub_token" not in found and settings.mcp_hub_token is None:
+        local = local_hub_token(settings)
+        if local:
+            found["mcp_hub_token"] = local
     if not found:
         return settings
     return settings.model_copy(update={field: SecretStr(value) for field, value in found.items()})
+
+
+def local_hub_token(settings: Settings) -> str | None:
+    """The token the stack's hub generated (`<STATE_DIR>/mcp-hub/token`), when the hub is on this machine and no
+    MCP_HUB_TOKEN is set: `ibt stacks run prefect mcp-hub` then `ibt deploy` works without copying it."""
+    if (urlsplit(settings.mcp_server_url).hostname or "") not in ("127.0.0.1", "localhost", "::1"):
+        return None  # never hand this machine's token to another host
+    try:
+        return (settings.state_dir / "mcp-hub" / "token").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _prefect_from_environment() -> Any:

@@ -76,3 +76,17 @@ def test_a_readable_token_file_is_tightened(tmp_path, mode):
     os.chmod(path, mode)
     assert token_from_file(path) == ("kept-token", False)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_clients_use_the_stack_hubs_token_file_only_for_a_local_hub(tmp_path):
+    from agentic.secret_blocks import with_secret_blocks_sync
+    from agentic.settings import Settings
+
+    (tmp_path / "mcp-hub").mkdir()
+    (tmp_path / "mcp-hub" / "token").write_text("local-hub-token\n")
+    local = Settings(_env_file=None, state_dir=tmp_path, secret_blocks=False, mcp_server_url="http://127.0.0.1:3000")
+    assert with_secret_blocks_sync(local).mcp_hub_token.get_secret_value() == "local-hub-token"
+    remote = local.model_copy(update={"mcp_server_url": "https://hub.example.com"})
+    assert with_secret_blocks_sync(remote).mcp_hub_token is None
+    given = Settings(_env_file=None, state_dir=tmp_path, secret_blocks=False, mcp_hub_token="set-by-team")
+    assert with_secret_blocks_sync(given).mcp_hub_token.get_secret_value() == "set-by-team"
