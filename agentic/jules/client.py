@@ -167,6 +167,15 @@ class JulesClient:
             if not token:
                 return sorted(activities, key=lambda a: (a.create_time, a.id))
 
+    @observability.traced("jules archive")
+    async def archive(self, session_id: str) -> bool:
+        """Archive the session unless it already is (its PR was merged or closed: it must not push again). True when
+        this call archived it."""
+        if (await self.get_session(session_id)).archived:
+            return False
+        await self._call("archiveSession", {"sessionId": session_id, "body": {}})
+        return True
+
     @observability.traced("jules approve_plan")
     async def approve_plan(self, session_id: str, plan_id: str) -> bool:
         """Approve `plan_id` unless it is no longer awaiting approval. True when this call approved it."""

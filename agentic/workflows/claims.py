@@ -85,6 +85,7 @@ class SessionRecord(BaseModel):
     ci_state: str | None = None
     ci_rounds: int = 0
     ci_heads: list[str] = []  # head SHAs whose failure went to Jules, in order
+    archived: bool = False  # the session was archived after its PR was merged or closed (archive.py)
 
 
 class Claim(BaseModel):

@@ -457,6 +457,7 @@ async def test_every_operation_was_checked_against_the_spec(api, conformance):
     await api.get("/sources")
     await api.get("/sources/github/octo-org/hello-world")
     await api.get("/sessions")
+    await api.post(f"/sessions/{session['id']}:archive", json={})
     await api.delete(f"/sessions/{session['id']}")
     doc = load_openapi(JULES_SERVER_NAME)
     routes = {route for route, _ in conformance.checked}

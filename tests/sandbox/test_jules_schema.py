@@ -18,7 +18,7 @@ from agentic.schemas import (
 )
 
 OPERATION_IDS = {"listSources", "getSource", "createSession", "getSession", "listSessions", "deleteSession",
-                 "approvePlan", "sendMessage", "listActivities", "getActivity"}
+                 "approvePlan", "sendMessage", "archiveSession", "listActivities", "getActivity"}
 ERROR_STATUSES = {"400", "401", "403", "404", "429", "500", "503"}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from agentic.workflows.archive import archive_merged_sessions
 from agentic.workflows.claims import claim_key, load
 from agentic.workflows.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
@@ -72,3 +73,16 @@ async def test_ci_that_keeps_failing_stops_after_the_rounds(sandbox, new_issue, 
     assert "CI still failing" in status["body"] and "after 1 fix round(s) (CI_MAX_ROUNDS=1)" in status["body"]
     (session,) = sessions_for(sandbox, number)
     assert sum(1 for a in session["activities"] if "userMessaged" in a) == 1
+
+    # A maintainer closes the PR: the sweep archives the session (hidden from listSessions), once.
+    pr = pull_request(sandbox, result.pull_request_url)
+    with sandbox.github() as gh:
+        gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
+        gh.patch(f"/repos/acme/widgets/pulls/{pr['number']}", json={"state": "closed"}).raise_for_status()
+    swept = await archive_merged_sessions(repo="acme/widgets")
+    assert [(s["session"], s["archived_now"]) for s in swept] == [(session["id"], True)], swept
+    assert await archive_merged_sessions(repo="acme/widgets") == []
+    (session,) = sessions_for(sandbox, number)
+    assert session["archived"] is True
+    claim = await load(claim_key(sandbox.settings.github_api_url, parse_issue_url(url)))
+    assert claim.sessions[0].archived and claim.owner_run_id is None

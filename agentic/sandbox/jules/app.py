@@ -69,6 +69,7 @@ class JulesSimulator:
             "createSession": self.create_session, "listSessions": self.list_sessions,
             "getSession": self.get_session, "deleteSession": self.delete_session,
             "approvePlan": self.approve_plan, "sendMessage": self.send_message,
+            "archiveSession": self.archive_session,
             "listActivities": self.list_activities, "getActivity": self.get_activity,
         }
         missing = set(self.spec.by_id) - set(self.handlers)
@@ -268,6 +269,17 @@ class JulesSimulator:
             # whatever it is still doing, e.g. the live profile's push after COMPLETED).
             record.task = asyncio.create_task(run.follow_up(body["prompt"], after=record.task),
                                               name=f"jules-follow-up-{record.id}")
+        return {}
+
+    async def archive_session(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:
+        """Hidden from listSessions from now on; a session still running is paused (live: PAUSED, not terminal)."""
+        record = self.store.get(params["sessionId"])
+        record.resource["archived"] = True
+        record.resource["updateTime"] = self.store.stamp(record)
+        if not record.terminal:
+            if record.task and not record.task.done():
+                record.task.cancel()
+            self.store.set_state(record, "PAUSED")
         return {}
 
     def _revise_plan(self, record: SessionRecord, feedback: str) -> None:
