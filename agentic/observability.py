@@ -177,3 +177,13 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
+
+
+def trace_labels() -> dict[str, str]:
+    """Flow-run labels that make a new run's span a child of the current one (Prefect's own label), or {}."""
+    traceparent = current_traceparent()
+    if not traceparent:
+        return {}
+    from prefect.telemetry.run_telemetry import LABELS_TRACEPARENT_KEY
+
+    return {LABELS_TRACEPARENT_KEY: traceparent}

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from agentic import observability
 from agentic.triggers.rules import Trigger
 
 
@@ -53,7 +54,6 @@ async def launch(client: Any, deployment: str, trigger: Trigger, key: str) -> La
     was created (201)."""
     import httpx
     from prefect.client.schemas.actions import DeploymentFlowRunCreate
-    from prefect.client.schemas.objects import FlowRun
     from prefect.exceptions import ObjectNotFound
     from prefect.states import Scheduled, to_state_create
 
@@ -64,10 +64,21 @@ async def launch(client: Any, deployment: str, trigger: Trigger, key: str) -> La
                                  "(run `ibt deploy` or `python agentic/deployment/deploy.py --deploy-only`)") from None
     except (httpx.HTTPError, OSError) as exc:
         raise PrefectUnavailable(f"Prefect: {type(exc).__name__}: {exc}") from None
-    body = DeploymentFlowRunCreate(parameters=run_parameters(trigger), state=to_state_create(Scheduled()),
-                                   tags=run_tags(trigger), idempotency_key=key)
+    with observability.span("create flow run", **{"issue.url": trigger.issue_url, "prefect.deployment": deployment}):
+        # The run's span continues this trace (docs/going-live.md#observability): no label when nothing is traced.
+        labels = observability.trace_labels()
+        extra = {"labels": labels} if labels else {}
+        body = DeploymentFlowRunCreate(parameters=run_parameters(trigger), state=to_state_create(Scheduled()),
+                                       tags=run_tags(trigger), idempotency_key=key, **extra)
+        return await _create(client, found.id, body)
+
+
+async def _create(client: Any, deployment_id: Any, body: Any) -> Launched:
+    import httpx
+    from prefect.client.schemas.objects import FlowRun
+
     try:
-        response = await client.request("POST", "/deployments/{id}/create_flow_run", path_params={"id": found.id},
+        response = await client.request("POST", "/deployments/{id}/create_flow_run", path_params={"id": deployment_id},
                                         json=body.model_dump(mode="json", exclude_unset=True))
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
