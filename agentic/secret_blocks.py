@@ -111,7 +111,20 @@ def _prefect_from_environment() -> Any:
 
 
 def with_secret_blocks_sync(settings: Settings) -> Settings:
-    """`with_secret_blocks` for command lines (no event loop running; PREFECT_API_URL... in the environment)."""
+    """`with_secret_blocks` for command lines (no event loop running; PREFECT_API_URL... in the environment).
+    A Prefect that does not answer its health probe at once is skipped: the client's retries would take ~20 s."""
+    import httpx
+
+    api_url = os.environ.get("PREFECT_API_URL") or settings.prefect_api_url
+    if settings.secret_blocks:
+        try:
+            httpx.get(api_url.rstrip("/") + "/health", timeout=3, verify=getattr(settings, "tls_verify", True))
+        except httpx.HTTPError as exc:  # the command says itself that Prefect is down, when that matters
+            log.debug("Prefect Secret blocks not read (%s at %s); using the keys from the environment",
+                      type(exc).__name__, api_url)
+            settings = settings.model_copy(update={"secret_blocks": False})
+    if not settings.secret_blocks:
+        return asyncio.run(with_secret_blocks(settings))  # the local hub token only: no Prefect import
     with _prefect_from_environment():
         return asyncio.run(with_secret_blocks(settings))
 

@@ -36,6 +36,9 @@ def main(
         settings = load_settings()
         tls = server_tls(settings.triggers_ssl_certfile, settings.triggers_ssl_keyfile, "triggers")
         export_prefect_env(settings)  # before Prefect is imported: it reads its environment once
+        from agentic.secret_blocks import with_secret_blocks_sync
+
+        settings = with_secret_blocks_sync(settings)  # GITHUB_TOKEN, GITHUB_WEBHOOK_SECRET from blocks (#13)
         from agentic.triggers.app import config_from_settings, create_app
 
         config = config_from_settings(settings, rules_path=rules, allow_unsigned=insecure_no_signature)
