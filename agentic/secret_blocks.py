@@ -72,8 +72,11 @@ async def with_secret_blocks(settings: Settings) -> Settings:
     """A copy of `settings` whose keys come from the Secret blocks that exist (the rest as they were).
 
     A Prefect that cannot be asked is a warning, not a failure: the keys then come from the environment."""
+    from prefect.settings import PREFECT_API_URL
+
     found: dict[str, str] = {}
-    if settings.secret_blocks:
+    # No API URL: Prefect would start a temporary server of its own just to find no block there.
+    if settings.secret_blocks and PREFECT_API_URL.value():
         try:
             found = await read_secret_blocks()
         except Exception as exc:  # noqa: BLE001 - no block store: the environment's keys are the fallback
