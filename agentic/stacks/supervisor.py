@@ -299,6 +299,7 @@ class Supervisor:
         self._seed_files(svc)
         if fresh_log:
             self.state.log(svc.name).write_bytes(b"")  # one run per log file: `ibt stacks logs` shows this run
+            os.chmod(self.state.log(svc.name), 0o600)  # the hub prints its generated token there once (#13)
         argv, user = svc.argv, None
         if svc.postgres is not None:
             self.console.print(f"[dim]{svc.name}: cluster in {svc.postgres.data_dir}[/]")
