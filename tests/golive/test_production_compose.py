@@ -51,7 +51,8 @@ def test_clients_use_https_and_verify():
     for name in ("mcp-hub", "triggers", "worker"):
         env = services[name]["environment"]
         assert env["PREFECT_API_URL"].startswith("https://") and env["MCP_SERVER_URL"].startswith("https://")
-        assert env["AGENTIC_CA_BUNDLE"] == env["PREFECT_API_SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt"
+        assert env["AGENTIC_CA_BUNDLE"] == env["PREFECT_API_SSL_CERT_FILE"] == env["SSL_CERT_FILE"] == (
+            "/etc/ssl/certs/ca-certificates.crt")
     private = config({"CA_BUNDLE": "/certs/ca.pem"})["services"]["worker"]["environment"]
     assert private["AGENTIC_CA_BUNDLE"] == private["PREFECT_API_SSL_CERT_FILE"] == "/certs/ca.pem"
     assert config()["services"]["prefect"]["environment"]["PREFECT_UI_API_URL"].startswith("https://")
