@@ -47,7 +47,12 @@ def check_run_create(ctx: Ctx):
                    body.get("completed_at") or (now() if status == "completed" else None),
                    dict(body.get("output") or {}), ctx.login)
     repo.check_runs.append(run)
-    return 201, ctx.render.check_run(repo, run)
+    rendered = ctx.render.check_run(repo, run)
+    # GitHub delivers `created`, and `completed` as well for a run created already completed.
+    for action in ("created", "completed") if status == "completed" else ("created",):
+        ctx.emit("check_run", {"action": action, "check_run": rendered, "repository": ctx.render.repo(repo),
+                               "sender": ctx.render.user(ctx.login)})
+    return 201, rendered
 
 
 def status_create(ctx: Ctx):

@@ -151,10 +151,15 @@ def add_labels(ctx: Ctx):
 def add_assignees(ctx: Ctx):
     repo = ctx.repo("triage")
     issue = get_issue(ctx, repo)
+    added = []
     for login in _check_assignees(ctx, repo, _str_list(ctx, "assignees", "Issue") or []):
         if login not in issue.assignees:
             issue.assignees.append(login)
+            added.append(login)
     issue.updated_at = now()
+    for login in added:  # GitHub sends one `assigned` per new assignee
+        ctx.emit("issues", _payload(ctx, repo, action="assigned", issue=ctx.render.issue(repo, issue),
+                                    assignee=ctx.render.user(login)))
     return 201, ctx.render.issue(repo, issue)
 
 

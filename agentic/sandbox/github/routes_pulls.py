@@ -138,8 +138,32 @@ def request_reviewers(ctx: Ctx):
 
 
 _N = P + "/{pull_number:int}"
+def pull_merge(ctx: Ctx):
+    """`PUT /pulls/{n}/merge`, fast-forward only (what Jules' branches off the base allow); GitHub's 405 when the PR
+    is not open or the base moved on, then `pull_request.closed` with `merged: true`."""
+    repo = ctx.repo("write")
+    issue = _pull(ctx, repo)
+    pull = issue.pull
+    head = repo.refs.get(f"refs/heads/{pull.head_ref}", pull.head_sha)
+    base = repo.refs.get(f"refs/heads/{pull.base_ref}")
+    if issue.state != "open" or pull.merged_at:
+        raise ApiError(405, "Pull Request is not mergeable")
+    if base not in {c.sha for c in repo.history(head)}:
+        raise ApiError(405, "Merge conflict")  # not a fast-forward: a true merge is not simulated
+    expected = (ctx.body or {}).get("sha")
+    if expected and expected != head:
+        raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+    repo.refs[f"refs/heads/{pull.base_ref}"] = head
+    pull.head_sha, pull.merged_at = head, now()
+    issue.state, issue.closed_at, issue.updated_at = "closed", pull.merged_at, pull.merged_at
+    ctx.emit("pull_request", _payload(ctx, repo, action="closed", number=issue.number,
+                                      pull_request=ctx.render.pull(repo, issue)))
+    return 200, {"sha": head, "merged": True, "message": "Pull Request successfully merged"}
+
+
 ROUTES = [
     Route("GET", P, "listPullRequests", pulls_list),
+    Route("PUT", P + "/{pull_number}/merge", "mergePullRequest", pull_merge, _N + "/merge"),
     Route("POST", P, "createPullRequest", pull_create),
     Route("GET", P + "/{pull_number}", "getPullRequest", pull_get, _N),
     Route("PATCH", P + "/{pull_number}", "updatePullRequest", pull_update, _N),

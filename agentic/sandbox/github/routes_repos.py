@@ -284,8 +284,8 @@ def hook_create(ctx: Ctx):
                 repo.full_name.lower(), bool(body.get("active", True)))
     ctx.sim.webhooks.hooks.append(hook)
     rendered = _hook(ctx, repo, hook)
-    ctx.emit("ping", {"zen": "Keep it logically awesome.", "hook_id": hook.id, "hook": rendered,
-                      "repository": ctx.render.repo(repo), "sender": ctx.render.user(ctx.login)})
+    ctx.sim.webhooks.deliver(hook, "ping", {"zen": "Keep it logically awesome.", "hook_id": hook.id, "hook": rendered,
+                                            "repository": ctx.render.repo(repo), "sender": ctx.render.user(ctx.login)})
     return 201, rendered, {"Location": rendered["url"]}
 
 

@@ -45,7 +45,53 @@ class Hook:
     def wants(self, event: str, payload: dict) -> bool:
         full_name = str((payload.get("repository") or {}).get("full_name", "")).lower()
         return (self.active and (self.repo is None or self.repo == full_name)
-                and (event == "ping" or "*" in self.events or event in self.events))
+                and ("*" in self.events or event in self.events))
+
+
+def webhook_shape(event: str, payload: dict) -> dict:
+    """The REST objects the routes render, as webhook payloads carry them (checked against
+    @octokit/webhooks-schemas in tests/triggers/test_webhook_shapes.py): repositories carry `custom_properties`,
+    issues no `closed_by`, a check run's `details_url` / `external_id` are strings and its suite has a `url`."""
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "full_name" in node and "owner" in node:
+                node.setdefault("custom_properties", {})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    payload = json.loads(json.dumps(payload))  # a copy: the routes' objects stay as REST renders them
+    walk(payload)
+    if isinstance(payload.get("issue"), dict):
+        payload["issue"].pop("closed_by", None)
+    run = payload.get("check_run")
+    if isinstance(run, dict):
+        run["details_url"] = run.get("details_url") or run.get("html_url") or ""
+        run["external_id"] = run.get("external_id") or ""
+        repository, sender = payload.get("repository") or {}, payload.get("sender") or {}
+        # Webhooks carry the app and the whole suite where REST has `app: null` and `{"id"}` (the sender is the
+        # app's bot user: `acme-ci[bot]` is the app `acme-ci`).
+        slug = str(sender.get("login", "app")).removesuffix("[bot]")
+        stamp = run.get("started_at") or run.get("completed_at") or ""
+        app = run.get("app") or {
+            "id": sender.get("id", 0), "slug": slug, "node_id": f"A_{sender.get('id', 0)}", "owner": repository.get(
+                "owner") or sender, "name": slug, "description": None, "external_url": f"https://{slug}.example",
+            "html_url": f"https://github.com/apps/{slug}", "created_at": stamp, "updated_at": stamp,
+            "permissions": {"checks": "write"}, "events": []}
+        run["app"] = app
+        suite = run.get("check_suite") or {}
+        heads = run.get("pull_requests") or []
+        run["check_suite"] = {
+            "id": suite.get("id", 0), "node_id": f"CS_{suite.get('id', 0)}",
+            "head_branch": heads[0]["head"]["ref"] if heads else None, "head_sha": run.get("head_sha", ""),
+            "status": run.get("status"), "conclusion": run.get("conclusion"),
+            "url": f"{repository.get('url', '')}/check-suites/{suite.get('id', 0)}", "before": None,
+            "after": run.get("head_sha"), "pull_requests": heads, "app": app, "created_at": stamp,
+            "updated_at": run.get("completed_at") or stamp}
+    return payload
 
 
 class WebhookSender:
@@ -61,9 +107,11 @@ class WebhookSender:
 
     def emit(self, event: str, payload: dict) -> None:
         for hook in [h for h in self.hooks if h.wants(event, payload)]:
-            self._emit(hook, event, payload)
+            self.deliver(hook, event, payload)
 
-    def _emit(self, hook: Hook, event: str, payload: dict) -> None:
+    def deliver(self, hook: Hook, event: str, payload: dict) -> None:
+        """One delivery to one hook (a new hook's `ping` goes to it alone)."""
+        payload = webhook_shape(event, payload)
         body = json.dumps(payload).encode()
         delivery = str(uuid.uuid4())
         repository = payload.get("repository") or {}
