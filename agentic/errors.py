@@ -13,6 +13,9 @@
     │   └── JulesSessionFailed        the session ended FAILED, timed out or went silent
     ├── ModelBudgetExceeded           the triage would exceed (or exceeded) the model usage caps: not retried
     │   └── PromptTooLarge            the token estimate of the prompt is over the cap, before any model call
+    ├── ModelError                    a self-hosted model endpoint failed (agentic/agent/models.py)
+    │   ├── ModelUnavailable          the endpoint does not answer: retryable
+    │   └── ModelUnsupported          the model cannot do tool calls or structured output: final
     └── TransientError                5xx / connection problems: Prefect retries only these
 
 Messages say what failed, the value involved and the next step.
@@ -75,3 +78,15 @@ class ModelBudgetExceeded(AgenticError):
 
 class PromptTooLarge(ModelBudgetExceeded, ValueError):
     """The estimated tokens of the triage prompt exceed the cap: raised before any model call, no tokens spent."""
+
+
+class ModelError(AgenticError):
+    """A self-hosted model endpoint (OPENAI_BASE_URL, OLLAMA_BASE_URL) failed."""
+
+
+class ModelUnavailable(ModelError, TransientError):
+    """The model endpoint does not answer (down, wrong URL)."""
+
+
+class ModelUnsupported(ModelError):
+    """The model cannot do tool calls or structured output, which the triage needs: not worth retrying."""

@@ -27,6 +27,7 @@ from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 from pydantic_ai.usage import UsageLimits
 
 from agentic.agent.brief import Triage
+from agentic.agent.models import build_model
 from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
@@ -132,28 +133,6 @@ class TriageOutcome:
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal | None
-
-
-def build_model(settings: Settings) -> Model | str:
-    """`sandbox` -> the deterministic sandbox model; provider models get their key from Settings, not os.environ."""
-    name = settings.llm_model
-    if name == "sandbox":
-        from agentic.sandbox.model import sandbox_model
-
-        return sandbox_model()
-    if name.startswith("google:") and settings.google_api_key:
-        from pydantic_ai.models.google import GoogleModel
-        from pydantic_ai.providers.google import GoogleProvider
-
-        return GoogleModel(name.removeprefix("google:"),
-                           provider=GoogleProvider(api_key=settings.google_api_key.get_secret_value()))
-    if name.startswith("openai:") and settings.openai_api_key:
-        from pydantic_ai.models.openai import OpenAIResponsesModel
-        from pydantic_ai.providers.openai import OpenAIProvider
-
-        return OpenAIResponsesModel(name.removeprefix("openai:"),
-                                    provider=OpenAIProvider(api_key=settings.openai_api_key.get_secret_value()))
-    return name
 
 
 def build_agent(settings: Settings, model: Model | str | None = None, *,

@@ -75,7 +75,10 @@ def _fail(error: BaseException, message: str | None = None, code: int | None = N
 
 def _preflight(settings: Any) -> None:
     """The hub and the Prefect API answer, or one line saying which does not and how to start it."""
+    from agentic.agent.models import check_endpoint
     from agentic.hub.client import HubClient
+
+    check_endpoint(settings)  # a self-hosted model endpoint that is down: one line, exit 1
 
     try:
         with HubClient.from_settings(settings) as client:  # mcphub: login from MCP_HUB_USERNAME/PASSWORD
