@@ -82,7 +82,7 @@ def preload_servers(settings: Settings) -> None:
     _preload(client, {k: v for k, v in definitions.items() if k not in hosted_elsewhere})
     if hosted_elsewhere:
         assert settings.mcp_openapi_hub_url is not None
-        openapi_hub = HubClient(settings.mcp_openapi_hub_url, verify=settings.tls_verify)
+        openapi_hub = HubClient.from_settings(settings, settings.mcp_openapi_hub_url)  # same credentials
         _preload(openapi_hub, {name: definitions[name] for name in hosted_elsewhere},
                  where=f" on {settings.mcp_openapi_hub_url}")
         _preload(client, {BRIDGE_SERVER_NAME: bridge_server(settings.mcp_openapi_hub_url)},

@@ -359,7 +359,10 @@ class HubClient:
             _data(self._post_body("PUT", f"/api/servers/{name}", {"config": config}, f"update server {name}"),
                   f"update server {name}")
             return "updated"
-        if is_openapi and _refuses_openapi(response):
+        if is_openapi and response.status_code == 400 and (
+                _refuses_openapi(response) or not self.supports_openapi()):
+            # The old hub checks for a url/command before the type, so its refusal may not name the types: the
+            # probe tells whether the type is the reason.
             self._caps_or_default().openapi = False
             raise self._unsupported(name)
         _data(response, f"add server {name}")
