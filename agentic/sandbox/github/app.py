@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
 from agentic.sandbox.github import routes_checks, routes_issues, routes_pulls, routes_repos
@@ -21,6 +23,33 @@ API_ROUTES = [*routes_issues.ROUTES, *routes_pulls.ROUTES, *routes_checks.ROUTES
               routes_repos.COMMIT_ROUTE]
 
 
+def conditional(sim: Sim, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """GitHub's conditional requests: every 200 GET carries a weak `ETag`; `If-None-Match` with it gets 304 with no
+    body, and a 304 does not count against the rate limit (docs "Best practices for using the REST API")."""
+
+    async def run(request: Request) -> Response:
+        response = await handler(request)
+        if response.status_code != 200:
+            return response
+        etag = f'W/"{hashlib.sha256(response.body).hexdigest()[:40]}"'
+        response.headers["ETag"] = etag
+        wanted = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+        if etag not in wanted and "*" not in wanted:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        token = getattr(request.state, "token", None)
+        if token in sim.store.tokens:
+            quota = sim.quotas.get((sim.store.users[sim.store.tokens[token]].login, headers.get(
+                "x-ratelimit-resource", "core")))
+            if quota is not None and quota.used > 0:
+                quota.used -= 1
+                headers["x-ratelimit-used"] = str(quota.used)
+                headers["x-ratelimit-remaining"] = str(int(headers.get("x-ratelimit-limit", 0)) - quota.used)
+        return Response(status_code=304, headers=headers)
+
+    return run
+
+
 def create_app(config: SimConfig | dict[str, Any] | None = None) -> Starlette:
     """Build a fresh simulator. `config` may be a `SimConfig` or its fields as a dict (e.g. {"seed": {...}})."""
     if not isinstance(config, SimConfig):
@@ -29,7 +58,9 @@ def create_app(config: SimConfig | dict[str, Any] | None = None) -> Starlette:
     sim.ci = SimulatedCi(sim)
     if config.webhook_url:
         sim.webhooks = WebhookSender(config.webhook_url, config.webhook_secret)
-    routes = [StarletteRoute(r.starlette_path or r.path, endpoint(sim, r), methods=[r.method]) for r in API_ROUTES]
+    routes = [StarletteRoute(r.starlette_path or r.path,
+                             conditional(sim, endpoint(sim, r)) if r.method == "GET" else endpoint(sim, r),
+                             methods=[r.method]) for r in API_ROUTES]
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "repos": len(sim.store.repos)})

@@ -164,6 +164,20 @@ def add_assignees(ctx: Ctx):
 
 
 # --- comments -------------------------------------------------------------------------------------------
+def list_repo_comments(ctx: Ctx):
+    """`GET /repos/{o}/{r}/issues/comments`: every issue and PR comment, ascending by id unless `sort` (created |
+    updated) and `direction` say otherwise; `since` filters on updated_at (what a poller asks for)."""
+    repo = ctx.repo()
+    comments = sorted(repo.comments.values(), key=lambda c: c.id)
+    if ctx.query.get("since"):
+        comments = [c for c in comments if c.updated_at >= ctx.query["since"]]
+    if (sort := ctx.query.get("sort")) in ("created", "updated"):
+        comments.sort(key=lambda c: (c.created_at if sort == "created" else c.updated_at, c.id),
+                      reverse=ctx.query.get("direction", "desc") == "desc")
+    page, headers = ctx.paginate(comments)
+    return 200, [ctx.render.comment(repo, c) for c in page], headers
+
+
 def list_comments(ctx: Ctx):
     repo = ctx.repo()
     issue = get_issue(ctx, repo)
@@ -258,6 +272,7 @@ _C = COMMENT.replace("{comment_id}", "{comment_id:int}")
 ROUTES = [
     Route("GET", "/repos/{owner}/{repo}/issues", "listIssues", list_issues),
     Route("POST", "/repos/{owner}/{repo}/issues", "createIssue", create_issue),
+    Route("GET", "/repos/{owner}/{repo}/issues/comments", "listIssueCommentsForRepo", list_repo_comments),
     Route("GET", COMMENT, "getIssueComment", comment_get, _C),
     Route("PATCH", COMMENT, "updateIssueComment", comment_update, _C),
     Route("GET", COMMENT + "/reactions", "listIssueCommentReactions", comment_reactions, _C + "/reactions"),

@@ -1,0 +1,183 @@
+"""The poller: the receiver's behaviour where GitHub cannot reach us (no public URL), as a scheduled deployment.
+
+    python -m agentic.triggers.poller --repo acme/widgets [--repo ...] [--interval 60]   # serve, every interval
+    python -m agentic.triggers.poller --repo acme/widgets --once                         # one pass, then exit
+
+Each pass lists the repository's issue comments with a conditional request (`If-None-Match` with the last ETag:
+an unchanged list is a 304, which GitHub does not count against the rate limit) from `since` the newest comment
+handled, and feeds every new comment, as the `issue_comment.created` delivery GitHub would have sent, to the same
+code as the receiver (`Receiver._process`): answers to waiting runs (`/approve`, `/revise`, replies) resume them,
+`/jules` and `@jules` start runs, under the same rules, permission checks and idempotency keys. The cursor (ETag,
+`since`, ids handled at that instant) lives in a Prefect Variable, so a restarted poller neither replays nor
+skips. Rate limits are honoured: a 403/429 with `Retry-After` or `X-RateLimit-Remaining: 0` pauses that repository
+until the reset, and a pass stops early when fewer than `RESERVE` requests remain. The first pass of a repository
+only records where "now" is: history is not replayed. Labels and assignments need webhooks (the sender of a label
+is in the issue events API only).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+from agentic.triggers.app import Receiver, ReceiverConfig
+
+STATE_VARIABLE = "github-poller-state"
+RESERVE = 50  # requests left for the flow itself (it shares the token)
+
+
+class RepoCursor(BaseModel):
+    etag: str | None = None
+    since: str | None = None                          # updated_at of the newest comment handled (inclusive on GitHub)
+    seen: list[int] = Field(default_factory=list)     # comment ids handled at `since`
+    not_before: float = 0.0                           # epoch seconds: rate limited until
+
+
+class PollState(BaseModel):
+    repos: dict[str, RepoCursor] = Field(default_factory=dict)
+
+
+def _rate_limited_until(response: httpx.Response, now: float) -> float | None:
+    if response.status_code not in (403, 429):
+        return None
+    if retry := response.headers.get("retry-after"):
+        return now + float(retry)
+    if response.headers.get("x-ratelimit-remaining") == "0":
+        return float(response.headers.get("x-ratelimit-reset") or now + 60)
+    return None
+
+
+async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: list[str], state: PollState,
+                    now: float | None = None) -> list[dict[str, Any]]:
+    """One pass over `repositories`; `state` is updated in place. Returns one line per repository and comment."""
+    now = time.time() if now is None else now
+    report: list[dict[str, Any]] = []
+    for full_name in repositories:
+        cursor = state.repos.setdefault(full_name.lower(), RepoCursor())
+        if cursor.not_before > now:
+            report.append({"repo": full_name, "status": "rate-limited", "until": cursor.not_before})
+            continue
+        params: dict[str, Any] = {"sort": "updated", "direction": "asc", "per_page": 100}
+        if cursor.since:
+            params["since"] = cursor.since
+        response = await http.get(f"/repos/{full_name}/issues/comments", params=params,
+                                  headers={"If-None-Match": cursor.etag} if cursor.etag else {})
+        if (until := _rate_limited_until(response, now)) is not None:
+            cursor.not_before = until
+            report.append({"repo": full_name, "status": "rate-limited", "until": until})
+            continue
+        if response.status_code == 304:
+            report.append({"repo": full_name, "status": "not-modified"})
+            continue
+        response.raise_for_status()
+        comments = response.json()
+        cursor.etag = response.headers.get("etag")
+        if cursor.since is None:  # first pass: remember where now is, do not replay history
+            newest = max((c["updated_at"] for c in comments), default=None)
+            cursor.since = newest or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+            cursor.seen = [c["id"] for c in comments if c["updated_at"] == newest]
+            report.append({"repo": full_name, "status": "baseline", "since": cursor.since})
+            continue
+        repository: dict | None = None
+        for comment in comments:
+            if comment["id"] in cursor.seen:
+                continue
+            if comment["updated_at"] != cursor.since:
+                cursor.since, cursor.seen = comment["updated_at"], []
+            cursor.seen.append(comment["id"])
+            if comment["created_at"] != comment["updated_at"] and comment["created_at"] < (params.get("since") or ""):
+                continue  # an edit of an older comment: GitHub would send issue_comment.edited, not a trigger
+            repository = repository or (await http.get(f"/repos/{full_name}")).json()
+            issue = (await http.get(comment["issue_url"])).json()
+            payload = {"action": "created", "issue": issue, "comment": comment, "repository": repository,
+                       "sender": comment["user"]}
+            status, reason, _, extra = await receiver._process("issue_comment", payload)
+            report.append({"repo": full_name, "comment": comment["id"], "status": status, "reason": reason,
+                           **extra})
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and int(remaining) < RESERVE:
+            cursor.not_before = float(response.headers.get("x-ratelimit-reset") or now + 60)
+            report.append({"repo": full_name, "status": "rate-limited", "until": cursor.not_before})
+            break
+    return report
+
+
+def _config(settings: Any) -> ReceiverConfig:
+    from agentic.triggers.rules import load_rules
+
+    token = settings.github_token.get_secret_value() if settings.github_token else None
+    return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=None,
+                          rules=load_rules(settings.triggers_rules_path), deployment=settings.triggers_deployment,
+                          deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login)
+
+
+async def run_pass(repositories: list[str]) -> list[dict[str, Any]]:
+    """One pass with the settings' token and the durable cursor (what the scheduled flow runs)."""
+    from prefect import get_client
+    from prefect.variables import Variable
+
+    from agentic.settings import get_settings
+
+    settings = get_settings()
+    config = _config(settings)
+    stored = await Variable.aget(STATE_VARIABLE, default=None)
+    state = PollState.model_validate(stored) if stored else PollState()
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+               "User-Agent": "agentic-poller", **({"Authorization": f"Bearer {config.token}"} if config.token else {})}
+    async with get_client() as prefect, httpx.AsyncClient(base_url=config.api_url.rstrip("/"), headers=headers,
+                                                        timeout=10) as http:
+        receiver = Receiver(config, prefect_client=prefect)
+        try:
+            report = await poll_once(receiver, http, repositories, state)
+        finally:
+            await Variable.aset(STATE_VARIABLE, state.model_dump(mode="json"), overwrite=True)
+            await receiver.github.aclose()
+    return report
+
+
+def _flow():
+    from prefect import flow
+
+    @flow(name="github-poller", log_prints=True)
+    async def github_poller(repositories: list[str]) -> list[dict[str, Any]]:
+        """Poll the repositories' issue comments and act on them like the webhook receiver."""
+        report = await run_pass(repositories)
+        for line in report:
+            print(line)
+        return report
+
+    return github_poller
+
+
+def main() -> None:
+    import asyncio
+
+    import typer
+
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    def serve(repo: Annotated[list[str], typer.Option(help="owner/name to poll (repeatable).")],
+              interval: Annotated[float | None, typer.Option(help="Seconds between passes (default: "
+                                                             "POLLER_INTERVAL_SECONDS).")] = None,
+              once: Annotated[bool, typer.Option("--once", help="One pass now, then exit.")] = False) -> None:
+        """Serve the `github-poller` deployment on a schedule (or run one pass)."""
+        from agentic.settings import export_prefect_env, load_settings
+
+        settings = load_settings()
+        export_prefect_env(settings)
+        if once:
+            for line in asyncio.run(run_pass(repo)):
+                print(line)
+            return
+        _flow().serve(name="github-poller", interval=interval or settings.poller_interval_seconds,
+                      parameters={"repositories": repo}, print_starting_message=True)
+
+    app()
+
+
+if __name__ == "__main__":
+    main()
