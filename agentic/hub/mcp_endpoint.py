@@ -3,22 +3,32 @@
 A thin forwarder on purpose (the issue's latency budget: <= 2 ms added at p50): no FastMCP tool objects, no
 re-validation of arguments or results — params go to the upstream session as they came, the upstream's result
 dict comes back as is. `/mcp` serves every enabled server, `/mcp/{server}` one of them (mcphub's routes).
+tools/list on an open session is answered from the hub's cached wire JSON before the SDK's transport (`_CachedList`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import anyio
 import mcp_types as types
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+import pydantic_core
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentic import __version__
 from agentic.hub.registry import Hub
 
 
+log = logging.getLogger("agentic.hub")
+
+
 class _HubServer(Server):
+    hub: Hub
+
     def create_initialization_options(self, notification_options: NotificationOptions | None = None,
                                       *args: Any, **kwargs: Any) -> Any:
         # Servers come and go at runtime: advertise tools.listChanged so clients re-list.
@@ -51,6 +61,7 @@ def build_mcp_server(hub: Hub) -> Server:
         validate the params model, validate + re-dump the result: ~0.5 ms per call, more for 250-tool lists).
         The upstream already produced a valid result; a short-circuiting middleware owns its result as is.
         The 2026-07-28 (modern) era needs the SDK's result envelope, so it takes the regular path."""
+        hub.remember(ctx.session)  # the handshake comes this way: its client hears of tool changes
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.request_id is not None:
             params = ctx.params if isinstance(ctx.params, dict) else {}
             if ctx.method == "tools/call" and isinstance(params.get("name"), str):
@@ -58,11 +69,11 @@ def build_mcp_server(hub: Hub) -> Server:
                 return await hub.call_tool(params["name"], arguments if isinstance(arguments, dict) else None,
                                            _scope_server(ctx))
             if ctx.method == "tools/list":
-                hub.remember(ctx.session)
                 return {"tools": hub.list_tools(_scope_server(ctx))}
         return await call_next(ctx)
 
     server = _HubServer("agentic-mcp-hub", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
+    server.hub = hub
     # Replaces the default OpenTelemetry middleware too (~0.1 ms per message; no exporter is installed here).
     server.middleware = [passthrough]
     return server
@@ -72,4 +83,140 @@ def build_session_manager(server: Server) -> StreamableHTTPSessionManager:
     # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`), JSON responses: a tools/call
     # answer is one JSON body instead of an SSE stream — cheaper to produce and to parse.
     # No DNS-rebinding host check here: the hub binds 127.0.0.1 by default and /mcp is behind the bearer token.
-    return StreamableHTTPSessionManager(app=server, json_response=True, stateless=False, session_idle_timeout=3600)
+    manager = StreamableHTTPSessionManager(app=server, json_response=True, stateless=False,
+                                           session_idle_timeout=3600)
+    hub = getattr(server, "hub", None)
+    if isinstance(hub, Hub) and _CachedList.supports(manager):
+        manager.asgi_app = _CachedList(manager.asgi_app, manager, hub)
+    else:
+        log.warning("hub: tools/list takes the MCP SDK's full path (its session internals moved)")
+    return manager
+
+
+_MAX_PEEK = 64 * 1024  # a tools/list request is ~100 bytes; anything longer is the SDK's to read and judge
+_LISTING_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
+
+
+class _CachedList:
+    """ASGI, in front of the SDK's streamable-HTTP handler: answers `tools/list` with `Hub.listing_json`.
+
+    Why (#14): through the SDK, a 250-tool list costs ~4 ms of hub CPU per request — the message validated,
+    routed through the session's memory streams and dispatcher, the list rebuilt, and 90 kB re-serialised by
+    pydantic — where mcphub's Node forwarder writes its array. Cached, it is the bytes of the last change.
+
+    Only the plain case is answered here: a POST on an open 2025-era (handshake) session, JSON in and out, with
+    no credential bound to the session and no DNS-rebinding checks configured, carrying one `tools/list` request.
+    Anything else goes to the SDK untouched (the body read so far replayed), so its checks and errors stay its own.
+    """
+
+    def __init__(self, app: ASGIApp, manager: StreamableHTTPSessionManager, hub: Hub) -> None:
+        self.app, self.manager, self.hub = app, manager, hub
+
+    @staticmethod
+    def supports(manager: StreamableHTTPSessionManager) -> bool:
+        """The SDK internals read below are still there (checked once; else the SDK path serves everything)."""
+        return (isinstance(getattr(manager, "_server_instances", None), dict)
+                and isinstance(getattr(manager, "_session_owners", None), dict)
+                and manager.json_response and not manager.stateless)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        transport = self._plain_session(scope)
+        if transport is None:
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _peek_body(receive)
+        request_id = _listing_request_id(body) if body is not None else None
+        if request_id is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        server = (scope.get("path_params") or {}).get("server")
+        payload = b"".join((b'{"jsonrpc":"2.0","id":', pydantic_core.to_json(request_id), b',"result":',
+                            self.hub.listing_json(server), b"}"))
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"), (b"mcp-session-id", transport.mcp_session_id.encode()),
+            (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+        _touch(transport)
+
+    def _plain_session(self, scope: Scope) -> Any:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("user") is not None:
+            return None
+        security = self.manager.security_settings
+        if security is not None and security.enable_dns_rebinding_protection:
+            return None
+        session_id = version = content_type = accept = None
+        for key, value in scope["headers"]:
+            if key == b"mcp-session-id":
+                session_id = value.decode("latin-1")
+            elif key == b"mcp-protocol-version":
+                version = value.decode("latin-1")
+            elif key == b"content-type":
+                content_type = value
+            elif key == b"accept":
+                accept = value
+        if session_id is None or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS):
+            return None
+        if content_type is None or content_type.split(b";")[0].strip() != b"application/json":
+            return None
+        if accept is None or not _accepts_json(accept):
+            return None
+        transport = self.manager._server_instances.get(session_id)
+        if transport is None or session_id in self.manager._session_owners or transport.is_terminated:
+            return None
+        idle = getattr(transport, "idle_scope", None)
+        if idle is not None and idle.cancel_called:  # expiring: the SDK answers it as terminated
+            return None
+        return transport
+
+
+def _accepts_json(accept: bytes) -> bool:
+    types_ = [part.split(b";")[0].strip().lower() for part in accept.split(b",")]
+    return any(t in (b"application/json", b"application/*", b"*/*") for t in types_)
+
+
+async def _peek_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The ASGI messages read, and the whole body if it is short (None if longer, or the client went away)."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > _MAX_PEEK:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` from the start again: the messages already read, then the rest of the stream."""
+    pending = list(reversed(messages))
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+def _listing_request_id(body: bytes) -> int | str | None:
+    """The id of a lone, well-formed JSON-RPC `tools/list` request, else None (the SDK then judges it)."""
+    try:
+        message = pydantic_core.from_json(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("method") != "tools/list" or message.get("jsonrpc") != "2.0":
+        return None
+    if not message.keys() <= _LISTING_KEYS or not isinstance(message.get("params", {}), dict):
+        return None
+    request_id = message.get("id")
+    # bool is an int to Python, not a JSON-RPC id; the SDK's own rules decide the odd cases.
+    return request_id if type(request_id) in (int, str) else None
+
+
+def _touch(transport: Any) -> None:
+    """Restart the session's idle countdown, as the SDK does after each request it serves itself."""
+    idle, timeout = getattr(transport, "idle_scope", None), getattr(transport, "_idle_timeout", None)
+    if idle is not None and timeout and not getattr(transport, "_requests_in_flight", 0):
+        idle.deadline = anyio.current_time() + timeout

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import pydantic_core
 
 from agentic.hub.config import SHOW_MAX, ConfigInvalid, check_name, redact, validate
 from agentic.hub.limits import Limits
@@ -41,7 +42,12 @@ class Hub:
         self.upstreams: dict[str, Upstream] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._index: dict[str, tuple[Upstream, str]] = {}
-        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # MCP client sessions to notify
+        # tools/list answers per scope (None = every server): tools and wire JSON, built on first use and
+        # dropped by `_reindex` — on every change, before the changing call's first await (#14).
+        self._listings: dict[str | None, _Listing] = {}
+        # MCP client sessions to notify, one per client connection. The SDK makes a ServerSession per request, so
+        # one is kept for as long as its connection lives (a weak set of them lost each after its request).
+        self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._lock = anyio.Lock()
         self.separator = str(self.settings.get("systemConfig", {}).get("nameSeparator") or "-")
 
@@ -70,19 +76,21 @@ class Hub:
         else:
             upstream = MCPUpstream(name, config, self._changed, self.log_dir)
         self.upstreams[name] = upstream
+        self._reindex()
         assert self._tg is not None, "Hub.start() first"
         self._tg.start_soon(upstream.run)
         return upstream
 
     async def _stop(self, name: str) -> None:
         upstream = self.upstreams.pop(name, None)
+        self._reindex()  # its tools are gone now, not once its process has exited
         if upstream is not None:
             await upstream.stop()
 
     # -- queries -----------------------------------------------------------------------------------------------
     def _changed(self) -> None:
         self._reindex()
-        for session in list(self._sessions):
+        for session in list(self._sessions.values()):
             if self._tg is not None:
                 self._tg.start_soon(_notify_tools_changed, session)
 
@@ -95,6 +103,7 @@ class Hub:
                 if self._tool_enabled(name, tool["name"]):
                     index[f"{name}{self.separator}{tool['name']}"] = (upstream, tool["name"])
         self._index = index
+        self._listings = {}
 
     def _tool_enabled(self, server: str, tool: str) -> bool:
         tools = (self.settings["mcpServers"].get(server) or {}).get("tools") or {}
@@ -107,10 +116,32 @@ class Hub:
         return list(self.settings["mcpServers"])
 
     def remember(self, session: Any) -> None:
-        self._sessions.add(session)
+        connection = getattr(session, "_connection", None)
+        try:
+            self._sessions.setdefault(connection if connection is not None else session, session)
+        except TypeError:  # not weakly referenceable: nothing to notify later
+            pass
 
     def list_tools(self, server: str | None = None) -> list[dict[str, Any]]:
-        """Prefixed tool definitions (wire JSON) of every connected, enabled server, or of one server."""
+        """Prefixed tool definitions (wire JSON) of every connected, enabled server, or of one server.
+        Cached until the next change: callers must not modify the list or its entries."""
+        return self._listing(server).tools
+
+    def listing_json(self, server: str | None = None) -> bytes:
+        """`{"tools": [...]}` — the tools/list result of `list_tools(server)` — as the JSON bytes the MCP SDK
+        would write (pydantic-core's serialiser), made once per change instead of once per request."""
+        listing = self._listing(server)
+        if listing.json is None:
+            listing.json = pydantic_core.to_json({"tools": listing.tools})
+        return listing.json
+
+    def _listing(self, server: str | None) -> _Listing:
+        listing = self._listings.get(server)
+        if listing is None:
+            listing = self._listings[server] = _Listing(self._build_listing(server))
+        return listing
+
+    def _build_listing(self, server: str | None) -> list[dict[str, Any]]:
         out = []
         for name, upstream in self.upstreams.items():
             if (server is not None and name != server) or upstream.status != "connected" or not self.enabled(name):
@@ -288,6 +319,15 @@ class Hub:
 
     def _save(self) -> None:
         save_settings(self.settings_path, self.settings)
+        self._reindex()  # every settings change passes here before its first await: no stale tools/list
+
+
+class _Listing:
+    __slots__ = ("tools", "json")
+
+    def __init__(self, tools: list[dict[str, Any]]) -> None:
+        self.tools = tools
+        self.json: bytes | None = None
 
 
 class _Broken(Upstream):
