@@ -10,10 +10,11 @@ Trace context crosses from the webhook receiver into the flow run as Prefect's o
 label, the one Prefect's engine reads to parent a run's span: a W3C traceparent names a trace, it grants nothing,
 so it may sit in a label; it is not a flow parameter (parameters are the run's inputs and part of its identity).
 
-Log context: `bind_run()` / `bind_session()` fill a context variable that a log-record factory copies onto every
-`logging` record (`issue`, `run_id` — the flow run's; Prefect's own `flow_run_id` extra is only on its run
-loggers' records —, `jules_session_id`, `trace_id`), whichever library logs it; `LOG_FORMAT` prints them. The binding is one mutable object per run, so tasks started before the session existed (the claim
-heartbeat) see the session id once it is known.
+Log context: `traced_run()` / `bind_session()` fill a context variable that a log-record factory copies onto
+every `logging` record, whichever library logs it: `issue`, `run_id` (the flow run's; not `flow_run_id`, which
+Prefect's run loggers pass as an extra and a record may not have twice), `jules_session_id`, `trace_id`.
+`LOG_FORMAT` prints them. The binding is one mutable object per run, so tasks started before the session existed
+(the claim heartbeat) see the session id once it is known.
 """
 
 from __future__ import annotations
@@ -50,13 +51,6 @@ class LogContext:
 
 
 _context: contextvars.ContextVar[LogContext | None] = contextvars.ContextVar("agentic_log_context", default=None)
-
-
-def bind_run(issue: str, flow_run_id: str) -> LogContext:
-    """Start the log context of one flow run (in the flow, before its tasks are created)."""
-    context = LogContext(issue=issue, flow_run_id=flow_run_id)
-    _context.set(context)
-    return context
 
 
 @contextlib.asynccontextmanager
@@ -114,14 +108,26 @@ def otlp_endpoint(environ: Any = None) -> str | None:
     return next((environ[name] for name in ENDPOINT_VARIABLES if environ.get(name)), None)
 
 
+def _environment() -> dict[str, str]:
+    """The process environment over agentic/.env's OTEL_* and AGENTIC_OTEL_* lines (the CLIs read that file too)."""
+    from dotenv import dotenv_values
+
+    from agentic.settings import ENV_FILE
+
+    from_file = {key: value for key, value in dotenv_values(ENV_FILE).items()
+                 if value and key.upper().startswith(("OTEL_", "AGENTIC_OTEL_"))}
+    return {**from_file, **os.environ}
+
+
 def configure_tracing(service_name: str, *, include_content: bool | None = None, environ: Any = None) -> Any:
     """Export traces by OTLP/HTTP when an endpoint is configured; else do nothing and return None (idempotent).
 
-    The exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers for a collector's
-    token, certificate, timeout). `include_content` (AGENTIC_OTEL_INCLUDE_CONTENT) adds prompts and model output to
-    the agent's spans: off by default, as issue text of a private repository would leave for the collector."""
+    The endpoint comes from the environment or agentic/.env; the exporter reads the other standard
+    OTEL_EXPORTER_OTLP_* variables (headers for a collector's token, certificate, timeout) from the environment.
+    `include_content` (AGENTIC_OTEL_INCLUDE_CONTENT) adds prompts and model output to the agent's spans: off by
+    default, as issue text of a private repository would leave for the collector."""
     global _provider
-    environ = os.environ if environ is None else environ
+    environ = _environment() if environ is None else environ
     if _provider is not None or not otlp_endpoint(environ):
         return _provider
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

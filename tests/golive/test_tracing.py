@@ -101,7 +101,8 @@ async def test_one_run_is_one_trace_from_trigger_to_pull_request(sandbox, new_is
     assert any(s.name.startswith(("invoke_agent", "agent run")) for s in agent), sorted({s.name for s in agent})
     assert any(s.name.startswith("chat ") for s in agent), sorted({s.name for s in agent})
     # The agent's read-only GitHub tools (through the hub, by Pydantic AI's MCP toolset).
-    assert any(s.name.startswith(("execute_tool github-", "running tool")) for s in agent), sorted({s.name for s in agent})
+    names = sorted({s.name for s in agent})
+    assert any(name.startswith(("execute_tool github-", "running tool")) for name in names), names
 
     [create] = [s for s in inside if s.name == "jules create_session"]
     assert create.attributes["jules.session_id"] == session_id
