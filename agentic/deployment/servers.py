@@ -47,6 +47,9 @@ def _openapi_server(name: str, secret: str, base_url: str, default_base: str) ->
             holder[key] = secret
     if base_url.rstrip("/") != default_base:
         config["openapi"]["baseUrl"] = base_url.rstrip("/")
+        # mcphub ignores `baseUrl` and calls the document's servers[0].url: point that there too, so a sandbox or
+        # Enterprise URL holds on every hub (ours reads either; they agree).
+        config["openapi"]["schema"]["servers"] = [{"url": base_url.rstrip("/")}]
     return config
 
 

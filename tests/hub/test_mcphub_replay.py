@@ -230,3 +230,12 @@ def test_flow_tool_calls_reach_the_tool_whatever_the_hub_names_it(profile):
     # old build: one refused call, then the hub's name for good; newest: exact at once
     assert fake.mcp_calls == (["github-get_issue", "get_issue", "get_issue"] if profile == "ae3fe1c"
                               else ["github-get_issue"] * 2)
+
+
+def test_a_moved_api_is_in_the_document_too_since_mcphub_ignores_base_url():
+    from agentic.deployment.servers import hub_server_definitions
+
+    definitions = hub_server_definitions(_settings("http://127.0.0.1:9", jules_api_url="http://127.0.0.1:8/v1alpha"))
+    assert definitions["github-rest"]["openapi"]["schema"]["servers"] == [{"url": "http://127.0.0.1:9"}]
+    assert definitions["jules"]["openapi"]["schema"]["servers"] == [{"url": "http://127.0.0.1:8/v1alpha"}]
+    assert definitions["jules"]["openapi"]["baseUrl"] == "http://127.0.0.1:8/v1alpha"
