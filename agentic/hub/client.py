@@ -421,6 +421,8 @@ class AsyncHubClient:
         await self.aclose()
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_sync":  # not set yet (__init__ failed): no recursion
+            raise AttributeError(name)
         method = getattr(self._sync, name)
         if not callable(method) or name.startswith("_"):
             return method

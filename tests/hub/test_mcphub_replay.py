@@ -27,7 +27,7 @@ import uvicorn
 
 from agentic.deployment.servers import GITHUB_REST_OPERATIONS, body_size, fit_body_limit
 from agentic.errors import ConfigError
-from agentic.hub.client import HubAuthRequired, HubClient, UnsupportedServerType
+from agentic.hub.client import AsyncHubClient, HubAuthRequired, HubClient, UnsupportedServerType
 from agentic.schemas import load_server_definition
 from agentic.settings import Settings
 from agentic.stacks.ports import free_port
@@ -122,6 +122,12 @@ def test_old_build_capabilities_and_credentials():
         assert sent and all("authorization" not in h for h in sent)
         # A JWT copied from the dashboard works as MCP_HUB_TOKEN: mcphub reads it from x-auth-token.
         assert HubClient(url, next(iter(fake.jwts))).list_servers() == []
+
+        async def async_health() -> dict[str, Any]:
+            async with AsyncHubClient(url, username="admin", password="admin123") as hub:
+                return await hub.health()
+
+        assert asyncio.run(async_health())["via"] == "/api/servers"
 
 
 def test_deploy_on_the_old_build_preloads_github_then_says_why_not_the_rest():
