@@ -133,3 +133,54 @@ def sandbox_sessions(sandbox) -> list[dict]:
 
     root = sandbox.jules_url.removesuffix("/v1alpha")
     return httpx.get(root + "/_sim/sessions", timeout=10).json()["sessions"]
+
+
+async def test_deploy_work_pool_flag_creates_pool_deployment_and_quota_limits_idempotently(sandbox, prefect_api_url):
+    """`deploy.py --work-pool NAME` as the README runs it: the pool (process type), the deployment in it with the
+    ENQUEUE limit, and Jules' quotas as global concurrency limits; a second deploy updates instead of duplicating."""
+    import subprocess
+    from pathlib import Path
+
+    from prefect.exceptions import ObjectNotFound
+
+    pool = f"pool-cli-{uuid.uuid4().hex[:8]}"
+    agentic_dir = Path(__file__).resolve().parents[2] / "agentic"
+
+    def deploy(concurrent: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "COLUMNS": "200", "JULES_MAX_CONCURRENT_SESSIONS": concurrent,
+               "JULES_SESSIONS_PER_DAY": "15", "QUEUE_PREFETCH_RUNS": "2"}
+        return subprocess.run([sys.executable, "deployment/deploy.py", "--skip-mcp-preload", "--prefect-api-url",
+                               prefect_api_url, "--work-pool", pool], cwd=agentic_dir, capture_output=True,
+                              text=True, timeout=180, env=env)
+
+    try:
+        first = deploy("3")
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert f"work pool {pool}: created" in first.stderr and "prefect worker start --pool" in first.stderr
+        second = deploy("4")
+        assert second.returncode == 0 and f"work pool {pool}: exists (type process)" in second.stderr
+        async with get_client() as client:
+            assert (await client.read_work_pool(pool)).type == "process"
+            deployment = await client.read_deployment_by_name(f"{FLOW_NAME}/jules-agent-deployment")
+            assert deployment.work_pool_name == pool
+            assert deployment.entrypoint == "agentic.workflows.jules_workflow.jules_agent_workflow"
+            assert deployment.global_concurrency_limit.limit == 6  # 4 + prefetch 2: updated, not added
+            assert deployment.concurrency_options.collision_strategy.value == "ENQUEUE"
+            sessions = await client.read_global_concurrency_limit_by_name("jules-sessions")
+            daily = await client.read_global_concurrency_limit_by_name("jules-sessions-per-day")
+            assert (sessions.limit, daily.limit) == (4, 15)
+            assert daily.slot_decay_per_second == pytest.approx(15 / 86400)
+    finally:
+        async with get_client() as client:  # later tests expect no quota limits and no pool deployment
+            for name in ("jules-sessions", "jules-sessions-per-day"):
+                try:
+                    await client.delete_global_concurrency_limit_by_name(name)
+                except ObjectNotFound:
+                    pass
+            try:
+                found = await client.read_deployment_by_name(f"{FLOW_NAME}/jules-agent-deployment")
+                if found.work_pool_name == pool:
+                    await client.delete_deployment(found.id)
+                await client.delete_work_pool(pool)
+            except ObjectNotFound:
+                pass
