@@ -30,7 +30,8 @@ from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import DeploymentNotFound, PrefectUnavailable, idempotency_key, launch
 from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
 from agentic.triggers.resume import route_comment
-from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, match
+from agentic.triggers.payloads import IssuesEvent
+from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, is_bot, match
 
 log = logging.getLogger("agentic.triggers")
 WEBHOOK_PATH = "/api/github/webhooks"
@@ -128,6 +129,8 @@ class Receiver:
                 own = self.config.bot_login or await self.github.self_login()
                 if resumed := await route_comment(self.prefect, self.github, self.config.rules, data, own):
                     return resumed
+            if name == "issues" and isinstance(data, dict) and data.get("action") == "edited":
+                return await self._retriage(data)
             decision = match(name, data, self.config.rules, self.config.bot_login)
         except ValidationError as exc:
             return "refused", f"{name} payload lacks fields: {exc.error_count()} errors", 400, {}
@@ -141,9 +144,37 @@ class Receiver:
                 return "ignored", f"sent by our own login {own}", 200, {}
         return await self._start(decision)
 
-    async def _start(self, trigger: Trigger) -> tuple[str, str, int, dict]:
+    async def _retriage(self, data: dict) -> tuple[str, str, int, dict]:
+        """`issues.edited` on an issue whose status comment says "needs info": the reporter (or a maintainer) added
+        the details, so the new text gets a new run (a new idempotency key) without anyone asking again."""
+        from agentic.workflows.status_comment import HEADLINES, status_marker
+
+        parsed = IssuesEvent.model_validate(data)
+        issue, sender, full_name = parsed.issue, parsed.sender, parsed.repository.full_name
+        ruleset = self.config.rules.for_repo(full_name)
+        own = self.config.bot_login or await self.github.self_login()
+        if not ruleset.enabled or issue.pull_request is not None or issue.state != "open":
+            return "ignored", "issues.edited is not a trigger here", 200, {}
+        if not set(data.get("changes") or {}) & {"title", "body"}:
+            return "ignored", "issues.edited without a new title or body", 200, {}
+        if is_bot(sender.login, sender.type) or (own and sender.login.lower() == own.lower()):
+            return "ignored", f"sender {sender.login} is a bot", 200, {}
+        owner, _, repo = full_name.partition("/")
+        status = await self.github.own_comment(owner, repo, issue.number,
+                                               status_marker(f"{owner.lower()}/{repo.lower()}#{issue.number}"),
+                                               own) if own else None
+        if not status or HEADLINES["needs_info"] not in status:
+            return "ignored", f"issues.edited: issue #{issue.number} is not waiting for information", 200, {}
+        trigger = Trigger(event="issues.edited", kind="edit", owner=owner, repo=repo, number=issue.number,
+                          issue_url=issue.html_url, title=issue.title, body=issue.body or "", sender=sender.login,
+                          rules=ruleset)
+        author = str(((data.get("issue") or {}).get("user") or {}).get("login") or "")
+        return await self._start(trigger, check_permission=sender.login.lower() != author.lower())
+
+    async def _start(self, trigger: Trigger, *, check_permission: bool = True) -> tuple[str, str, int, dict]:
         need = trigger.rules.min_permission
-        permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender)
+        permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender) \
+            if check_permission else need
         if PERMISSION_RANK.get(permission, 0) < PERMISSION_RANK[need]:
             return "ignored", f"sender {trigger.sender} has {permission} access; {need} is needed", 200, {}
         try:

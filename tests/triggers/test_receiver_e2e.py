@@ -282,3 +282,27 @@ async def test_prefect_down_is_a_503_within_the_deadline(world):
     assert answer.status_code == 503 and elapsed < 4, (answer.text, elapsed)
     reason = answer.json()["reason"]
     assert reason == "not done within 2s; a redelivery is safe" or reason.startswith("Prefect:"), reason
+
+
+async def test_an_edit_on_a_needs_info_issue_retriages_it(world, deployment_id):
+    """The reporter (read-only here) adds the details the status comment asked for: the edit alone starts a run."""
+    created = await world.github.post(f"{REPO}/issues", json={"title": f"it breaks [e2e-{next(_numbers)}]",
+                                                               "body": "pls fix"}, headers=world.as_user("mallory"))
+    issue = created.json()
+    number = issue["number"]
+    await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!"}, headers=world.as_user("mallory"))
+    assert (await world.settle("issues"))["reason"] == f"issues.edited: issue #{number} is not waiting for information"
+
+    # The flow's needs-info status comment, as the product posts it (its marker, from our own login).
+    marker = f"<!-- jules-agent-status acme/widgets#{number} -->"
+    await world.github.post(f"{REPO}/issues/{number}/comments", headers=world.as_user("agent"),
+                            json={"body": f"{marker}\n### ❔ More information needed\n\n- which input?"})
+    await world.github.patch(f"{REPO}/issues/{number}", json={"labels": ["bug"]}, headers=world.as_user("alice"))
+    await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!!"}, headers=world.as_user("jules"))
+    assert (await world.settle("issues"))["reason"] == "sender jules-sandbox[bot] is a bot"
+    await world.github.patch(f"{REPO}/issues/{number}", headers=world.as_user("mallory"),
+                             json={"body": "slugify('Hello!') returns 'hello-'; expected 'hello'."})
+    answer = await world.settle("issues")
+    assert (answer["status"], answer["trigger"]) == ("accepted", "edit"), answer
+    [run] = await world.runs(deployment_id, {"html_url": issue["html_url"]})
+    assert run.parameters["requested_by"] == "mallory" and "trigger:issues.edited" in run.tags
