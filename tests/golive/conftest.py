@@ -1,7 +1,8 @@
 """Going live (issue #13): one production-shaped stack shared by tests/golive/test_{auth,secrets,external_pg}*.
 
 `golive`: a second PostgreSQL cluster started here (the "existing database", its own password) + `ibt stacks run
-prefect` pointed at it with IBT_DATABASE_URL and Prefect's basic auth on (PREFECT_SERVER_API_AUTH_STRING); the
+prefect mcp-hub` — Prefect pointed at it with IBT_DATABASE_URL and its basic auth on (PREFECT_SERVER_API_AUTH_STRING),
+the hub with its generated token (what the stack does outside the sandbox); the
 sandbox (simulators + hub) whose keys exist only as Prefect Secret blocks on that server — none in the environment;
 the hub preloaded by deploy.py's own `preload_servers`; one flow run of a fresh issue, shared by the tests.
 """
@@ -28,7 +29,7 @@ BODY = ("`slugify()` in `src/widgets/slugify.py` keeps a trailing dash when the 
 
 @dataclass
 class GoLive:
-    native: Any              # NativeStack: prefect only, on the external cluster
+    native: Any              # NativeStack: prefect (on the external cluster) and mcp-hub (token on)
     database: Any            # PostgresCluster: the external one
     api_url: str
     sandbox: Sandbox
@@ -47,9 +48,10 @@ def golive():
     from agentic.settings import Settings
     from agentic.workflows.jules_workflow import jules_agent_workflow
 
-    with running_postgres(password=DB_PASSWORD) as database, running_native_stack("prefect", env={
+    with running_postgres(password=DB_PASSWORD) as database, running_native_stack("prefect", "mcp-hub", env={
             "IBT_DATABASE_URL": database.url.replace("+asyncpg", ""),  # the plain form a team writes
-            "PREFECT_SERVER_API_AUTH_STRING": AUTH}) as native:
+            "PREFECT_SERVER_API_AUTH_STRING": AUTH,
+            "IBT_HUB_TOKEN_FILE": "token", "MCP_HUB_TOKEN": ""}) as native:  # the stack's default outside tests
         api_url = native.url("prefect") + "/api"
         prefect_env = {"PREFECT_API_URL": api_url, "PREFECT_API_AUTH_STRING": AUTH,
                        **{var: "" for var in (*KEYS, "MCP_HUB_TOKEN")}}  # empty = unset, for every reader

@@ -26,19 +26,17 @@ def _hub_argv(stacks: list[str], tmp_path: Path, **environ: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_the_stack_hub_generates_its_token_and_logs_it_privately():
-    from agentic.testing import running_native_stack
-
-    with running_native_stack("mcp-hub", env={"IBT_HUB_TOKEN_FILE": "token", "MCP_HUB_TOKEN": ""}) as stack:
-        token_file = stack.state_dir / "mcp-hub" / "token"
-        token = token_file.read_text().strip()
-        log = stack.state.log("mcp-hub")
-        assert stat.S_IMODE(token_file.stat().st_mode) == stat.S_IMODE(log.stat().st_mode) == 0o600
-        assert log.read_text().count(token) == 1
-        hub = stack.url("mcp-hub")
-        assert httpx.get(f"{hub}/api/servers", timeout=10).status_code == 401
-        assert httpx.get(f"{hub}/api/servers", headers={"Authorization": f"Bearer {token}"},
-                         timeout=10).status_code == 200
+def test_the_stack_hub_generates_its_token_and_logs_it_privately(golive):
+    stack = golive.native  # `ibt stacks run prefect mcp-hub` as outside the sandbox (tests/golive/conftest.py)
+    token_file = stack.state_dir / "mcp-hub" / "token"
+    token = token_file.read_text().strip()
+    log = stack.state.log("mcp-hub")
+    assert stat.S_IMODE(token_file.stat().st_mode) == stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert log.read_text().count(token) == 1
+    hub = stack.url("mcp-hub")
+    assert httpx.get(f"{hub}/api/servers", timeout=10).status_code == 401
+    assert httpx.get(f"{hub}/api/servers", headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).status_code == 200
 
 
 def test_the_stack_hub_has_a_token_file_unless_the_sandbox_runs_with_it(tmp_path):

@@ -30,7 +30,7 @@ def _query(database, sql: str, *args):
 
 def test_no_own_postgres_and_migrations_ran(golive):
     services = [s["name"] for s in golive.native.state.read_run()["services"]]
-    assert services == ["prefect"]
+    assert "postgres" not in services and services == ["prefect", "mcp-hub"]
     assert _query(golive.database, "SELECT version_num FROM alembic_version")
 
 
