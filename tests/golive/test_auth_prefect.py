@@ -31,3 +31,21 @@ def test_a_full_sandbox_run_completes_with_auth_on(golive):
     result = golive.result
     assert not isinstance(result, BaseException), result
     assert result.status == "completed" and result.pull_request_url and result.session_id, result
+
+
+def test_the_stack_passes_the_server_auth_string_through_only_when_set(tmp_path):
+    """Prefect turns auth on for any value, an empty one too: unset must mean absent, not ''."""
+    from pathlib import Path
+
+    from agentic.stacks.compose import Stack, default_stacks_dir
+    from agentic.stacks.native import plan, runner_variables
+
+    root = Path(__file__).resolve().parents[2]
+
+    def prefect_env(**environ: str) -> dict[str, str]:
+        services = plan(Stack.load(["prefect"], default_stacks_dir()), runner_variables(tmp_path, root, environ))
+        return next(s.env for s in services if s.name == "prefect")
+
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in prefect_env()
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in prefect_env(PREFECT_SERVER_API_AUTH_STRING="")
+    assert prefect_env(PREFECT_SERVER_API_AUTH_STRING="a:b")["PREFECT_SERVER_API_AUTH_STRING"] == "a:b"

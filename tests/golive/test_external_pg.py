@@ -64,3 +64,27 @@ def test_a_bad_database_url_is_one_line_naming_no_password():
     with pytest.raises(ConfigError) as refused:
         database_url("mysql://u:secretpw@h/d")
     assert "secretpw" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_one_setting_in_agentic_env_drops_the_stacks_postgres(tmp_path):
+    """IBT_DATABASE_URL read from agentic/.env (AGENTIC_ENV_FILE) by the runner, as `ibt stacks run` does."""
+    import os
+
+    env_file = tmp_path / "agentic.env"
+    env_file.write_text("IBT_DATABASE_URL=postgres://team:pw@db.internal:5432/prefect\n")
+    script = ("from agentic.stacks.compose import Stack, default_stacks_dir\n"
+              "from agentic.stacks.native import plan, runner_variables\n"
+              "from pathlib import Path\n"
+              "services = plan(Stack.load(['prefect'], default_stacks_dir()), runner_variables(Path('.'), Path('.')))\n"
+              "print([s.name for s in services], services[0].env['PREFECT_API_DATABASE_CONNECTION_URL'],"
+              " services[0].depends_on)")
+    env = {k: v for k, v in os.environ.items() if k != "IBT_DATABASE_URL"} | {"AGENTIC_ENV_FILE": str(env_file)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['prefect'] postgresql+asyncpg://team:pw@db.internal:5432/prefect []", done.stderr
+    from agentic.errors import ConfigError
+    from agentic.stacks.compose import Stack, default_stacks_dir
+    from agentic.stacks.native import plan, runner_variables
+
+    with pytest.raises(ConfigError, match="exclude each other"):
+        plan(Stack.load(["prefect"], default_stacks_dir()),
+             runner_variables(tmp_path, tmp_path, {"IBT_DATABASE_URL": "postgresql://a:b@h/d"}), sqlite=True)
