@@ -92,8 +92,10 @@ async def route_comment(client: Any, github: Any, rules: Rules, payload: dict,
     ruleset = rules.for_repo(parsed.repository.full_name)
     if issue.pull_request is not None or not ruleset.enabled:
         return None
-    if (self_login and sender.login.lower() == self_login.lower()) or is_bot(sender.login, sender.type):
-        return None  # our own status comments and other bots never answer (the rules then ignore them too)
+    allowed_bots = {b.lower() for b in ruleset.allow_bots}
+    if (self_login and sender.login.lower() == self_login.lower()) or (
+            is_bot(sender.login, sender.type) and sender.login.lower() not in allowed_bots):
+        return None  # our own status comments and bots never answer, unless allowed by name (as for triggers)
     text = parsed.comment.body or ""
     if decision_from_text(text) is None and text.lstrip().startswith("/"):
         return None  # another command (/jules): no run to look up
