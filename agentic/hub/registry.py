@@ -45,9 +45,9 @@ class Hub:
         # tools/list answers per scope (None = every server): tools and wire JSON, built on first use and
         # dropped by `_reindex` — on every change, before the changing call's first await (#14).
         self._listings: dict[str | None, _Listing] = {}
-        # MCP client sessions to notify, one per client connection. The SDK makes a ServerSession per request, so
-        # one is kept for as long as its connection lives (a weak set of them lost each after its request).
-        self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        # MCP client connections to notify. Connections, not sessions: the SDK makes a ServerSession per request
+        # (a weak set of those lost each one after its request), and a connection lives as long as its client.
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = anyio.Lock()
         self.separator = str(self.settings.get("systemConfig", {}).get("nameSeparator") or "-")
 
@@ -90,9 +90,9 @@ class Hub:
     # -- queries -----------------------------------------------------------------------------------------------
     def _changed(self) -> None:
         self._reindex()
-        for session in list(self._sessions.values()):
+        for connection in list(self._connections):
             if self._tg is not None:
-                self._tg.start_soon(_notify_tools_changed, session)
+                self._tg.start_soon(_notify_tools_changed, connection)
 
     def _reindex(self) -> None:
         index: dict[str, tuple[Upstream, str]] = {}
@@ -116,11 +116,10 @@ class Hub:
         return list(self.settings["mcpServers"])
 
     def remember(self, session: Any) -> None:
+        """Note the MCP client connection of `session` (a ServerSession) to tell it when the tools change."""
         connection = getattr(session, "_connection", None)
-        try:
-            self._sessions.setdefault(connection if connection is not None else session, session)
-        except TypeError:  # not weakly referenceable: nothing to notify later
-            pass
+        if connection is not None:
+            self._connections.add(connection)
 
     def list_tools(self, server: str | None = None) -> list[dict[str, Any]]:
         """Prefixed tool definitions (wire JSON) of every connected, enabled server, or of one server.
@@ -347,9 +346,12 @@ class _Broken(Upstream):
         return error_result(self.error or "invalid config")
 
 
-async def _notify_tools_changed(session: Any) -> None:
+async def _notify_tools_changed(connection: Any) -> None:
+    from mcp.server.session import ServerSession
+
     try:
         with anyio.move_on_after(2):
-            await session.send_tool_list_changed()
+            # Without a request: the notification goes out on the connection's standalone stream.
+            await ServerSession(None, connection).send_tool_list_changed()  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a gone client is not our problem
         pass
