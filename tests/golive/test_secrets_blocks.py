@@ -114,3 +114,36 @@ def test_blocks_win_over_the_environment_and_store_secrets_writes_them(golive):
     gone = httpx.get(f"{golive.api_url}/block_types/slug/secret/block_documents/name/openai-api-key",
                      headers={"Authorization": f"Basic {basic}"}, timeout=10)
     assert gone.status_code == 200 and "sk-golive-" not in gone.text  # the API obfuscates without include_secrets
+
+
+def test_a_restarted_hub_resolves_the_referenced_keys_from_the_blocks_at_start(golive, tmp_path):
+    """The settings file holds `${JULES_API_KEY}` only: a new hub process on it (no key in its environment) reads
+    the block before connecting, so its Jules tools authenticate; without the block's key Jules says 401/403."""
+    import shutil
+    import sys
+
+    from agentic.stacks.ports import free_port
+    from agentic.stacks.process import http_ok, start_process, stop_process, wait_until
+
+    settings = tmp_path / "mcp_settings.json"
+    shutil.copyfile(golive.sandbox.workdir / "mcp_settings.json", settings)
+    stored = json.loads(settings.read_text())
+    stored["mcpServers"] = {"jules": stored["mcpServers"]["jules"]}  # the openapi server alone: quick to connect
+    settings.write_text(json.dumps(stored))
+
+    def call(env: dict[str, str]) -> dict:
+        port, log = free_port(), tmp_path / "hub.log"
+        proc = start_process([sys.executable, "-m", "agentic.hub", "--port", str(port), "--settings", str(settings)],
+                             env={**os.environ, **env}, log_path=log)
+        try:
+            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/health"), timeout=60, what="hub", proc=proc,
+                       log_path=log)
+            return httpx.post(f"http://127.0.0.1:{port}/api/tools/call/jules", json={"toolName": "listSources"},
+                              timeout=60).json()["data"]
+        finally:
+            stop_process(proc)
+
+    answered = call(golive.env)
+    assert answered["isError"] is False and "acme/widgets" in json.dumps(answered["content"]), answered
+    refused = call({**golive.env, "PREFECT_API_URL": ""})  # no block store: ${JULES_API_KEY} expands to ''
+    assert refused["isError"] is True
