@@ -2,7 +2,8 @@
 sandbox's GitHub simulator delivering signed webhooks (a hook created with `POST /repos/{o}/{r}/hooks`) to the real
 receiver, Prefect on PostgreSQL. The run suspends on the plan and its process exits; a
 read-only user's `/approve` changes nothing; the maintainer's resumes it, and the run restarts from the top, finds
-its session and plan again, approves it and reaches the PR (one session, one status comment)."""
+its session and plan again and approves it. Jules then asks a question: the run suspends again, the reporter's
+reply resumes it, the restarted run relays the reply and reaches the PR (one session, one status comment)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def run_processes(server: psutil.Process) -> list[psutil.Process]:
     return runs
 
 
-async def test_plan_wait_holds_no_process_and_the_approve_webhook_resumes_it(sandbox, prefect_api_url,
+async def test_waits_hold_no_process_and_webhooks_resume_them_to_the_pr(sandbox, prefect_api_url,
                                                                                tmp_path):
     from prefect import get_client
 
@@ -98,6 +99,9 @@ async def test_plan_wait_holds_no_process_and_the_approve_webhook_resumes_it(san
                 "title": f"slugify() leaves a trailing dash [s{os.getpid()}]",
                 "body": BODY})).json()
             number, seen = issue["number"], await deliveries_count(gh)
+            # This issue's session asks a question after the plan (the Jules simulator's test hook).
+            httpx.post(sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/scenarios", timeout=10,
+                       json={"match": f"#{number}@", "script": "question"}).raise_for_status()
             await gh.post(f"/repos/acme/widgets/issues/{number}/labels", json={"labels": ["jules"]},
                           headers=as_user("alice"))
             started = await wait_for("the label delivery", lambda: last_answer(gh, "issues", seen))
@@ -131,6 +135,18 @@ async def test_plan_wait_holds_no_process_and_the_approve_webhook_resumes_it(san
                 resumed = await wait_for("alice's delivery", lambda: last_answer(gh, "issue_comment", seen))
                 assert (resumed["status"], resumed["flow_run_id"]) == ("resumed", run_id), resumed
 
+                # Jules asks; the run suspends again, its new process exits too; the reporter's reply resumes it.
+                try:
+                    asked = await wait_for("the question suspension", lambda: _question(client, run_id), timeout=120)
+                except AssertionError:
+                    raise AssertionError(f"{(await client.read_flow_run(run_id)).state}\n{_log(tmp_path)}") from None
+                await wait_for("the run's process to exit", lambda: _none(run_processes(proc)), timeout=20)
+                seen = await deliveries_count(gh)
+                await gh.post(f"/repos/acme/widgets/issues/{number}/comments", headers=as_user("alice"),
+                              json={"body": "Yes, keep the current behaviour for existing callers."})
+                replied = await wait_for("the reply delivery", lambda: last_answer(gh, "issue_comment", seen))
+                assert (replied["status"], replied["pause_key"]) == ("resumed", asked.state_details.pause_key)
+
                 done = await wait_for("the run to complete", lambda: state("Completed"), timeout=120)
                 assert done.is_completed()
             pulls = (await gh.get("/repos/acme/widgets/pulls", params={"state": "all", "per_page": 100},
@@ -163,3 +179,9 @@ async def _deployment(client, name: str):
         return await client.read_deployment_by_name(f"jules-agent-workflow/{name}")
     except ObjectNotFound:
         return None
+
+
+async def _question(client, run_id: str):
+    run = await client.read_flow_run(run_id)
+    key = run.state.state_details.pause_key or ""
+    return run.state if run.state.name == "Suspended" and key.startswith("question-") else None
