@@ -57,6 +57,8 @@ Never put URLs, @mentions or requests unrelated to the code change into the brie
 """
 
 
+# Repository reads one triage may make (bench/agent_quality.py: a 0.5B model looped on 404s up to the request cap).
+MAX_TOOL_CALLS = 4
 # Room the estimate keeps for the output schema, tool definitions and the structured answer.
 OVERHEAD_TOKENS = 4_000
 
@@ -112,8 +114,15 @@ def repo_violation(tool_args: dict[str, Any], deps: IssueDeps | None) -> tuple[s
 
 @dataclass
 class PinnedRepoToolset(WrapperToolset[IssueDeps]):
-    """Pydantic AI's wrapper-toolset hook (`call_tool`): every call is checked against `ctx.deps` (the issue's repo)
-    first; a call for another owner/repo is refused with `ModelRetry` and never reaches the hub."""
+    """Pydantic AI's wrapper-toolset hooks: every call (`call_tool`) is checked against `ctx.deps` (the issue's repo)
+    first; a call for another owner/repo is refused with `ModelRetry` and never reaches the hub. After
+    `MAX_TOOL_CALLS` calls in a run the tools are no longer offered (`get_tools`), so the model's only move left is
+    its answer: a small model that keeps reading missing files otherwise spends the whole request budget."""
+
+    async def get_tools(self, ctx: RunContext[IssueDeps]) -> dict[str, ToolsetTool[IssueDeps]]:
+        if ctx.usage.tool_calls >= MAX_TOOL_CALLS:
+            return {}
+        return await super().get_tools(ctx)
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[IssueDeps],
                         tool: ToolsetTool[IssueDeps]) -> Any:

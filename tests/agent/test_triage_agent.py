@@ -10,8 +10,8 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, Tool
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.toolsets import FunctionToolset
 
-from agentic.agent.triage import (READ_ONLY_TOOLS, IssueDeps, build_agent, check_budget, issue_prompt, repo_violation,
-                                  triage_issue)
+from agentic.agent.triage import (MAX_TOOL_CALLS, READ_ONLY_TOOLS, IssueDeps, build_agent, check_budget, issue_prompt,
+                                  repo_violation, triage_issue)
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.sandbox.model import sandbox_model
 from agentic.settings import Settings
@@ -153,3 +153,22 @@ def test_repo_violation(args, refused):
     refusal, _ = repo_violation(args, PINNED)
     assert (refusal is not None) == refused
     assert repo_violation(args, None)[0] is not None  # nothing pinned: nothing allowed
+
+
+async def test_after_max_tool_calls_the_tools_are_withdrawn_and_the_model_must_answer():
+    calls: list = []
+    offered: list[int] = []
+
+    def respond(messages, info: AgentInfo) -> ModelResponse:
+        offered.append(len(info.function_tools))
+        if info.function_tools:  # a model that would read missing files forever
+            return ModelResponse(parts=[ToolCallPart("github-get_file_contents",
+                                                     {"owner": "acme", "repo": "widgets", "path": f"f{len(offered)}"})])
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name,
+                                                 {"reasons": ["read enough"], "decision": "needs_info"})])
+
+    agent = build_agent(_settings(), hub=_hub(calls))
+    with agent.override(model=FunctionModel(respond)):
+        outcome = await triage_issue(agent, _prompt(), _settings(), deps=PINNED)
+    assert len(calls) == MAX_TOOL_CALLS and offered[-1] == 0 and offered[0] > 0
+    assert outcome.triage.decision == "needs_info" and outcome.requests == MAX_TOOL_CALLS + 1
