@@ -25,7 +25,7 @@ def load(path: Path, env: dict | None = None) -> dict:
 
 
 def test_every_stack_has_both_variants():
-    assert available_stacks(STACKS) == ["mcp-hub", "prefect", "sandbox", "triggers", "worker"]
+    assert available_stacks(STACKS) == ["llm", "mcp-hub", "prefect", "sandbox", "triggers", "worker"]
     for name in ("prefect", "mcp-hub"):
         assert (STACKS / name / f"{name}.local.yaml").is_file() and (STACKS / name / f"{name}.yaml").is_file()
     assert find_stack_file("prefect", STACKS).name == "prefect.local.yaml"
