@@ -18,6 +18,7 @@ from typing import Any, Literal
 from agentic.agent.brief import fence
 from agentic.agent.sanitize import for_prompt
 from agentic.workflows import claims, tasks
+from agentic.workflows.followups import FollowUps
 from agentic.workflows.run import Run
 
 PASSING = frozenset({"success", "neutral", "skipped"})
@@ -127,7 +128,10 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
     deadline = run.clock() + settings.ci_timeout_seconds
     delay = settings.poll_min_seconds
     shown: tuple[str, str] | None = None
+    followups = FollowUps(since=record.claimed_at)  # @mentions on the issue or the PR go to the same session
     while True:
+        if record.session_id:
+            await followups.forward(run, record.session_id, pr_number)
         pull = await tasks.read_pull(run.hub, ref, pr_number)
         if pull.get("state") != "open":
             how = "merged" if pull.get("merged") else "closed"

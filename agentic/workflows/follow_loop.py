@@ -18,6 +18,7 @@ from agentic.agent.brief import render_reply
 from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show, advance
 from agentic.jules.models import Session
 from agentic.workflows import claims, github_ops, tasks
+from agentic.workflows.followups import FollowUps
 from agentic.workflows.plan_approval import after, can_suspend, parse_time, wait_plan_decision, wait_reply
 from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.run import Ended, Run
@@ -99,6 +100,7 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
     followed_since, waited_on_people = run.clock(), 0.0
     polls, need_state = 0, True
     relayed: set[str] = set()  # questions answered by this run (Jules' userMessaged may lag behind the send)
+    followups = FollowUps(since=parse_time(session.create_time) or record.claimed_at)
     while True:
         iteration_started, paused = run.clock(), 0.0
         activities = await tasks.poll_activities(run.jules, session.id, view.cursor)
@@ -122,6 +124,9 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
             return finished
         if any(isinstance(a, Show) for a in actions):
             await run.show(view.state)
+        if polls % 5 == 4 and not view.waiting_on_people and await followups.forward(run, session.id):
+            need_state = True  # a maintainer's follow-up went to Jules: it works again
+            poller.reset()
         for action in actions:
             if isinstance(action, AskApproval):
                 paused_at = run.clock()
