@@ -6,7 +6,8 @@ One run starts the whole stack as child processes: PostgreSQL, a Prefect server,
 simulators, the MCP hub with the product's servers) and a `flow.serve` process of the product's deployment
 (tests/triggers/serve_deployment.py) with REQUIRE_PLAN_APPROVAL=true. Then, in the same run:
   1. SUSPEND_WAITS=true : N runs (one issue each) until every one is Suspended and its process has exited;
-  2. SUSPEND_WAITS=false: N runs until every one is Paused in-process (each holds its spawned process).
+  2. SUSPEND_WAITS=false: N runs until every one is Paused in-process (each holds its spawned process);
+started in waves of `--wave` (5), each wave waited for before the next, in both phases.
 Whole-stack RSS (psutil: this process and all its descendants) is read before and after each phase, once the
 stack is quiet; the figure is the added MiB per waiting issue. Goal: suspended ≤ 10 MiB per issue.
 """
@@ -62,7 +63,22 @@ async def quiet_rss(seconds: float = 3.0) -> int:
     return stack_rss()
 
 
-async def phase(sandbox, api_url: str, work: Path, name: str, suspend: bool, issues: int) -> dict:
+async def all_waiting(client, ids: list, wanted: str, server, started: float, name: str) -> None:
+    """Until every run in `ids` is in state `wanted` (and, for suspended runs, no run process is left)."""
+    while True:
+        states = [(await client.read_flow_run(i)).state for i in ids]
+        bad = [s for s in states if s.type.value in ("FAILED", "CRASHED", "COMPLETED", "CANCELLED")]
+        if bad:
+            raise RuntimeError(f"{name}: {len(bad)} run(s) ended instead of waiting: {bad[0]}")
+        waiting = sum(1 for s in states if s.name == wanted)
+        if waiting == len(ids) and (server is None or run_children(server) == 0):
+            return
+        if time.monotonic() - started > 2400:
+            raise RuntimeError(f"{name}: only {waiting}/{len(ids)} waiting after 40 min")
+        await asyncio.sleep(2)
+
+
+async def phase(sandbox, api_url: str, work: Path, name: str, suspend: bool, issues: int, wave: int) -> dict:
     from prefect import get_client
     from prefect.deployments import arun_deployment
 
@@ -70,7 +86,7 @@ async def phase(sandbox, api_url: str, work: Path, name: str, suspend: bool, iss
            "SUSPEND_WAITS": "true" if suspend else "false", "PREFECT_RUNNER_POLL_FREQUENCY": "1",
            "AGENTIC_ENV_FILE": str(work / "none.env"), "PLAN_APPROVAL_TIMEOUT_SECONDS": "3600",
            "SESSION_TIMEOUT_SECONDS": "3600", "STUCK_AFTER_SECONDS": "3600", "CLAIM_STALE_SECONDS": "600"}
-    server = start_process([sys.executable, str(SERVE), name, str(issues + 5)], env=env,
+    server = start_process([sys.executable, str(SERVE), name, str(wave if suspend else issues + wave)], env=env,
                            log_path=work / f"{name}.log")
     try:
         async with get_client() as client:
@@ -80,27 +96,20 @@ async def phase(sandbox, api_url: str, work: Path, name: str, suspend: bool, iss
                     break
                 await asyncio.sleep(0.5)
             before = await quiet_rss()
-            ids = []
+            ids: list = []
+            started, wanted = time.monotonic(), "Suspended" if suspend else "Paused"
+            # Waves of `wave` runs, each waited for before the next: N flow processes importing at once on two
+            # cores would measure the scheduler, not the waits. Same procedure in both modes.
             with httpx.Client(base_url=sandbox.github_url, headers={"Authorization": "Bearer sim-token-alice"},
                               timeout=30) as gh:
-                for i in range(issues):
-                    issue = gh.post("/repos/acme/widgets/issues", json={
-                        "title": f"slugify() trailing dash [{name}-{i}]", "body": BODY}).json()
-                    run = await arun_deployment(f"jules-agent-workflow/{name}", timeout=0, parameters={
-                        "github_issue_url": issue["html_url"]})
-                    ids.append(run.id)
-            started, wanted = time.monotonic(), "Suspended" if suspend else "Paused"
-            while True:
-                states = [(await client.read_flow_run(i)).state for i in ids]
-                waiting = sum(1 for s in states if s.name == wanted)
-                bad = [s for s in states if s.type.value in ("FAILED", "CRASHED", "COMPLETED", "CANCELLED")]
-                if bad:
-                    raise RuntimeError(f"{name}: {len(bad)} run(s) ended instead of waiting: {bad[0]}")
-                if waiting == issues and (not suspend or run_children(server) == 0):
-                    break
-                if time.monotonic() - started > 1800:
-                    raise RuntimeError(f"{name}: only {waiting}/{issues} waiting after 30 min")
-                await asyncio.sleep(2)
+                while len(ids) < issues:
+                    for i in range(len(ids), min(issues, len(ids) + wave)):
+                        issue = gh.post("/repos/acme/widgets/issues", json={
+                            "title": f"slugify() trailing dash [{name}-{i}]", "body": BODY}).json()
+                        run = await arun_deployment(f"jules-agent-workflow/{name}", timeout=0, parameters={
+                            "github_issue_url": issue["html_url"]})
+                        ids.append(run.id)
+                    await all_waiting(client, ids, wanted, server if suspend else None, started, name)
             held = run_children(server)
             after = await quiet_rss()
             for i in ids:  # leave nothing waiting for the next phase
@@ -114,16 +123,17 @@ async def phase(sandbox, api_url: str, work: Path, name: str, suspend: bool, iss
         stop_process(server)
 
 
-async def measure(sandbox, api_url: str, issues: int) -> list[dict]:
+async def measure(sandbox, api_url: str, issues: int, wave: int) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="bench-wait-"))
     pid = os.getpid()
-    return [await phase(sandbox, api_url, work, f"wait-suspend-{pid}", True, issues),
-            await phase(sandbox, api_url, work, f"wait-pause-{pid}", False, issues)]
+    return [await phase(sandbox, api_url, work, f"wait-suspend-{pid}", True, issues, wave),
+            await phase(sandbox, api_url, work, f"wait-pause-{pid}", False, issues, wave)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--issues", type=int, default=50)
+    parser.add_argument("--wave", type=int, default=5, help="runs started together (then waited for)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with running_postgres() as pg, running_prefect_server(pg.url) as api_url, \
@@ -137,7 +147,7 @@ def main() -> int:
         with temporary_settings({PREFECT_API_URL: api_url}), \
                 running_sandbox(tick_seconds=0.1, jules_profile="live", jules_config=unlimited,
                                 **FAST_WORKFLOW) as sandbox:
-            suspended, paused = asyncio.run(measure(sandbox, api_url, args.issues))
+            suspended, paused = asyncio.run(measure(sandbox, api_url, args.issues, args.wave))
     result = {"suspended": suspended, "paused": paused,
               "ratio": paused["added_mib_per_issue"] / max(suspended["added_mib_per_issue"], 0.01)}
     if args.json:
