@@ -95,6 +95,8 @@ class Settings(BaseSettings):
         "http://127.0.0.1:3300/v1: `openai:`/`openai-chat:` models go there; OPENAI_API_KEY optional."))
     ollama_base_url: str = Field(default="http://localhost:11434/v1", description="Ollama's OpenAI-compatible API.")
     ollama_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=600.0, gt=0, description=(
+        "One request to a self-hosted endpoint; a small model on a CPU can need minutes for a long prompt."))
     llm_local_model: str = Field(default="qwen2.5-coder-1.5b", description=(
         "The model the local model service serves (agentic/llm/weights.py lists them; 0.5b is faster but loops on "
         "tool calls)."))

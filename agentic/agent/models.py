@@ -61,6 +61,10 @@ def endpoint_of(settings: Settings) -> Endpoint | None:
     return None
 
 
+def _endpoint_settings(settings: Settings) -> ModelSettings:
+    return ModelSettings(timeout=settings.llm_timeout_seconds)
+
+
 def build_model(settings: Settings) -> Model | str:
     """The triage model for `settings.llm_model` (see the table above); keys come from Settings, not os.environ."""
     name = settings.llm_model
@@ -75,15 +79,16 @@ def build_model(settings: Settings) -> Model | str:
         from pydantic_ai.providers.ollama import OllamaProvider
 
         key = settings.ollama_api_key.get_secret_value() if settings.ollama_api_key else NO_KEY
-        return EndpointModel(OllamaModel(model_name, provider=OllamaProvider(base_url=endpoint.base_url,
-                                                                             api_key=key)), endpoint)
+        return EndpointModel(OllamaModel(model_name, provider=OllamaProvider(base_url=endpoint.base_url, api_key=key),
+                                         settings=_endpoint_settings(settings)), endpoint)
     if endpoint is not None:
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
         return EndpointModel(OpenAIChatModel(model_name, provider=OpenAIProvider(base_url=endpoint.base_url,
-                                                                                 api_key=key)), endpoint)
+                                                                                 api_key=key),
+                                             settings=_endpoint_settings(settings)), endpoint)
     if provider == "google" and settings.google_api_key:
         from pydantic_ai.models.google import GoogleModel
         from pydantic_ai.providers.google import GoogleProvider

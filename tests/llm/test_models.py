@@ -57,8 +57,9 @@ def test_openai_base_url_means_chat_completions_there_key_optional(prefix):
     model = build_model(settings(llm_model=f"{prefix}:qwen2.5-coder-0.5b", openai_base_url="http://127.0.0.1:3300/v1/"))
     assert isinstance(model, EndpointModel) and type(model.wrapped) is OpenAIChatModel
     assert model.model_name == "qwen2.5-coder-0.5b" and _base_url(model) == "http://127.0.0.1:3300/v1"
-    keyed = build_model(settings(llm_model="openai:m", openai_base_url="http://vllm:8000/v1", openai_api_key="k-1"))
-    assert keyed.wrapped.client.api_key == "k-1"
+    keyed = build_model(settings(llm_model="openai:m", openai_base_url="http://vllm:8000/v1", openai_api_key="k-1",
+                                 llm_timeout_seconds=1200))
+    assert keyed.wrapped.client.api_key == "k-1" and keyed.settings["timeout"] == 1200
 
 
 def test_ollama_prefix_with_its_default_and_its_base_url():
