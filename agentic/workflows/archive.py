@@ -19,6 +19,7 @@ from typing import Any
 from prefect import flow, get_client, get_run_logger
 
 from agentic.jules.client import JulesClient
+from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
 from agentic.workflows import claims, github_ops
 from agentic.workflows.hub_tools import HubTools, connect_hub
@@ -30,13 +31,8 @@ FLOW_NAME = "jules-archive-merged"
 async def _claims(github_api_url: str, repo: str | None) -> list[str]:
     """Keys of the claims on this GitHub instance (and repository), from the Prefect variables that hold them."""
     prefix = github_api_url.rstrip("/").lower() + "/" + (repo.lower() + "#" if repo else "")
-    keys = []
     async with get_client() as client:
-        for variable in await client.read_variables():
-            value = variable.value if isinstance(variable.value, dict) else {}
-            if "jules-claim" in (variable.tags or []) and str(value.get("issue", "")).startswith(prefix):
-                keys.append(str(value["issue"]))
-    return sorted(keys)
+        return sorted(key for _name, key in await claims.claim_variables(client, prefix))
 
 
 async def _archive_one(hub: HubTools, jules: JulesClient, key: str, run_id: str, stale: float) -> list[dict]:
@@ -77,11 +73,11 @@ async def archive_merged_sessions(repo: str | None = None) -> list[dict[str, Any
     """Archive the Jules session behind every merged or closed pull request we finished (`repo`: only there)."""
     from prefect.runtime import flow_run
 
-    settings = get_settings()
+    settings = await with_secret_blocks(get_settings())  # keys from Prefect Secret blocks when present
     logger = get_run_logger()
     token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
     archived: list[dict[str, Any]] = []
-    async with connect_hub(settings.hub_mcp_url, token) as hub:
+    async with connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:
         jules = JulesClient(hub)
         for key in await _claims(settings.github_api_url, repo):
             for item in await _archive_one(hub, jules, key, str(flow_run.get_id()), settings.claim_stale_seconds):

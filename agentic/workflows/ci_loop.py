@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,10 +70,15 @@ def verdict(check_runs: list[dict[str, Any]]) -> Verdict:
     return Verdict("failed" if failed else "passed", len(newest), failed)
 
 
+def _plain(text: str, limit: int = 60) -> str:
+    return re.sub(r"[^\w .:/()-]", "", text)[:limit] or "check"
+
+
 def failure_message(result: Verdict, *, head_sha: str, round_number: int, max_rounds: int) -> str:
     """The message to Jules for one failing head. Deterministic in (head, round): a re-sent one is recognised."""
     nonce = hashlib.sha256(f"ci:{head_sha}".encode()).hexdigest()[:16]
-    names = ", ".join(f"{c.name} ({c.conclusion})" for c in result.failed)
+    # Check names come from workflow files in the PR's own branch: outside the fence only a plain, short form.
+    names = ", ".join(f"{_plain(c.name)} ({_plain(c.conclusion)})" for c in result.failed)
     data = []
     for check in result.failed:
         data += [f"Check: {check.name} — {check.conclusion}", f"Title: {check.title}",
@@ -92,21 +98,26 @@ def describe(result: Verdict) -> list[str]:
 REPORT_PREFIX = "CI failed on your pull request"
 
 
-def after_report(activities: list[Any]) -> Literal["working", "idle", "failed"]:
-    """Where Jules is with our last CI report: a head that fails while it is still working on the report is its
-    work in progress, not a new failure to report."""
-    last = max((i for i, a in enumerate(activities) if (a.user_message or "").startswith(REPORT_PREFIX)), default=-1)
-    if last < 0:
-        return "idle"
-    later = activities[last + 1:]
+_REPORTED_HEAD = re.compile(re.escape(REPORT_PREFIX) + r" \(commit ([0-9a-f]{7});")
+
+
+def after_report(activities: list[Any]) -> tuple[Literal["working", "idle", "failed"], set[str]]:
+    """Where Jules is with our last CI report, and the (short) heads reported so far. A head that fails while Jules
+    is still working on the report is its work in progress, not a new failure to report."""
+    reports = [(i, m.group(1)) for i, a in enumerate(activities)
+               if (m := _REPORTED_HEAD.match(a.user_message or ""))]
+    if not reports:
+        return "idle", set()
+    heads = {head for _, head in reports}
+    later = activities[reports[-1][0] + 1:]
     if any(a.session_failed is not None for a in later):
-        return "failed"
-    return "idle" if any(a.session_completed is not None for a in later) else "working"
+        return "failed", heads
+    return ("idle" if any(a.session_completed is not None for a in later) else "working"), heads
 
 
-async def _jules_after_report(run: Run, record: claims.SessionRecord) -> str:
+async def _jules_after_report(run: Run, record: claims.SessionRecord) -> tuple[str, set[str]]:
     if not record.session_id:
-        return "idle"
+        return "idle", set()
     return after_report(await tasks.poll_activities(run.jules, record.session_id, None))
 
 
@@ -142,27 +153,29 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
             return CiOutcome("passed", record.ci_rounds, [f"CI passed on {head[:7]} ({result.checks} check(s))"
                                                           + (f" after {record.ci_rounds} fix round(s)."
                                                              if record.ci_rounds else ".")])
-        jules = await _jules_after_report(run, record) if record.ci_heads else "idle"
+        jules, reported = await _jules_after_report(run, record) if record.ci_heads else ("idle", set())
         if jules == "failed":
             return CiOutcome("failed", record.ci_rounds, ["Jules failed while fixing the CI failure.",
                                                           *describe(result)])
-        if result.state == "failed" and head not in record.ci_heads and jules == "idle":
+        if result.state == "failed" and jules == "idle" and head not in record.ci_heads:
             if record.ci_rounds >= settings.ci_max_rounds:
                 return CiOutcome("failed", record.ci_rounds, [
                     f"CI still fails on {head[:7]} after {record.ci_rounds} fix round(s) (CI_MAX_ROUNDS="
                     f"{settings.ci_max_rounds}):", *describe(result)])
-            text = failure_message(result, head_sha=head, round_number=record.ci_rounds + 1,
-                                   max_rounds=settings.ci_max_rounds)
-            await tasks.send_message(run.jules, record.session_id or "", text, None)
+            # Durable before the message: a crash after it re-sends the same text (recognised), never a new round.
             record.ci_rounds += 1
             record.ci_heads.append(head)
-            await claims.update(run.claim_key, run.run_id, run.claim)  # durable: this head is reported
+            await claims.update(run.claim_key, run.run_id, run.claim)
+        if result.state == "failed" and record.ci_heads and head == record.ci_heads[-1] and head[:7] not in reported:
+            text = failure_message(result, head_sha=head, round_number=record.ci_rounds,
+                                   max_rounds=settings.ci_max_rounds)
+            await tasks.send_message(run.jules, record.session_id or "", text, None)
             run.event("ci-failed", f"round {record.ci_rounds}: {', '.join(c.name for c in result.failed)}")
             run.view.details = [f"CI failed on {head[:7]}; the summary went to the Jules session "
                                 f"(fix round {record.ci_rounds} of {settings.ci_max_rounds}):", *describe(result)]
             await run.show("ci_fixing")
             shown, delay = ("ci_fixing", head), settings.poll_min_seconds
-        elif result.state == "pending" and shown != ("ci_running", head) and head not in record.ci_heads:
+        if result.state == "pending" and shown != ("ci_running", head) and head not in record.ci_heads:
             run.view.details = [f"Waiting for CI on {head[:7]} ({result.checks} check(s) reported so far)."]
             await run.show("ci_running")
             shown = ("ci_running", head)

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from datetime import UTC, datetime, timedelta
 
 from prefect import get_client
@@ -125,7 +125,7 @@ async def load(key: str) -> Claim | None:
 
 
 async def save(key: str, claim: Claim) -> None:
-    await Variable.aset(variable_name(key), claim.model_dump(mode="json"), overwrite=True, tags=["jules-claim"])
+    await Variable.aset(variable_name(key), claim.model_dump(mode="json"), overwrite=True, tags=[CLAIM_TAG])
 
 
 _lock_ready: set[str] = set()  # Prefect API URLs where the lock is known to exist (one create per process)
@@ -188,17 +188,33 @@ async def release(key: str, run_id: str, claim: Claim) -> None:
             await save(key, claim)
 
 
+CLAIM_TAG = "jules-claim"
+_PAGE = 200  # the Prefect server's largest page of variables
+
+
+async def claim_variables(client: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(variable name, claim key) of every claim whose key starts with `prefix`, every page (the server answers at
+    most 200 variables a request), filtered on the claims' tag by the server."""
+    found: list[tuple[str, str]] = []
+    offset = 0
+    while True:
+        response = await client.request("POST", "/variables/filter", json={
+            "limit": _PAGE, "offset": offset, "variables": {"tags": {"all_": [CLAIM_TAG]}}})
+        page = response.json()
+        for variable in page:
+            value = variable.get("value") if isinstance(variable.get("value"), dict) else {}
+            if str(value.get("issue", "")).startswith(prefix):
+                found.append((variable["name"], str(value["issue"])))
+        if len(page) < _PAGE:
+            return found
+        offset += _PAGE
+
+
 async def reset(github_api_url: str) -> int:
     """Forget every claim on one GitHub instance (a sandbox re-seeded from scratch: its issue numbers start over,
     so old claims would point at other issues). Returns how many were removed."""
-    prefix = github_api_url.rstrip("/").lower() + "/"
-    removed = 0
     async with get_client() as client:
-        for variable in await client.read_variables():
-            if "jules-claim" not in (variable.tags or []):
-                continue
-            value = variable.value if isinstance(variable.value, dict) else {}
-            if str(value.get("issue", "")).startswith(prefix):
-                await client.delete_variable_by_name(variable.name)
-                removed += 1
-    return removed
+        found = await claim_variables(client, github_api_url.rstrip("/").lower() + "/")
+        for name, _key in found:
+            await client.delete_variable_by_name(name)
+    return len(found)

@@ -147,6 +147,8 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
         raise JulesSessionFailed(f"{ref}: session {record.session_id} completed without a pull request")
     record.pull_request_url = pr_url
     record.state = "COMPLETED"
+    # "pending": the PR is not finished (Fixes #N, reviewer) nor its CI decided; a re-entry continues from here.
+    record.ci_state = record.ci_state or "pending"
     await claims.update(run.claim_key, run.run_id, run.claim)  # durable before the PR is touched
     reviewer = requested_by or run.issue.author
     run.view.mentions = sorted({*run.view.mentions, reviewer})
@@ -164,9 +166,13 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
 
 async def _follow_ci(run: Run, record: claims.SessionRecord, pr_number: int) -> str | None:
     """After the PR opens: the CI loop (ci_loop.py), its final state on the status comment. None: not watched."""
-    if run.settings.ci_watch == "off" or record.ci_state not in (None, "watching"):
+    if record.ci_state not in (None, "pending", "watching"):
         return None
-    if record.ci_state is None:
+    if run.settings.ci_watch == "off":
+        record.ci_state = "off"
+        await claims.update(run.claim_key, run.run_id, run.claim)
+        return None
+    if record.ci_state in (None, "pending"):
         pull = await tasks.read_pull(run.hub, run.ref, pr_number)
         base = str((pull.get("base") or {}).get("ref") or "")
         watched = run.settings.ci_watch == "on" or await ci_loop.has_ci(run, base)
@@ -186,10 +192,13 @@ async def _follow_ci(run: Run, record: claims.SessionRecord, pr_number: int) -> 
     return outcome.state
 
 
-async def _resume_ci(run: Run, record: claims.SessionRecord) -> WorkflowResult:
-    """A re-entry after the PR was finished while its CI was being watched: continue the watch, nothing else."""
+async def _resume_ci(run: Run, record: claims.SessionRecord, requested_by: str | None) -> WorkflowResult:
+    """A re-entry after the PR was recorded: finish it (idempotent: `Fixes #N` and the reviewer are read back) if
+    that had not happened, then continue the CI watch."""
     pr_url = record.pull_request_url or ""
     run.view.session_id, run.view.session_url, run.view.pull_request_url = record.session_id, record.url, pr_url
+    if record.ci_state == "pending":
+        await tasks.finish_pull_request(run.hub, run.ref, pr_url, requested_by or run.issue.author)
     run.view.details = [f"Pull request {pr_url} (closes #{run.ref.number})"]
     ci = await _follow_ci(run, record, int(pr_url.rstrip("/").rsplit("/", 1)[-1]))
     await run.report(record)
@@ -236,8 +245,8 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
     # Finished before: answer without touching the status comment or spending tokens. (A run that died after
     # COMPLETED but before finishing the PR has no pull_request_url yet and is finished below.)
     done = claim.session_for(digest)
-    if done and done.pull_request_url and done.ci_state == "watching":
-        return await _resume_ci(run, done)
+    if done and done.pull_request_url and done.ci_state in ("pending", "watching"):
+        return await _resume_ci(run, done, requested_by)
     if done and (done.state == "FAILED" or done.pull_request_url):
         return run.result("duplicate", f"already handled by session {done.session_id}"
                           + (f" (PR {done.pull_request_url})" if done.pull_request_url else " (FAILED)"), done)

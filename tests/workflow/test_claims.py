@@ -30,3 +30,17 @@ async def test_reset_forgets_only_the_claims_of_one_github(prefect_api_url):
         await claims.save(key, claims.Claim(issue=key))
     assert await claims.reset(sandbox) == 1
     assert await claims.load(mine) is None and await claims.load(other) is not None
+
+
+async def test_claims_are_found_past_the_servers_page_of_200(prefect_api_url):
+    """The archive sweep and the reset read every claim, not the first page of Prefect variables."""
+    host = "http://127.0.0.1:39998"
+    keys = [claims.claim_key(host, IssueRef(owner="acme", repo="many", number=n)) for n in range(1, 206)]
+    for key in keys:
+        await claims.save(key, claims.Claim(issue=key))
+    from prefect import get_client
+
+    async with get_client() as client:
+        found = await claims.claim_variables(client, host + "/")
+    assert sorted(k for _, k in found) == sorted(keys)
+    assert await claims.reset(host) == 205
