@@ -61,6 +61,19 @@ async def test_batch_queues_each_open_issue_once_and_skips_done_ones(sandbox, ne
         dry = await batch_issues(repo="acme/widgets", label=label, dry_run=True, deployment=deployment)
         assert [(i.number, i.outcome) for i in dry.items] == [(n, "would-queue") for n in numbers]
         assert await _runs_of(deployment_id) == []  # a dry run starts nothing
+        # The same through `ibt batch` (a separate process, as a user runs it): one JSON line, exit 0.
+        import json
+        import subprocess
+
+        cli = subprocess.run([sys.executable, "-m", "agentic.cli", "batch", "--repo", "acme/widgets", "--label",
+                              label, "--dry-run", "--json"], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "TRIGGERS_DEPLOYMENT": deployment})
+        assert cli.returncode == 0, cli.stderr[-2000:]
+        answer = json.loads(cli.stdout.strip().splitlines()[-1])
+        assert answer["counts"] == {"would-queue": 3} and answer["dry_run"] is True
+        bad = subprocess.run([sys.executable, "-m", "agentic.cli", "batch", "--repo", "nope"], capture_output=True,
+                             text=True, timeout=60)
+        assert bad.returncode == 2 and "OWNER/REPO" in bad.stderr
 
         first = await batch_issues(repo="acme/widgets", label=label, limit=2, deployment=deployment)
         assert [(i.number, i.outcome) for i in first.items] == [(numbers[0], "queued"), (numbers[1], "queued")]
@@ -72,6 +85,12 @@ async def test_batch_queues_each_open_issue_once_and_skips_done_ones(sandbox, ne
         assert len(runs) == 3 and {r.parameters["github_issue_url"] for r in runs} == \
             {f"https://github.com/acme/widgets/issues/{n}" for n in numbers}
         assert all(r.state_type == StateType.SCHEDULED for r in runs)
+        # "queued, N ahead" counts the waiting runs created before this one (read from Prefect).
+        from agentic.workflows.session_queue import position
+
+        ids = [i.flow_run_id for i in again.items]
+        ahead = [await position(FLOW_NAME, run_id) for run_id in ids]
+        assert None not in ahead and sorted(a - min(ahead) for a in ahead) == [0, 1, 2]
 
         # An issue whose session finished (claim with a PR for this text) is skipped before Prefect is asked.
         ref = parse_issue_url(f"https://github.com/acme/widgets/issues/{numbers[0]}")
