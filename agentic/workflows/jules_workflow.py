@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from prefect import flow
+from prefect.concurrency.asyncio import AcquireConcurrencySlotTimeoutError
 from prefect.runtime import flow_run
 
 from agentic import observability
@@ -251,6 +252,11 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         return run.result("duplicate", f"already handled by session {done.session_id}"
                           + (f" (PR {done.pull_request_url})" if done.pull_request_url else " (FAILED)"), done)
     record = done
+    if record is None and not new_session_on_edit:
+        # A session still under way (the issue was edited while a suspended run waited on people): continue it —
+        # the text it was dispatched for is in the record; the edit does not strand it.
+        record = next((r for r in reversed(claim.sessions)
+                       if r.session_id and not r.pull_request_url and r.state not in ("FAILED", "COMPLETED")), None)
     if record is None and claim.sessions and not new_session_on_edit:
         last = claim.sessions[-1]
         return run.result("duplicate", f"issue edited after session {last.session_id}; run with "
@@ -316,6 +322,12 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
             run.event("session", f"{record.session_id} {record.url}")
             await run.show(record.state or "QUEUED")
             finished = await follow(run, session, record)
+    except AcquireConcurrencySlotTimeoutError:
+        # The queue's wait (a session slot or today's quota) ran out: the run is queued no longer, nothing was created.
+        await _end(run, record, "queued", [f"**Still no Jules capacity after {run.settings.quota_wait_seconds:.0f}s "
+                                           "(QUOTA_WAIT_SECONDS).** Nothing was sent to Jules; re-run the flow later "
+                                           "or raise the plan's limits."])
+        raise JulesSessionFailed(f"{ref}: no Jules capacity after {run.settings.quota_wait_seconds:.0f}s") from None
     except Ended as ended:
         await _end(run, record, ended.phase, [f"**{ended.reason}.** The Jules session may still finish on its own: "
                                               f"check {record.url or 'jules.google.com'}. To retry, re-run the "

@@ -158,6 +158,12 @@ async def session_slot(*, new_session: bool, timeout_seconds: float, poll_second
     Both limits are no-ops until created (apply_quotas)."""
     from prefect.concurrency.asyncio import concurrency, rate_limit
 
+    if not new_session:
+        # The session exists (a resumed or re-entered run): its lease went with the suspended process, and waiting
+        # for a new one behind runs that hold theirs while Jules answers 429 would deadlock. Jules' own cap (429)
+        # still holds; the lease only gates new sessions.
+        yield
+        return
     stop = asyncio.Event()
     ticker = asyncio.create_task(_every(poll_seconds, min(1.0, poll_seconds), while_waiting, stop)) \
         if while_waiting else None
