@@ -24,8 +24,8 @@ from agentic.testing.stack import running_native_stack
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from agentic.workflows.status_comment import status_marker
 
-# The smallest model that does the whole path (0.5B loops on its tool call and never answers; measured).
-MODEL = "qwen2.5-coder-1.5b"
+# The model the stack serves by default (LLM_LOCAL_MODEL; the one .ci/run fetches).
+MODEL = get_settings().llm_local_model
 # The sandbox's demo issue #1, as a fresh issue (dispatch is exactly-once per issue).
 TITLE = "slugify() leaves a trailing dash for names ending in punctuation"
 BODY = """`slugify("Hello, World!")` returns `"hello-world-"` (note the trailing dash); it should be `"hello-world"`.
