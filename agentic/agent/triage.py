@@ -152,7 +152,10 @@ def build_agent(settings: Settings, model: Model | str | None = None, *,
     product's by default; bench/agent_quality.py passes the seed's to measure against them in the same run."""
     if hub is None:
         token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-        hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token, verify=settings.tls_verify)
+        # A failed read (a 404 on a guessed path) goes back to the model as a retry, up to the tool-call budget,
+        # instead of ending the triage at the default single retry (seen with the local 0.5B model).
+        hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token, verify=settings.tls_verify,
+                         max_retries=MAX_TOOL_CALLS)
     tools = PinnedRepoToolset(hub.filtered(lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS))
     return Agent(
         model or build_model(settings),
