@@ -40,13 +40,21 @@ class PollState(BaseModel):
     repos: dict[str, RepoCursor] = Field(default_factory=dict)
 
 
+def _number(value: str | None, default: float) -> float:
+    """A header's number, or `default` when absent or not a number (Retry-After may also be an HTTP date)."""
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        return default
+
+
 def _rate_limited_until(response: httpx.Response, now: float) -> float | None:
     if response.status_code not in (403, 429):
         return None
     if retry := response.headers.get("retry-after"):
-        return now + float(retry)
+        return now + _number(retry, 60.0)
     if response.headers.get("x-ratelimit-remaining") == "0":
-        return float(response.headers.get("x-ratelimit-reset") or now + 60)
+        return _number(response.headers.get("x-ratelimit-reset"), now + 60)
     return None
 
 
@@ -63,6 +71,8 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
         params: dict[str, Any] = {"sort": "updated", "direction": "asc", "per_page": 100}
         if cursor.since:
             params["since"] = cursor.since
+        else:  # the baseline is the newest comments: oldest-first would set it inside history and replay the rest
+            params["direction"] = "desc"  # (every id at the newest second is kept: `since` is inclusive, per second)
         response = await http.get(f"/repos/{full_name}/issues/comments", params=params,
                                   headers={"If-None-Match": cursor.etag} if cursor.etag else {})
         if (until := _rate_limited_until(response, now)) is not None:
@@ -74,32 +84,58 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
             continue
         response.raise_for_status()
         comments = response.json()
-        cursor.etag = response.headers.get("etag")
+        # An unchanged full first page says nothing of the next pages: no conditional request after one.
+        cursor.etag = response.headers.get("etag") if len(comments) < 100 else None
         if cursor.since is None:  # first pass: remember where now is, do not replay history
             newest = max((c["updated_at"] for c in comments), default=None)
             cursor.since = newest or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-            cursor.seen = [c["id"] for c in comments if c["updated_at"] == newest]
+            # `since` is inclusive and per second: every comment of the newest second is "seen", even past a page.
+            page, batch = 1, comments
+            cursor.seen = []
+            while True:
+                cursor.seen += [c["id"] for c in batch if c["updated_at"] == newest]
+                if len(batch) < 100 or not batch or batch[-1]["updated_at"] != newest:
+                    break
+                page += 1
+                batch = (await http.get(f"/repos/{full_name}/issues/comments",
+                                        params={**params, "page": page})).raise_for_status().json()
             report.append({"repo": full_name, "status": "baseline", "since": cursor.since})
             continue
+        # A full page: the rest of the window is on the next pages (more than 100 comments since the cursor).
+        page = 1
+        while len(comments) >= 100 * page:
+            page += 1
+            more = (await http.get(f"/repos/{full_name}/issues/comments",
+                                   params={**params, "page": page})).raise_for_status().json()
+            comments += more
+            if len(more) < 100:
+                break
         repository: dict | None = None
         for comment in comments:
             if comment["id"] in cursor.seen:
                 continue
+            edited_old = (comment["created_at"] != comment["updated_at"]
+                          and comment["created_at"] < (params.get("since") or ""))
+            if not edited_old:  # an edit of an older comment: GitHub would send issue_comment.edited, not a trigger
+                try:
+                    repository = repository or (await http.get(f"/repos/{full_name}")).raise_for_status().json()
+                    issue = (await http.get(comment["issue_url"])).raise_for_status().json()
+                    payload = {"action": "created", "issue": issue, "comment": comment, "repository": repository,
+                               "sender": comment["user"]}
+                    status, reason, _, extra = await receiver._process("issue_comment", payload)
+                except Exception as exc:  # noqa: BLE001 - GitHub or Prefect blip: the cursor stays before it
+                    report.append({"repo": full_name, "comment": comment["id"], "status": "retry-later",
+                                   "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
+                    break
+                report.append({"repo": full_name, "comment": comment["id"], "status": status, "reason": reason,
+                               **extra})
+            # Handled (or deliberately skipped): only now does the cursor move past it.
             if comment["updated_at"] != cursor.since:
                 cursor.since, cursor.seen = comment["updated_at"], []
             cursor.seen.append(comment["id"])
-            if comment["created_at"] != comment["updated_at"] and comment["created_at"] < (params.get("since") or ""):
-                continue  # an edit of an older comment: GitHub would send issue_comment.edited, not a trigger
-            repository = repository or (await http.get(f"/repos/{full_name}")).json()
-            issue = (await http.get(comment["issue_url"])).json()
-            payload = {"action": "created", "issue": issue, "comment": comment, "repository": repository,
-                       "sender": comment["user"]}
-            status, reason, _, extra = await receiver._process("issue_comment", payload)
-            report.append({"repo": full_name, "comment": comment["id"], "status": status, "reason": reason,
-                           **extra})
         remaining = response.headers.get("x-ratelimit-remaining")
-        if remaining is not None and int(remaining) < RESERVE:
-            cursor.not_before = float(response.headers.get("x-ratelimit-reset") or now + 60)
+        if remaining is not None and _number(remaining, RESERVE) < RESERVE:
+            cursor.not_before = _number(response.headers.get("x-ratelimit-reset"), now + 60)
             report.append({"repo": full_name, "status": "rate-limited", "until": cursor.not_before})
             break
     return report
@@ -119,16 +155,17 @@ async def run_pass(repositories: list[str]) -> list[dict[str, Any]]:
     from prefect import get_client
     from prefect.variables import Variable
 
+    from agentic.secret_blocks import with_secret_blocks
     from agentic.settings import get_settings
 
-    settings = get_settings()
+    settings = await with_secret_blocks(get_settings())  # GITHUB_TOKEN from its Secret block when present
     config = _config(settings)
     stored = await Variable.aget(STATE_VARIABLE, default=None)
     state = PollState.model_validate(stored) if stored else PollState()
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
                "User-Agent": "agentic-poller", **({"Authorization": f"Bearer {config.token}"} if config.token else {})}
     async with get_client() as prefect, httpx.AsyncClient(base_url=config.api_url.rstrip("/"), headers=headers,
-                                                        timeout=10) as http:
+                                                        timeout=10, verify=settings.tls_verify) as http:
         receiver = Receiver(config, prefect_client=prefect)
         try:
             report = await poll_once(receiver, http, repositories, state)

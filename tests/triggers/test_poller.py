@@ -75,3 +75,35 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
         await receiver.github.aclose()
     async with get_client() as client:
         await client.delete_flow_run(run.id)  # never executed by a later served deployment
+
+
+async def test_the_baseline_is_the_newest_comment_and_a_failed_comment_is_polled_again(prefect_api_url):
+    """Review findings: with over 100 comments the first pass must not set its baseline inside history (the next
+    pass would replay the rest), and a comment whose handling hit a GitHub blip is not marked handled."""
+    from prefect import get_client
+
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    simulator = create_simulator({"seed": load_seed_file(DEMO_SEED)})
+    config = ReceiverConfig(api_url=api, token="sim-token-agent", secret=None, rules=Rules())
+    state = PollState()
+    async with serving(simulator, port), get_client() as prefect, \
+            httpx.AsyncClient(base_url=api, headers=as_user("agent"), timeout=10) as http:
+        receiver = Receiver(config, prefect_client=prefect)
+        issue = (await http.post(f"{REPO}/issues", json={"title": "Busy [poller]", "body": "b"},
+                                 headers=as_user("alice"))).json()
+        for n in range(105):
+            await http.post(f"{REPO}/issues/{issue['number']}/comments", json={"body": f"old comment {n}"},
+                            headers=as_user("alice"))
+        assert [r["status"] for r in await poll_once(receiver, http, ["acme/widgets"], state)] == ["baseline"]
+        assert await poll_once(receiver, http, ["acme/widgets"], state) in (
+            [{"repo": "acme/widgets", "status": "not-modified"}], [])  # nothing of history comes back
+        await http.post(f"{REPO}/issues/{issue['number']}/comments", json={"body": "a new comment"},
+                        headers=as_user("alice"))
+        await http.post("/_sim/faults", json={"status": 502, "count": 1,
+                                              "match": f"GET /repos/acme/widgets/issues/{issue['number']}"})
+        failed = await poll_once(receiver, http, ["acme/widgets"], state)
+        assert [r["status"] for r in failed] == ["retry-later"], failed
+        again = await poll_once(receiver, http, ["acme/widgets"], state)
+        assert [(r["status"], r["comment"]) for r in again] == [("ignored", failed[0]["comment"])], again
+        await receiver.github.aclose()
