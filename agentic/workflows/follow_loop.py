@@ -64,7 +64,7 @@ async def _relay_answer(run: Run, view: FollowView, action: AskReply) -> bool:
     for comment in await github_ops.list_comments(run.hub, run.ref, since=asked):
         text = comment.body.strip()
         if (not after(comment, asked) or comment.body.startswith(marker) or text.startswith("/")
-                or comment.author == run.claim.bot_login):
+                or comment.author == run.claim.bot_login or comment.author.lower().endswith("[bot]")):
             continue
         if comment.author == run.issue.author or await github_ops.can_write(run.hub, run.ref, comment.author):
             # Fenced as data; the nonce is derived from the comment so a re-sent reply is recognised as sent.

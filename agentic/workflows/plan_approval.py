@@ -99,6 +99,9 @@ async def _decision_on_issue(run: Run, plan_at: datetime | None, since: datetime
             continue
         consumed.add(comment.id)
         text = comment.body.strip()
+        if comment.author.lower().endswith("[bot]"):  # as in the receiver: bots never decide (tokens leak)
+            run.event("ignored", f"{text.split()[0]} from @{comment.author} (a bot)")
+            continue
         if not await github_ops.can_write(run.hub, run.ref, comment.author):
             run.event("ignored", f"{text.split()[0]} from @{comment.author} (no write access)")
             continue
