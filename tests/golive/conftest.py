@@ -40,7 +40,7 @@ class GoLive:
 
 
 @pytest.fixture(scope="package")
-def golive():
+def golive(prefect_api_url):  # noqa: ARG001 - the session's Prefect settings first, so this stack's nest inside them
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     from agentic.deployment.deploy import preload_servers
