@@ -39,7 +39,7 @@ def test_unknown_stack_lists_the_known_ones():
     result = runner.invoke(app, ["stacks", "run", "nope", "--native", "--stacks-dir", str(STACKS)])
     assert result.exit_code == 1
     assert "unknown stack 'nope'" in result.stderr
-    assert "available: mcp-hub, prefect, sandbox" in result.stderr
+    assert "available: llm, mcp-hub, prefect, sandbox, triggers, worker" in result.stderr
 
 
 def test_folder_without_compose_file_is_unknown(stacks_tmp):
