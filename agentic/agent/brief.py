@@ -159,8 +159,13 @@ def _issue_ref(issue_url: str, issue_number: int) -> str:
     return f"{match.group(1)}/{match.group(2)}#{match.group(3)}" if match else f"#{issue_number}"
 
 
+def fenced_message(heading: str, rule: str, text: str | None, *, nonce: str, limit: int) -> str:
+    """A message to a running Jules session (`sendMessage`) carrying untrusted text: a heading, the data rule (its
+    `{close}` names the closing fence line), then the text capped and fenced as data."""
+    return "\n".join([heading, rule.format(close=FENCE_CLOSE.format(nonce=nonce)), "",
+                      fence(for_prompt(text, limit) or "(empty)", nonce)])
+
+
 def render_reply(text: str | None, *, nonce: str | None = None, limit: int = REPLY_CHARS) -> str:
     """A reply from the issue relayed to a running Jules session (`sendMessage`): the same rule and fence."""
-    nonce = nonce or new_nonce()
-    return "\n".join(["Reply from the issue.", REPLY_RULE.format(close=FENCE_CLOSE.format(nonce=nonce)), "",
-                      fence(for_prompt(text, limit) or "(empty)", nonce)])
+    return fenced_message("Reply from the issue.", REPLY_RULE, text, nonce=nonce or new_nonce(), limit=limit)

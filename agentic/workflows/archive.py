@@ -49,7 +49,7 @@ async def _archive_one(hub: HubTools, jules: JulesClient, key: str, run_id: str,
             if not (record.pull_request_url and record.session_id) or record.archived:
                 continue
             ref = _issue(record.pull_request_url)
-            number = int(record.pull_request_url.rstrip("/").rsplit("/", 1)[-1])
+            number = github_ops.pull_number(record.pull_request_url)
             pull = await github_ops.get_pull_request(hub, ref, number)
             if pull.get("state") == "open":
                 continue

@@ -18,7 +18,7 @@ from agentic.agent.brief import render_reply
 from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show, advance
 from agentic.jules.models import Session
 from agentic.workflows import claims, github_ops, tasks
-from agentic.workflows.followups import FollowUps
+from agentic.workflows.followups import FollowUps, from_a_person
 from agentic.workflows.plan_approval import after, can_suspend, parse_time, wait_plan_decision, wait_reply
 from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.run import Ended, Run
@@ -62,9 +62,7 @@ async def _relay_answer(run: Run, view: FollowView, action: AskReply) -> bool:
     asked = parse_time(action.question.asked_at)
     marker = status_marker(run.ref.key)
     for comment in await github_ops.list_comments(run.hub, run.ref, since=asked):
-        text = comment.body.strip()
-        if (not after(comment, asked) or comment.body.startswith(marker) or text.startswith("/")
-                or comment.author == run.claim.bot_login or comment.author.lower().endswith("[bot]")):
+        if not after(comment, asked) or not from_a_person(comment, run.claim.bot_login, marker):
             continue
         if comment.author == run.issue.author or await github_ops.can_write(run.hub, run.ref, comment.author):
             # Fenced as data; the nonce is derived from the comment so a re-sent reply is recognised as sent.

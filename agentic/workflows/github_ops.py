@@ -115,6 +115,11 @@ async def default_branch(hub: HubTools, ref: IssueRef) -> str:
     return raw.get("default_branch") or "main"
 
 
+def pull_number(pull_request_url: str) -> int:
+    """The number at the end of a pull request's URL (`…/pull/12`)."""
+    return int(pull_request_url.rstrip("/").rsplit("/", 1)[-1])
+
+
 async def get_pull_request(hub: HubTools, ref: IssueRef, number: int) -> dict[str, Any]:
     return await hub.call(tool("getPullRequest"), {"owner": ref.owner, "repo": ref.repo, "pull_number": number})
 

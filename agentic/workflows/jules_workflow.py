@@ -29,7 +29,7 @@ from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
-from agentic.workflows import ci_loop, claims, session_queue as queue, tasks
+from agentic.workflows import ci_loop, claims, github_ops, session_queue as queue, tasks
 from agentic.workflows.follow_loop import follow
 from agentic.workflows.hub_tools import connect_hub
 from agentic.workflows.issue_ref import parse_issue_url
@@ -201,7 +201,7 @@ async def _resume_ci(run: Run, record: claims.SessionRecord, requested_by: str |
     if record.ci_state == "pending":
         await tasks.finish_pull_request(run.hub, run.ref, pr_url, requested_by or run.issue.author)
     run.view.details = [f"Pull request {pr_url} (closes #{run.ref.number})"]
-    ci = await _follow_ci(run, record, int(pr_url.rstrip("/").rsplit("/", 1)[-1]))
+    ci = await _follow_ci(run, record, github_ops.pull_number(pr_url))
     await run.report(record)
     return run.result("completed", f"pull request {pr_url}" + (f"; CI {ci}" if ci else ""), record)
 

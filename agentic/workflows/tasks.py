@@ -125,7 +125,7 @@ async def find_pull_request(hub: HubTools, ref: IssueRef, session: Session) -> s
 @task(name="finish-pull-request", **RETRY)
 async def finish_pull_request(hub: HubTools, ref: IssueRef, pr_url: str, reviewer: str | None) -> dict[str, Any]:
     """The PR must close the issue (`Fixes #N`) and ask the requester for review — read back, not assumed."""
-    number = int(pr_url.rstrip("/").rsplit("/", 1)[-1])
+    number = github_ops.pull_number(pr_url)
     pr = await github_ops.get_pull_request(hub, ref, number)
     body = pr.get("body") or ""
     if str(ref.number) not in _FIXES.findall(body):

@@ -3,6 +3,7 @@ webhooks; an unchanged list is a 304 (ETag) that costs no rate limit; rate limit
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import httpx
@@ -22,17 +23,27 @@ def as_user(login: str) -> dict[str, str]:
     return {"Authorization": f"Bearer sim-token-{login}"}
 
 
-async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(deployment_id):  # noqa: F811
+@contextlib.asynccontextmanager
+async def polling():
+    """The GitHub simulator on a free port (no webhooks: nobody can reach us), a client as the product's token, the
+    receiver the poller feeds, and a fresh cursor."""
     from prefect import get_client
 
     port = free_port()
     api = f"http://127.0.0.1:{port}"
-    simulator = create_simulator({"seed": load_seed_file(DEMO_SEED)})  # no webhooks: nobody can reach us
+    simulator = create_simulator({"seed": load_seed_file(DEMO_SEED)})
     config = ReceiverConfig(api_url=api, token="sim-token-agent", secret=None, rules=Rules())
-    state = PollState()
     async with serving(simulator, port), get_client() as prefect, \
             httpx.AsyncClient(base_url=api, headers=as_user("agent"), timeout=10) as http:
         receiver = Receiver(config, prefect_client=prefect)
+        try:
+            yield api, http, receiver, PollState()
+        finally:
+            await receiver.github.aclose()
+
+
+async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(deployment_id):  # noqa: F811
+    async with polling() as (api, http, receiver, state):
         old = (await http.post(f"{REPO}/issues", json={"title": "Old [poller]", "body": "b"},
                                headers=as_user("alice"))).json()
         await http.post(f"{REPO}/issues/{old['number']}/comments", json={"body": "/jules"}, headers=as_user("alice"))
@@ -72,7 +83,8 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
         assert (await poll_once(receiver, http, ["acme/widgets"], state, now=now + 5))[0]["status"] == "rate-limited"
         later = await poll_once(receiver, http, ["acme/widgets"], state, now=now + 31)
         assert [(r["status"], r.get("flow_run_id")) for r in later] == [("duplicate", str(run.id))]
-        await receiver.github.aclose()
+    from prefect import get_client
+
     async with get_client() as client:
         await client.delete_flow_run(run.id)  # never executed by a later served deployment
 
@@ -80,16 +92,7 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
 async def test_the_baseline_is_the_newest_comment_and_a_failed_comment_is_polled_again(prefect_api_url):
     """Review findings: with over 100 comments the first pass must not set its baseline inside history (the next
     pass would replay the rest), and a comment whose handling hit a GitHub blip is not marked handled."""
-    from prefect import get_client
-
-    port = free_port()
-    api = f"http://127.0.0.1:{port}"
-    simulator = create_simulator({"seed": load_seed_file(DEMO_SEED)})
-    config = ReceiverConfig(api_url=api, token="sim-token-agent", secret=None, rules=Rules())
-    state = PollState()
-    async with serving(simulator, port), get_client() as prefect, \
-            httpx.AsyncClient(base_url=api, headers=as_user("agent"), timeout=10) as http:
-        receiver = Receiver(config, prefect_client=prefect)
+    async with polling() as (_api, http, receiver, state):
         issue = (await http.post(f"{REPO}/issues", json={"title": "Busy [poller]", "body": "b"},
                                  headers=as_user("alice"))).json()
         for n in range(105):
@@ -106,4 +109,3 @@ async def test_the_baseline_is_the_newest_comment_and_a_failed_comment_is_polled
         assert [r["status"] for r in failed] == ["retry-later"], failed
         again = await poll_once(receiver, http, ["acme/widgets"], state)
         assert [(r["status"], r["comment"]) for r in again] == [("ignored", failed[0]["comment"])], again
-        await receiver.github.aclose()
