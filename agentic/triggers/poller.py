@@ -126,6 +126,7 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
                 except Exception as exc:  # noqa: BLE001 - GitHub or Prefect blip: the cursor stays before it
                     report.append({"repo": full_name, "comment": comment["id"], "status": "retry-later",
                                    "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
+                    cursor.etag = None  # the same list must come back as 200 next time, not as a 304
                     break
                 report.append({"repo": full_name, "comment": comment["id"], "status": status, "reason": reason,
                                **extra})
