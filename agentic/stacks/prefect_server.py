@@ -6,6 +6,13 @@ import sys
 from pathlib import Path
 
 
+# Prefect keeps concurrency leases in memory by default: a restarted server forgets every held lease, and the slots
+# they hold are never released (PrefectHQ/prefect#20090). On disk under PREFECT_HOME, a restart keeps them, so the
+# holder's release and the expiry of a dead holder's lease still work. Every server we start sets this (the stack
+# files too); several servers behind one database need prefect-redis' storage instead (docs/going-live.md).
+LEASES_ON_DISK = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
+
+
 def prefect_server_env(database_url: str, home: Path) -> dict[str, str]:
     """Environment for `prefect server start`; analytics off, database given, state kept under `home`."""
     return {
@@ -16,6 +23,7 @@ def prefect_server_env(database_url: str, home: Path) -> dict[str, str]:
         "PREFECT_LOGGING_LEVEL": "WARNING",
         # Migrations run once per fresh database; they are what makes the first start slow.
         "PREFECT_API_DATABASE_MIGRATE_ON_START": "true",
+        **LEASES_ON_DISK,
     }
 
 

@@ -27,13 +27,14 @@ from datetime import datetime
 from typing import Any
 
 from agentic.settings import Settings
+from agentic.stacks.prefect_server import LEASES_ON_DISK
 
 SESSIONS_LIMIT = "jules-sessions"
 DAILY_LIMIT = "jules-sessions-per-day"
 # Server settings that make Prefect's waiting fast enough to keep every Jules slot busy: a refused deployment run is
 # re-offered after this many seconds (default 30) and a refused lease is retried after at most this (default 30).
 SERVER_QUEUE_ENV = {"PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
-                    "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "1"}
+                    "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "1", **LEASES_ON_DISK}
 WAITING_STATES = ("SCHEDULED", "PENDING", "RUNNING")
 
 

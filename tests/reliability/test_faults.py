@@ -85,6 +85,22 @@ async def test_prefect_restart_mid_session(stack):
                              result=result, flow_run_ids=[run_id]))
 
 
+async def test_prefect_restart_while_the_dispatch_lock_is_held(stack):
+    """A restart while a run holds a lease: the holder's release still frees the slot (with leases in memory, the
+    restarted server forgot the lease, the slot stayed taken for good and every later run timed out waiting)."""
+    from prefect import get_client
+
+    async with claims.dispatch_lock(timeout=60):
+        await asyncio.to_thread(stack.native.restart, "prefect")
+    async with get_client() as client:
+        held = (await client.read_global_concurrency_limit_by_name(claims.LOCK_NAME)).active_slots
+    assert held == 0, "the dispatch lock's slot outlived its holder's release"
+    number, url = stack.new_issue("prefect restart, lock held", BODY)
+    result, run_id = await run_flow(url)
+    assert_clean(await audit(stack, injected="`ibt stacks restart prefect` while a run holds the dispatch lock",
+                             number=number, result=result, flow_run_ids=[run_id]))
+
+
 def start_cli(stack, url: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "agentic.workflows.jules_workflow", url, *args],
                             env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
