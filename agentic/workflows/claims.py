@@ -73,6 +73,19 @@ class ClaimLost(AgenticError):
     """Another run owns the issue now: this one must stop writing and end as a duplicate."""
 
 
+class DispatchLockStuck(AgenticError, TimeoutError):
+    """The dispatch lock stayed taken for the whole wait: another run holds it, or its slot leaked."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"the dispatch lock `{LOCK_NAME}` stayed taken for {waited:.0f} s. If no other run is deciding a claim, "
+            "its slot leaked: a Prefect server that keeps concurrency leases in memory forgets them when it restarts "
+            "(docs/going-live.md, 'Concurrency leases survive a restart'). Set "
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect.server.concurrency.lease_storage.filesystem on the "
+            "server and free the slot with "
+            f"`prefect gcl update {LOCK_NAME} --active-slots 0`.")
+
+
 class SessionRecord(BaseModel):
     text_hash: str
     marker: str
@@ -144,8 +157,15 @@ async def _ensure_lock() -> None:
 async def dispatch_lock(timeout: float = 300) -> AsyncIterator[None]:
     """Serialize claim decisions across every run, process and machine sharing the Prefect server."""
     await _ensure_lock()
-    async with concurrency(LOCK_NAME, occupy=1, timeout_seconds=timeout, lease_duration=60, strict=True):
-        yield
+    entered = False
+    try:
+        async with concurrency(LOCK_NAME, occupy=1, timeout_seconds=timeout, lease_duration=60, strict=True):
+            entered = True
+            yield
+    except TimeoutError as exc:  # Prefect's AcquireConcurrencySlotTimeoutError: the lock was never ours
+        if entered:
+            raise
+        raise DispatchLockStuck(timeout) from exc
 
 
 class Acquired(BaseModel):

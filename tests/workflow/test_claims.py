@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
 from agentic.workflows import claims
 from agentic.workflows.issue_ref import IssueRef
@@ -44,3 +45,23 @@ async def test_claims_are_found_past_the_servers_page_of_200(prefect_api_url):
         found = await claims.claim_variables(client, host + "/")
     assert sorted(k for _, k in found) == sorted(keys)
     assert await claims.reset(host) == 205
+
+
+async def test_a_leaked_dispatch_lock_slot_is_named_with_its_fix(prefect_api_url):
+    """A slot nobody will release (a restarted in-memory-lease server): the wait ends in one message that says how
+    to free it, not Prefect's bare slot timeout."""
+    from prefect import get_client
+
+    async with claims.dispatch_lock():  # the lock exists
+        pass
+    async with get_client() as client:
+        await client.update_global_concurrency_limit(claims.LOCK_NAME, GlobalConcurrencyLimitUpdate(active_slots=1))
+        try:
+            with pytest.raises(claims.DispatchLockStuck, match=r"--active-slots 0") as stuck:
+                async with claims.dispatch_lock(timeout=1):
+                    pytest.fail("the lock was taken while its only slot was held")
+            assert isinstance(stuck.value, TimeoutError)
+        finally:
+            await client.update_global_concurrency_limit(claims.LOCK_NAME, GlobalConcurrencyLimitUpdate(active_slots=0))
+    async with claims.dispatch_lock(timeout=5):  # freed as the message says: the next run gets it
+        pass
