@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     ci_max_rounds: int = Field(default=2, ge=0, description="Failure summaries sent to Jules per pull request.")
     ci_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long to wait for CI to settle.")
     ci_poll_max_seconds: float = Field(default=30.0, gt=0, description="Longest pause between CI checks.")
+    archive_sweep_interval_seconds: float = Field(default=3600.0, ge=0, description=(
+        "How often the archive deployment deploy.py registers sweeps the sessions of merged or closed pull requests "
+        "(agentic/workflows/archive.py); 0: no schedule, only a `pull_request` `closed` webhook or a manual run."))
 
     # --- the webhook receiver (agentic/triggers, docs/triggers.md) -------------------------------------------
     github_webhook_secret: SecretStr | None = Field(default=None, description=(
@@ -152,6 +155,8 @@ class Settings(BaseSettings):
     triggers_rules_path: Path | None = Field(default=None, description=(
         "Trigger rules (YAML); unset: agentic/triggers/rules.yaml."))
     triggers_deployment: str = "jules-agent-workflow/jules-agent-deployment"
+    triggers_archive_deployment: str = Field(default="jules-archive-merged/jules-archive", description=(
+        "Started by a `pull_request` `closed` delivery: archives the Jules session behind that pull request."))
     triggers_max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger deliveries get 413.")
     triggers_deadline_seconds: float = Field(default=8.0, gt=0, description=(
         "Work done for one delivery before answering (GitHub gives up after 10 s)."))

@@ -179,7 +179,8 @@ def main(
         try:  # Jules' plan quotas as Prefect limits, on every deploy (idempotent)
             console.print(f"[green]✓[/green] queue: {apply_quotas(plan)}")
             if work_pool:
-                deployment_id, state = deploy_to_pool(work_pool, plan)
+                deployment_id, state = deploy_to_pool(work_pool, plan,
+                                                      archive_interval=settings.archive_sweep_interval_seconds)
         except AgenticError as exc:
             raise fail(str(exc)) from None
         if work_pool:
@@ -188,18 +189,29 @@ def main(
                           f"pool {work_pool}; run it with `prefect worker start --pool {work_pool}` on any machine "
                           "with this package")
             return
+        from agentic.workflows import archive
+
+        deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__,
+                                                        concurrency_limit=plan.deployment_concurrency())
+        # The archive sweep beside it (issue #11): a `pull_request` `closed` webhook starts it, and so does its
+        # schedule (ARCHIVE_SWEEP_INTERVAL_SECONDS) for teams without webhooks.
+        sweep = archive.to_deployment(settings.archive_sweep_interval_seconds, tags=DEPLOYMENT_TAGS,
+                                      version=__version__)
+        every = (f"every {settings.archive_sweep_interval_seconds:g} s" if settings.archive_sweep_interval_seconds
+                 else "no schedule")
         if deploy_only:
-            deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS,
-                                                            version=__version__,
-                                                            concurrency_limit=plan.deployment_concurrency())
             deployment_id = deployment.apply()
+            sweep.apply()
             console.print(f"[green]✓[/green] deployment jules-agent-workflow/{DEPLOYMENT_NAME} ({deployment_id}); "
                           "serve it later with this script without --deploy-only")
+            console.print(f"[green]✓[/green] deployment {archive.FLOW_NAME}/{archive.DEPLOYMENT_NAME} ({every})")
             return
-        console.print(f"serving jules-agent-workflow/{DEPLOYMENT_NAME} — Ctrl+C to stop")
+        console.print(f"serving jules-agent-workflow/{DEPLOYMENT_NAME} and {archive.FLOW_NAME}/"
+                      f"{archive.DEPLOYMENT_NAME} ({every}) — Ctrl+C to stop")
+        from prefect import serve
+
         try:
-            jules_agent_workflow.serve(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__,
-                                       global_limit=plan.deployment_concurrency())
+            serve(deployment, sweep, print_starting_message=False)
         except KeyboardInterrupt:
             pass
     console.print("stopped")

@@ -32,8 +32,10 @@ async def aapply_quotas(plan: QuotaPlan) -> str:
     return plan.describe()
 
 
-async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME) -> tuple[str, str]:
-    """Create the process work pool if missing and register the deployment in it; (deployment id, pool state).
+async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME,
+                          archive_interval: float = 0) -> tuple[str, str]:
+    """Create the process work pool if missing and register the deployment in it, and the archive sweep beside it
+    (every `archive_interval` seconds; 0: no schedule); (deployment id, pool state).
 
     The entrypoint is the module path, not a file: a worker imports the installed `agentic` package, so any machine
     with the package installed (and its agentic/.env) can run the flow; nothing is pulled from storage."""
@@ -43,6 +45,7 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
     from prefect.exceptions import ObjectAlreadyExists
 
     from agentic import __version__
+    from agentic.workflows import archive
     from agentic.workflows.jules_workflow import jules_agent_workflow
 
     try:
@@ -56,6 +59,10 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
             name=name, tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool,
             entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=plan.deployment_concurrency())
         deployment_id = await deployment.aapply(work_pool_name=pool)
+        sweep = await archive.archive_merged_sessions.ato_deployment(
+            tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH,
+            **archive.deployment_options(archive_interval))
+        await sweep.aapply(work_pool_name=pool)
     except Exception as exc:  # noqa: BLE001 - a bad pool name, Prefect refusing: one line
         raise DeployError(f"could not deploy to work pool {pool!r}: {type(exc).__name__}: {str(exc)[:300]}") from None
     return str(deployment_id), state
@@ -65,5 +72,6 @@ def apply_quotas(plan: QuotaPlan) -> str:
     return asyncio.run(aapply_quotas(plan))
 
 
-def deploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME) -> tuple[str, str]:
-    return asyncio.run(adeploy_to_pool(pool, plan, name))
+def deploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME,
+                   archive_interval: float = 0) -> tuple[str, str]:
+    return asyncio.run(adeploy_to_pool(pool, plan, name, archive_interval))

@@ -28,6 +28,8 @@ SANDBOX_JULES_GITHUB_TOKEN = "sim-token-jules"  # demo.yaml: jules-sandbox[bot] 
 DEMO_SEED = PACKAGE_DIR / "sandbox" / "demo.yaml"
 # Workflow settings that make a simulated session (tick 0.1 s) run in seconds: tests and benchmarks use these.
 FAST_WORKFLOW = {"poll_min_seconds": "0.2", "poll_max_seconds": "1", "stuck_after_seconds": "6",
+                 # no scheduled archive sweep: a test that closes a PR runs the sweep itself, and expects it to act
+                 "archive_sweep_interval_seconds": "0",
                  "claim_stale_seconds": "4", "quota_retry_seconds": "0.5", "quota_wait_seconds": "60",
                  "session_timeout_seconds": "120"}
 

@@ -4,8 +4,9 @@
     GET  /health                liveness, and whether signatures are checked
 
 One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it
-(resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key. All of it runs before answering, bounded by `deadline_seconds`
-(below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
+(resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key; a closed
+pull request starts the archive sweep of its repository instead. All of it runs before answering, bounded by
+`deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
 nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
 """
 
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentic.triggers.github import GitHub, GitHubUnavailable
-from agentic.triggers.launch import DeploymentNotFound, PrefectUnavailable, idempotency_key, launch
+from agentic.triggers.launch import DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment
 from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
 from agentic.triggers.resume import route_comment
 from agentic.triggers.payloads import IssuesEvent
@@ -45,6 +46,7 @@ class ReceiverConfig:
     secret: str | None           # None only in explicitly unsigned mode
     rules: Rules
     deployment: str = "jules-agent-workflow/jules-agent-deployment"
+    archive_deployment: str = "jules-archive-merged/jules-archive"
     max_body_bytes: int = 1024 * 1024
     deadline_seconds: float = 8.0
     bot_login: str | None = None
@@ -131,6 +133,8 @@ class Receiver:
                     return resumed
             if name == "issues" and isinstance(data, dict) and data.get("action") == "edited":
                 return await self._retriage(data)
+            if name == "pull_request" and isinstance(data, dict) and data.get("action") == "closed":
+                return await self._archive(data)
             decision = match(name, data, self.config.rules, self.config.bot_login)
         except ValidationError as exc:
             return "refused", f"{name} payload lacks fields: {exc.error_count()} errors", 400, {}
@@ -170,6 +174,31 @@ class Receiver:
                           rules=ruleset)
         author = str(((data.get("issue") or {}).get("user") or {}).get("login") or "")
         return await self._start(trigger, check_permission=sender.login.lower() != author.lower())
+
+    async def _archive(self, data: dict) -> tuple[str, str, int, dict]:
+        """`pull_request.closed` (merged or not): Jules can keep pushing to a finished session's branch, so the
+        archive sweep runs for that repository now (agentic/workflows/archive.py). It archives only sessions whose
+        claim names a pull request that is no longer open, so any closed PR may start it: the sweep decides."""
+        full_name = str((data.get("repository") or {}).get("full_name") or "")
+        number = (data.get("pull_request") or {}).get("number")
+        if "/" not in full_name or not isinstance(number, int):
+            return "refused", "pull_request payload lacks repository.full_name or pull_request.number", 400, {}
+        if not self.config.rules.for_repo(full_name).enabled:
+            return "ignored", f"{full_name} is not enabled in the trigger rules", 200, {}
+        key = f"archive:{self.config.api_url.rstrip('/')}/{full_name.lower()}#pull/{number}"
+        try:
+            launched = await launch_deployment(self.prefect, self.config.archive_deployment,
+                                               parameters={"repo": full_name}, tags=["github", "trigger:pull_request",
+                                                                                      f"repo:{full_name.lower()}"],
+                                               key=key)
+        except DeploymentNotFound as exc:  # an older deploy without the sweep: nothing to redeliver for
+            log.warning("pull_request.closed on %s#%d: %s", full_name, number, exc)
+            return "ignored", str(exc), 200, {}
+        extra = {"flow_run_id": launched.flow_run_id, "flow_run_name": launched.flow_run_name, "idempotency_key": key,
+                 "trigger": "archive"}
+        if launched.created:
+            return "accepted", f"pull request #{number} closed: archive sweep started", 202, extra
+        return "duplicate", "the archive sweep for this pull request exists already", 200, extra
 
     async def _start(self, trigger: Trigger, *, check_permission: bool = True) -> tuple[str, str, int, dict]:
         need = trigger.rules.min_permission
@@ -242,5 +271,7 @@ def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigne
     if token is None:
         log.warning("GITHUB_TOKEN is not set: permission checks will fail and every trigger answers 503")
     return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules,
-                          deployment=settings.triggers_deployment, max_body_bytes=settings.triggers_max_body_bytes,
+                          deployment=settings.triggers_deployment,
+                          archive_deployment=settings.triggers_archive_deployment,
+                          max_body_bytes=settings.triggers_max_body_bytes,
                           deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login)

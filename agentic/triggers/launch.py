@@ -47,7 +47,15 @@ class PrefectUnavailable(Exception):
 
 
 async def launch(client: Any, deployment: str, trigger: Trigger, key: str) -> Launched:
-    """Create (or find, by `key`) the flow run of `deployment` ("flow/deployment") for `trigger`.
+    """Create (or find, by `key`) the flow run of `deployment` ("flow/deployment") for `trigger`."""
+    with observability.span("create flow run", **{"issue.url": trigger.issue_url, "prefect.deployment": deployment}):
+        return await launch_deployment(client, deployment, parameters=run_parameters(trigger), tags=run_tags(trigger),
+                                       key=key)
+
+
+async def launch_deployment(client: Any, deployment: str, *, parameters: dict[str, Any], tags: list[str],
+                            key: str) -> Launched:
+    """Create (or find, by `key`) a flow run of `deployment` ("flow/deployment") with `parameters`.
 
     `client` is a PrefectClient. The request is the one `create_flow_run_from_deployment` sends; it is sent
     through `client.request` because only the status says whether the key matched an existing run (200) or a run
@@ -64,13 +72,12 @@ async def launch(client: Any, deployment: str, trigger: Trigger, key: str) -> La
                                  "(run `ibt deploy` or `python agentic/deployment/deploy.py --deploy-only`)") from None
     except (httpx.HTTPError, OSError) as exc:
         raise PrefectUnavailable(f"Prefect: {type(exc).__name__}: {exc}") from None
-    with observability.span("create flow run", **{"issue.url": trigger.issue_url, "prefect.deployment": deployment}):
-        # The run's span continues this trace (docs/going-live.md#observability): no label when nothing is traced.
-        labels = observability.trace_labels()
-        extra = {"labels": labels} if labels else {}
-        body = DeploymentFlowRunCreate(parameters=run_parameters(trigger), state=to_state_create(Scheduled()),
-                                       tags=run_tags(trigger), idempotency_key=key, **extra)
-        return await _create(client, found.id, body)
+    # The run's span continues this trace (docs/going-live.md#observability): no label when nothing is traced.
+    labels = observability.trace_labels()
+    extra = {"labels": labels} if labels else {}
+    body = DeploymentFlowRunCreate(parameters=parameters, state=to_state_create(Scheduled()), tags=tags,
+                                   idempotency_key=key, **extra)
+    return await _create(client, found.id, body)
 
 
 async def _create(client: Any, deployment_id: Any, body: Any) -> Launched:

@@ -26,6 +26,7 @@ from agentic.workflows.hub_tools import HubTools, connect_hub
 from agentic.workflows.issue_ref import IssueRef, parse_issue_url
 
 FLOW_NAME = "jules-archive-merged"
+DEPLOYMENT_NAME = "jules-archive"  # `jules-archive-merged/jules-archive`: deploy.py registers it beside the workflow
 
 
 async def _claims(github_api_url: str, repo: str | None) -> list[str]:
@@ -85,6 +86,21 @@ async def archive_merged_sessions(repo: str | None = None) -> list[dict[str, Any
                             item["pull_request"], "merged" if item["merged"] else "closed")
                 archived.append(item)
     return archived
+
+
+def deployment_options(interval_seconds: float) -> dict[str, Any]:
+    """How the sweep is deployed (served or in a work pool): on an interval (0: none, then only webhooks and manual
+    runs start it), one sweep at a time (`concurrency_limit=1`, ENQUEUE: a burst of closed pull requests queues
+    sweeps instead of racing them)."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    return {"name": DEPLOYMENT_NAME, "interval": interval_seconds or None,
+            "concurrency_limit": ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)}
+
+
+def to_deployment(interval_seconds: float, *, tags: list[str], version: str | None = None) -> Any:
+    """The sweep as a deployment to serve or apply (a sync caller; `deployment_options` for the others)."""
+    return archive_merged_sessions.to_deployment(tags=tags, version=version, **deployment_options(interval_seconds))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -306,3 +306,44 @@ async def test_an_edit_on_a_needs_info_issue_retriages_it(world, deployment_id):
     assert (answer["status"], answer["trigger"]) == ("accepted", "edit"), answer
     [run] = await world.runs(deployment_id, {"html_url": issue["html_url"]})
     assert run.parameters["requested_by"] == "mallory" and "trigger:issues.edited" in run.tags
+
+
+@pytest.fixture(scope="session")
+def archive_deployment_id(prefect_api_url):
+    """The archive sweep as deploy.py registers it beside the workflow (no schedule here), served by nobody."""
+    from agentic.workflows import archive
+
+    return archive.to_deployment(0, tags=["jules"]).apply()
+
+
+async def test_a_closed_pull_request_starts_one_archive_sweep_of_its_repository(world, archive_deployment_id):
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    agent = world.as_user("agent")
+    main = (await world.github.get(f"{REPO}/git/ref/heads/main", headers=agent)).json()["object"]["sha"]
+    branch = f"fix-{next(_numbers)}"
+    (await world.github.post(f"{REPO}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": main},
+                             headers=agent)).raise_for_status()
+    (await world.github.put(f"{REPO}/contents/NOTES.md", headers=agent, json={
+        "message": "notes", "content": "bm90ZXMK", "branch": branch})).raise_for_status()
+    pull = (await world.github.post(f"{REPO}/pulls", headers=agent, json={
+        "title": "Strip trailing dashes", "head": branch, "base": "main"})).json()
+    assert (await world.settle("pull_request"))["reason"] == "pull_request.opened is not a trigger"
+
+    await world.github.patch(f"{REPO}/pulls/{pull['number']}", json={"state": "closed"}, headers=agent)
+    answer = await world.settle("pull_request")
+    assert (answer["code"], answer["status"], answer["trigger"]) == (202, "accepted", "archive"), answer
+    # Reopened and closed again: a new delivery, the same pull request, so the same sweep (its session is archived).
+    await world.github.patch(f"{REPO}/pulls/{pull['number']}", json={"state": "open"}, headers=agent)
+    await world.github.patch(f"{REPO}/pulls/{pull['number']}", json={"state": "closed"}, headers=agent)
+    again = await world.settle("pull_request")
+    assert (again["status"], again["flow_run_id"]) == ("duplicate", answer["flow_run_id"]), again
+    async with get_client() as client:
+        runs = await client.read_flow_runs(deployment_filter=DeploymentFilter(
+            id=DeploymentFilterId(any_=[archive_deployment_id])))
+        mine = [r for r in runs if r.idempotency_key == answer["idempotency_key"]]
+        assert [r.parameters for r in mine] == [{"repo": "acme/widgets"}]
+        assert "trigger:pull_request" in mine[0].tags
+        for run in mine:  # nothing may be left scheduled for a later test that serves the sweep
+            await client.delete_flow_run(run.id)

@@ -53,8 +53,17 @@ def test_missing_key_is_one_line_and_changes_nothing(sandbox, prefect_api_url):
 
 def test_deploy_only_preloads_servers_and_registers_the_deployment(sandbox, prefect_api_url):
     proc = deploy("--mcp-hub-url", sandbox.hub_url, "--prefect-api-url", prefect_api_url, "--deploy-only",
-                  env={k: v for k, v in sandbox.env.items() if k != "MCP_SERVER_URL"})
+                  env={**{k: v for k, v in sandbox.env.items() if k != "MCP_SERVER_URL"},
+                       "ARCHIVE_SWEEP_INTERVAL_SECONDS": "900"})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # The archive sweep beside it: on its schedule, one at a time; deleted again so no later test serves a due run.
+    sweep = httpx.get(f"{prefect_api_url}/deployments/name/jules-archive-merged/jules-archive").json()
+    try:
+        assert [s["schedule"]["interval"] for s in sweep["schedules"]] == [900.0], sweep["schedules"]
+        assert sweep["global_concurrency_limit"]["limit"] == 1, sweep
+        assert "jules-archive-merged/jules-archive (every 900 s)" in proc.stderr  # the console writes to stderr
+    finally:
+        httpx.delete(f"{prefect_api_url}/deployments/{sweep['id']}").raise_for_status()
     servers = httpx.get(f"{sandbox.hub_url}/api/servers").json()["data"]
     assert {s["name"]: s["status"] for s in servers} == {"github": "connected", "github-rest": "connected",
                                                          "jules": "connected"}
