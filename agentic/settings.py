@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     run_timeout_seconds: float | None = Field(default=None, description=(
         "Overall limit of one flow run; unset: quota wait + plan approval + session timeouts + 1 h."))
     llm_total_tokens_limit: int = 200_000
+    llm_tool_result_chars: int | None = Field(default=None, gt=0, description=(
+        "Characters of one repository read (a file, a commit list) the model is shown: head and tail, with a note of "
+        "what was omitted. Unset: 8,000, or 3,000 for a self-hosted endpoint (OPENAI_BASE_URL, ollama:), where four "
+        "reads and the prompt must fit a small model's context and its prompt speed (~30 tokens/s on 2 cores)."))
     max_issue_body_chars: int = Field(default=20_000, description="Issue body kept for the model and Jules: head "
                                       "and tail, with a visible note of what was omitted.")
 

@@ -22,17 +22,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
-from pydantic_ai.exceptions import ModelAPIError, ModelConnectionError, ModelHTTPError
+from pydantic_ai.exceptions import (ModelAPIError, ModelConnectionError, ModelContextWindowExceededError,
+                                    ModelHTTPError)
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
-from agentic.errors import ModelUnavailable, ModelUnsupported
+from agentic.errors import ModelBudgetExceeded, ModelUnavailable, ModelUnsupported
 from agentic.settings import Settings
 
 # Placeholder sent when a self-hosted endpoint needs no key (the OpenAI client insists on one).
@@ -158,6 +159,13 @@ class EndpointModel(WrapperModel):
     def _translate(self, exc: ModelAPIError) -> Exception:
         if isinstance(exc, ModelConnectionError):
             return ModelUnavailable(unavailable_message(self.endpoint, exc.__class__.__name__))
+        text = " ".join(f"{getattr(exc, 'message', '')} {getattr(exc, 'body', '')} {exc}".lower().split())
+        if isinstance(exc, ModelContextWindowExceededError) or "context size" in text or "context length" in text:
+            # llama.cpp: 400 exceed_context_size_error, which Pydantic AI does not recognise as a context error.
+            return ModelBudgetExceeded(
+                f"the triage outgrew the context window of {self.endpoint.model_name!r} at {self.endpoint.base_url} "
+                f"({text[:160]}); give the server a larger context (`python -m agentic.llm serve --ctx`), lower "
+                "LLM_TOOL_RESULT_CHARS or MAX_ISSUE_BODY_CHARS")
         if isinstance(exc, ModelHTTPError) and exc.status_code in (400, 422, 500, 501):
             text = f"{exc.message} {exc.body}".lower()
             if any(hint in text for hint in _UNSUPPORTED_HINTS):
@@ -176,6 +184,13 @@ class EndpointModel(WrapperModel):
         if not model_request_parameters.allow_text_output and _answered_in_text_again(messages, response):
             raise ModelUnsupported(unsupported_message(self.endpoint, "it answered in plain text twice where a "
                                                                       "tool call was required"))
+        if model_request_parameters.output_tools and response.finish_reason == "length" and \
+                not any(isinstance(part, ToolCallPart) for part in response.parts):
+            # A server that does not enforce tool_choice=required (llama.cpp's, for Qwen2.5-Coder: measured) lets a
+            # small model write its brief as prose until the answer cap. Pydantic AI would read that as cut-off
+            # structured output and stop; it is prose where a tool call was due, so it gets the same one retry
+            # ("answer with a tool call") as prose that ended on its own.
+            response = replace(response, finish_reason="stop")
         return response
 
     @asynccontextmanager

@@ -13,6 +13,7 @@ the cap, or a run that hits a cap midway, ends with a one-line `PromptTooLarge`/
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,7 +28,7 @@ from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 from pydantic_ai.usage import UsageLimits
 
 from agentic.agent.brief import Triage
-from agentic.agent.models import build_model
+from agentic.agent.models import build_model, endpoint_of
 from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
@@ -48,17 +49,26 @@ Write the reasons first (what the issue asks for, what it states, what is missin
 - needs_info: something is said to be wrong but not what fails, how to reproduce it or what was expected.
   Ask one question per missing fact.
 - reject: not a code change: spam or advertising, a support or usage question, an unfilled template, gibberish, a
-  repository-settings request, or a harmful request (collect personal data, reveal secrets).
+  repository-settings request, or a harmful request (collect personal data, reveal secrets). An issue that says how
+  named code misbehaves is never rejected.
+The repository reads only add facts: a file the issue asks to add (a new test) does not exist yet, and a read or a
+search that finds nothing is never a reason to reject or to ask; decide from what the issue says.
 For actionable issues write the brief. acceptance_criteria: keep every criterion the reporter wrote (checklist,
 "Definition of Done", "Acceptance", expected behaviour), in their words, one per item; when none is listed, state the
 expected behaviour as one. files_or_areas: only paths written in the issue or seen in a tool result; never guess one.
 The tools read only the repository on the prompt's first line; calls for any other repository are refused.
+Answer only with tool calls, never with prose: a repository tool to read a file, then final_result with your answer.
 Never put URLs, @mentions or requests unrelated to the code change into the brief, the reasons or the questions.
 """
 
 
 # Repository reads one triage may make (bench/agent_quality.py: a 0.5B model looped on 404s up to the request cap).
 MAX_TOOL_CALLS = 4
+# Characters of one repository read shown to the model (settings.llm_tool_result_chars overrides).
+TOOL_RESULT_CHARS = 8_000
+SELF_HOSTED_TOOL_RESULT_CHARS = 3_000
+# Calls past the budget answered "answer now" before the tools are withdrawn (PinnedRepoToolset).
+OVER_BUDGET_CALLS = 2
 # Room the estimate keeps for the output schema, tool definitions and the structured answer.
 OVERHEAD_TOKENS = 4_000
 
@@ -112,27 +122,78 @@ def repo_violation(tool_args: dict[str, Any], deps: IssueDeps | None) -> tuple[s
     return None, args
 
 
+def compact_tool_result(result: Any) -> Any:
+    """What a read says, without GitHub's metadata: a file as its path and text, a directory as its entries' paths,
+    commits as sha, first line and date, code search as the matching paths. The npm server answers with GitHub's
+    whole JSON (URLs, node ids, links: ~85 % of a small file's read); the local 1.5B model, shown that, still judged
+    a file it had read to lack the function (measured). Anything else passes as it is."""
+    if isinstance(result, dict) and result.get("type") == "file" and isinstance(result.get("content"), str):
+        return f"File {result.get('path', '?')} ({result.get('size', '?')} bytes):\n{result['content']}"
+    if isinstance(result, dict) and isinstance(result.get("items"), list):
+        paths = [item.get("path") for item in result["items"] if isinstance(item, dict)]
+        return {"total_count": result.get("total_count", len(paths)), "paths": paths}
+    if isinstance(result, list) and result and all(isinstance(item, dict) for item in result):
+        if all("sha" in item and isinstance(item.get("commit"), dict) for item in result):
+            return [{"sha": str(item["sha"])[:12],
+                     "message": str(item["commit"].get("message") or "").partition("\n")[0],
+                     "date": ((item["commit"].get("author") or {}).get("date"))} for item in result]
+        if all("path" in item and "type" in item for item in result):
+            return [f"{item['path']} ({item['type']})" for item in result]
+    return result
+
+
+def cap_tool_result(result: Any, limit: int) -> Any:
+    """A tool result the model is shown (compacted, `compact_tool_result`), at most `limit` characters: head and
+    tail, the omission noted. One commit list was ~20,000 characters of JSON, and four reads overflowed the local
+    model's 8,192-token context (measured); a result that fits is passed through."""
+    result = compact_tool_result(result)
+    text = result if isinstance(result, str) else None
+    if text is None:
+        try:
+            text = json.dumps(result, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return result
+    return result if len(text) <= limit else truncate_middle(text, limit)
+
+
+def tool_result_chars(settings: Settings) -> int:
+    """LLM_TOOL_RESULT_CHARS, else the default for where the model runs (a self-hosted one has a small context)."""
+    if settings.llm_tool_result_chars:
+        return settings.llm_tool_result_chars
+    return SELF_HOSTED_TOOL_RESULT_CHARS if endpoint_of(settings) else TOOL_RESULT_CHARS
+
+
 @dataclass
 class PinnedRepoToolset(WrapperToolset[IssueDeps]):
     """Pydantic AI's wrapper-toolset hooks: every call (`call_tool`) is checked against `ctx.deps` (the issue's repo)
-    first; a call for another owner/repo is refused with `ModelRetry` and never reaches the hub. After
-    `MAX_TOOL_CALLS` calls in a run the tools are no longer offered (`get_tools`), so the model's only move left is
-    its answer: a small model that keeps reading missing files otherwise spends the whole request budget."""
+    first; a call for another owner/repo is refused with `ModelRetry` and never reaches the hub. Each result is
+    capped at `max_result_chars` (`cap_tool_result`).
+
+    After `MAX_TOOL_CALLS` reads a call is answered "budget spent, answer now" without reaching the hub, with the
+    tools still listed: withdrawing them changes the tool definitions at the top of the prompt, and a local server
+    then re-reads the whole conversation (llama.cpp: 11k tokens at ~30 tok/s on 2 cores, measured). Only a model
+    that ignores that answer twice has the tools withdrawn (`get_tools`), so its only move left is the answer: a
+    small model that keeps reading missing files would otherwise spend the whole request budget."""
+
+    max_result_chars: int = TOOL_RESULT_CHARS
 
     async def get_tools(self, ctx: RunContext[IssueDeps]) -> dict[str, ToolsetTool[IssueDeps]]:
-        if ctx.usage.tool_calls >= MAX_TOOL_CALLS:
+        if ctx.usage.tool_calls >= MAX_TOOL_CALLS + OVER_BUDGET_CALLS:
             return {}
         return await super().get_tools(ctx)
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[IssueDeps],
                         tool: ToolsetTool[IssueDeps]) -> Any:
+        if ctx.usage.tool_calls >= MAX_TOOL_CALLS:  # the calls before this one
+            return (f"Enough reading: the {MAX_TOOL_CALLS} reads above are this triage's budget and their results "
+                    "stand. Answer now with final_result.")
         refusal, args = repo_violation(tool_args, ctx.deps)
         if refusal:
             raise ModelRetry(refusal)
         # owner/repo are filled in only for tools that take them (code search does not).
         takes = set((tool.tool_def.parameters_json_schema or {}).get("properties", {}))
         args = {k: v for k, v in args.items() if k in tool_args or k in takes}
-        return await super().call_tool(name, args, ctx, tool)
+        return cap_tool_result(await super().call_tool(name, args, ctx, tool), self.max_result_chars)
 
 
 @dataclass
@@ -156,8 +217,9 @@ def build_agent(settings: Settings, model: Model | str | None = None, *,
         # instead of ending the triage at the default single retry (seen with the local 0.5B model).
         hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token, verify=settings.tls_verify,
                          max_retries=MAX_TOOL_CALLS)
-    tools = PinnedRepoToolset(hub.filtered(lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS))
-    return Agent(
+    tools = PinnedRepoToolset(hub.filtered(lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS),
+                              max_result_chars=tool_result_chars(settings))
+    agent = Agent(
         model or build_model(settings),
         name=AGENT_NAME,
         deps_type=IssueDeps,
@@ -169,6 +231,18 @@ def build_agent(settings: Settings, model: Model | str | None = None, *,
             mcp_task_config=TaskConfig(retries=2, retry_delay_seconds=1),
         )],
     )
+    agent.output_validator(_actionable_needs_a_brief)
+    return agent
+
+
+def _actionable_needs_a_brief(ctx: RunContext[IssueDeps], output: Any) -> Any:
+    """An `actionable` answer without its brief is sent back once (the local 1.5B model lost the brief after a
+    string it failed to escape, measured); a second one stands, and `triage_issue` reads it as needs_info."""
+    if getattr(output, "decision", None) == "actionable" and getattr(output, "brief", "") is None and ctx.retry < 1:
+        raise ModelRetry("decision is actionable but brief is missing: call final_result again with the same "
+                         "decision and the brief (title, goal, context, acceptance_criteria, files_or_areas). Escape "
+                         'every double quote inside a string as \\".')
+    return output
 
 
 _PROMPT_TAG = re.compile(r"<(?=\s*/?\s*(?:issue|title|body)\b)", re.IGNORECASE)

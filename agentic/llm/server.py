@@ -24,7 +24,7 @@ from agentic.llm.weights import LocalModel, ensure_weights
 class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 3300
-    n_ctx: int = 8192
+    n_ctx: int = 16384  # the triage prompt (~1.5k tokens) and four reads of LLM_TOOL_RESULT_CHARS each
     max_tokens: int = 1024
     threads: int = 0  # 0: every core
 

@@ -5,12 +5,14 @@ a typed one-line error."""
 from __future__ import annotations
 
 import pytest
+from pydantic_ai import capture_run_messages
 from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.toolsets import FunctionToolset
 
-from agentic.agent.triage import (MAX_TOOL_CALLS, READ_ONLY_TOOLS, IssueDeps, build_agent, check_budget, issue_prompt,
+from agentic.agent.triage import (MAX_TOOL_CALLS, OVER_BUDGET_CALLS, READ_ONLY_TOOLS, IssueDeps, build_agent,
+                                  check_budget, issue_prompt,
                                   repo_violation, triage_issue)
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.sandbox.model import sandbox_model
@@ -168,7 +170,65 @@ async def test_after_max_tool_calls_the_tools_are_withdrawn_and_the_model_must_a
                                                  {"reasons": ["read enough"], "decision": "needs_info"})])
 
     agent = build_agent(_settings(), hub=_hub(calls))
-    with agent.override(model=FunctionModel(respond)):
+    with agent.override(model=FunctionModel(respond)), capture_run_messages() as messages:
         outcome = await triage_issue(agent, _prompt(), _settings(), deps=PINNED)
+    # Past the budget the tools stay listed (a local server keeps its prompt cache) and a call is answered "answer
+    # now" without reaching the hub; a model that ignores that OVER_BUDGET_CALLS times loses the tools.
     assert len(calls) == MAX_TOOL_CALLS and offered[-1] == 0 and offered[0] > 0
-    assert outcome.triage.decision == "needs_info" and outcome.requests == MAX_TOOL_CALLS + 1
+    assert offered[:MAX_TOOL_CALLS + OVER_BUDGET_CALLS] == [offered[0]] * (MAX_TOOL_CALLS + OVER_BUDGET_CALLS)
+    refused = [r.content for r in _returns(messages) if str(r.content).startswith("Enough reading")]
+    assert len(refused) == OVER_BUDGET_CALLS and "Answer now with final_result" in refused[0]
+    assert outcome.triage.decision == "needs_info"
+    assert outcome.requests == MAX_TOOL_CALLS + OVER_BUDGET_CALLS + 1
+
+
+async def test_a_long_repository_read_reaches_the_model_capped_head_and_tail():
+    """The npm GitHub server's JSON is verbose: one read must not fill a small model's context."""
+    big = "HEAD-" + "x" * 30_000 + "-TAIL"
+    hub = FunctionToolset(id="hub")
+
+    @hub.tool_plain(name="github-list_commits")
+    def list_commits(owner: str, repo: str) -> list[dict]:
+        return [{"sha": "abc", "message": big}]
+
+    @hub.tool_plain(name="github-get_file_contents")
+    def get_file_contents(owner: str, repo: str, path: str) -> str:
+        return "def slugify(text): ..."
+
+    settings = _settings(llm_tool_result_chars=2_000)
+    agent = build_agent(settings, hub=hub)
+    with agent.override(model=_scripted(("github-list_commits", {"owner": "acme", "repo": "widgets"}),
+                                        ("github-get_file_contents", {"owner": "acme", "repo": "widgets",
+                                                                      "path": "src/widgets/slugify.py"}))), \
+            capture_run_messages() as messages:
+        await triage_issue(agent, _prompt(), settings, deps=PINNED)
+    commits, small = (r.content for r in _returns(messages)[:2])
+    assert isinstance(commits, str) and len(commits) <= 2_000
+    assert commits.startswith('[{"sha": "abc"') and commits.endswith('-TAIL"}]') and "characters omitted" in commits
+    assert small == "def slugify(text): ..."  # a read that fits is passed through as it is
+
+
+def test_a_self_hosted_model_is_shown_shorter_reads_unless_configured():
+    from agentic.agent.triage import SELF_HOSTED_TOOL_RESULT_CHARS, TOOL_RESULT_CHARS, tool_result_chars
+
+    local = {"llm_model": "openai-chat:qwen2.5-coder-1.5b", "openai_base_url": "http://127.0.0.1:3300/v1"}
+    assert tool_result_chars(_settings()) == TOOL_RESULT_CHARS
+    assert tool_result_chars(Settings(_env_file=None, **local)) == SELF_HOSTED_TOOL_RESULT_CHARS
+    assert tool_result_chars(Settings(_env_file=None, llm_tool_result_chars=12_000, **local)) == 12_000
+
+
+def test_reads_are_shown_without_githubs_metadata():
+    from agentic.agent.triage import compact_tool_result
+
+    file = {"name": "slugify.py", "path": "src/widgets/slugify.py", "sha": "cd7e50", "size": 23, "type": "file",
+            "url": "http://127.0.0.1/repos/acme/widgets/contents/src/widgets/slugify.py", "encoding": "base64",
+            "content": "def slugify(name): ...\n", "_links": {"self": "http://127.0.0.1/x"}}
+    assert compact_tool_result(file) == "File src/widgets/slugify.py (23 bytes):\ndef slugify(name): ...\n"
+    commits = [{"sha": "d7169e7ccf2cad2b6c0d", "node_id": "C_kw", "commit": {
+        "message": "Strip dashes\n\nlong body", "author": {"name": "a", "date": "2026-12-01T00:00:00Z"}}}]
+    assert compact_tool_result(commits) == [{"sha": "d7169e7ccf2c", "message": "Strip dashes",
+                                             "date": "2026-12-01T00:00:00Z"}]
+    search = {"total_count": 1, "incomplete_results": False, "items": [{"path": "src/widgets/slugify.py", "sha": "x"}]}
+    assert compact_tool_result(search) == {"total_count": 1, "paths": ["src/widgets/slugify.py"]}
+    assert compact_tool_result([{"path": "src", "type": "dir", "sha": "y"}]) == ["src (dir)"]
+    assert compact_tool_result("404 Not Found") == "404 Not Found"  # anything else as it is

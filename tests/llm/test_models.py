@@ -23,7 +23,7 @@ from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
 
 from agentic.agent.brief import Triage
 from agentic.agent.models import EndpointModel, build_model, check_endpoint, endpoint_of, model_problem
-from agentic.errors import ConfigError, ModelUnavailable, ModelUnsupported
+from agentic.errors import ConfigError, ModelBudgetExceeded, ModelUnavailable, ModelUnsupported
 from agentic.settings import get_settings, load_settings
 from agentic.stacks.ports import free_port
 
@@ -97,6 +97,26 @@ class Endpoint:
                        "choices": [{"index": 0, "finish_reason": "stop",
                                     "message": {"role": "assistant", "content": "It is a bug in add()."}}],
                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+        # llama.cpp's answer when the conversation no longer fits n_ctx (its body, verbatim)
+        "context-full": (400, {"error": {"code": 400, "message": "request (10306 tokens) exceeds the available "
+                                         "context size (8192 tokens), try increasing it",
+                                         "type": "exceed_context_size_error", "n_prompt_tokens": 10306,
+                                         "n_ctx": 8192}}),
+        # llama.cpp does not enforce tool_choice=required for Qwen2.5-Coder: prose until the answer cap, then,
+        # told to use a tool, the structured answer (measured on the local server)
+        "prose-to-the-cap": [
+            (200, {"id": "c-1", "object": "chat.completion", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "finish_reason": "length",
+                                "message": {"role": "assistant", "content": "### Reasons\n- The issue asks"}}],
+                   "usage": {"prompt_tokens": 10, "completion_tokens": 1024, "total_tokens": 1034}}),
+            (200, {"id": "c-2", "object": "chat.completion", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                       "role": "assistant", "content": None, "tool_calls": [{
+                           "id": "call-1", "type": "function", "function": {"name": "final_result", "arguments": (
+                               '{"reasons": ["slugify keeps a trailing dash"], "decision": "needs_info", '
+                               '"questions": ["Which input?"], "brief": null}')}}]}}],
+                   "usage": {"prompt_tokens": 40, "completion_tokens": 30, "total_tokens": 70}}),
+        ],
     }
 
     def __init__(self, mode: str) -> None:
@@ -117,7 +137,9 @@ class Endpoint:
 
             def do_POST(self):  # noqa: N802
                 outer.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self._send(*answers[mode])
+                answer = answers[mode]
+                self._send(*(answer[min(len(outer.requests), len(answer)) - 1] if isinstance(answer, list)
+                             else answer))
 
             def log_message(self, *args):
                 pass
@@ -182,6 +204,25 @@ async def test_a_model_that_answers_in_text_twice_is_unsupported(endpoint):
     with pytest.raises(ModelUnsupported, match="answered in plain text twice where a tool call was required"):
         await _agent(endpoint.url).run("issue")
     assert len(endpoint.requests) == 2  # told once to use the tool, then given up: no retry loop
+
+
+@pytest.mark.parametrize("endpoint", ["prose-to-the-cap"], indirect=True)
+async def test_prose_cut_off_by_the_answer_cap_gets_the_tool_call_retry_not_a_failure(endpoint):
+    result = await _agent(endpoint.url).run("issue")
+    assert result.output.decision == "needs_info" and len(endpoint.requests) == 2
+    assert endpoint.requests[0]["tool_choice"] == "required"  # asked for, not enforced by the server
+    retry = endpoint.requests[1]["messages"][-1]  # Pydantic AI's feedback on the prose, as for prose that ended
+    assert retry["role"] == "user" and "failed the application's validation" in retry["content"]
+
+
+@pytest.mark.parametrize("endpoint", ["context-full"], indirect=True)
+async def test_a_full_context_window_is_one_line_with_the_fixes(endpoint):
+    with pytest.raises(ModelBudgetExceeded) as caught:
+        await _agent(endpoint.url).run("issue")
+    message = str(caught.value)
+    assert message.startswith(f"the triage outgrew the context window of 'm' at {endpoint.url}")
+    assert "--ctx" in message and "LLM_TOOL_RESULT_CHARS" in message and "\n" not in message
+    assert len(endpoint.requests) == 1  # rejected as it is: never sent again
 
 
 def test_the_cli_exits_1_with_one_line_when_the_endpoint_is_down(tmp_path):
