@@ -295,19 +295,19 @@ def _off_repo(calls: list[dict], repo: str) -> int:
 
 
 def resolve_model(settings, base_url: str | None, model_name: str | None):
-    """`--base-url`: an OpenAI-compatible server (the local llama.cpp one); else the model LLM_MODEL names."""
-    if base_url:
-        from pydantic_ai.models.openai import OpenAIChatModel
-        from pydantic_ai.providers.openai import OpenAIProvider
+    """The model the product builds for `settings` (`--base-url`/`--model` become LLM_MODEL=openai-chat:NAME and
+    OPENAI_BASE_URL, so a local server gets the product's endpoint handling and read caps)."""
+    from agentic.agent.models import build_model
 
-        # Greedy and bounded: the same issue gets the same answer, and a rambling small model stops.
-        return OpenAIChatModel(model_name or "local", provider=OpenAIProvider(base_url=base_url, api_key="local"),
-                               settings={"temperature": 0.0, "max_tokens": 800})
-    try:
-        from agentic.agent.models import build_model  # where issue #12 item 3 moves it
-    except ImportError:
-        from agentic.agent.triage import build_model
     return build_model(settings)
+
+
+def bench_settings(base_url: str | None, model_name: str | None):
+    from agentic.settings import Settings
+
+    if base_url:
+        return Settings(llm_model=f"openai-chat:{model_name or 'local'}", openai_base_url=base_url)
+    return Settings()
 
 
 async def run_one(issue: dict, variant: str, settings, model) -> IssueResult:
@@ -379,8 +379,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write per-issue results and summaries here")
     args = parser.parse_args(argv)
 
-    from agentic.settings import Settings
-
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if bad := [v for v in variants if v not in ("improved", "baseline")]:
         parser.error(f"unknown variant(s): {', '.join(bad)}")
@@ -392,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         issues = stratified(issues)
     if args.limit:
         issues = issues[:args.limit]
-    settings = Settings()
+    settings = bench_settings(args.base_url, args.model)
     model = resolve_model(settings, args.base_url, args.model)
     model_label = args.model or getattr(model, "model_name", None) or str(model)
     print(f"model: {model_label} ({args.base_url or 'LLM_MODEL=' + settings.llm_model}); {len(issues)} issues; "

@@ -87,7 +87,7 @@ async def test_the_sandbox_issue_reaches_a_pull_request_through_the_local_model(
         comments = gh.get(f"/repos/acme/widgets/issues/{number}/comments", params={"per_page": 100}).json()
     (status,) = [c["body"] for c in comments if c["body"].startswith(status_marker(f"acme/widgets#{number}"))]
     assert "not priced" in status
-    # The label is the model's judgment (1 in 3 runs actionable with this 1.5B model, docs/benchmarks.md): the
+    # The label is the model's judgment (actionable in 1 of 7 runs with this 1.5B model, docs/benchmarks.md): the
     # verdict is asserted to be acted on, whichever it is.
     sessions = [s for s in httpx.get(sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/sessions",
                                      timeout=10).json()["sessions"] if f"acme/widgets#{number}@" in (s.get("prompt") or "")]
