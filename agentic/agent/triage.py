@@ -231,17 +231,26 @@ def build_agent(settings: Settings, model: Model | str | None = None, *,
             mcp_task_config=TaskConfig(retries=2, retry_delay_seconds=1),
         )],
     )
-    agent.output_validator(_actionable_needs_a_brief)
+    agent.output_validator(_answer_holds_together)
     return agent
 
 
-def _actionable_needs_a_brief(ctx: RunContext[IssueDeps], output: Any) -> Any:
-    """An `actionable` answer without its brief is sent back once (the local 1.5B model lost the brief after a
-    string it failed to escape, measured); a second one stands, and `triage_issue` reads it as needs_info."""
-    if getattr(output, "decision", None) == "actionable" and getattr(output, "brief", "") is None and ctx.retry < 1:
+def _answer_holds_together(ctx: RunContext[IssueDeps], output: Any) -> Any:
+    """An answer that does not hold together is sent back once; a second one stands (`triage_issue` reads an
+    actionable one without a brief as needs_info). Both cases measured with the local 1.5B model:
+    - `actionable` without its brief: it lost the brief after a string it failed to escape;
+    - no reasons: after its first answer was cut off, it answered `{"reasons": [""], "decision": "reject"}` to an
+      issue it had just judged actionable."""
+    if ctx.retry >= 1:
+        return output
+    if getattr(output, "decision", None) == "actionable" and getattr(output, "brief", "") is None:
         raise ModelRetry("decision is actionable but brief is missing: call final_result again with the same "
                          "decision and the brief (title, goal, context, acceptance_criteria, files_or_areas). Escape "
                          'every double quote inside a string as \\".')
+    if not getattr(output, "reasons", True):
+        raise ModelRetry("reasons is empty: call final_result again, first the reasons (what the issue asks for, "
+                         "what it states, what is missing), then the decision that follows from them. Write each "
+                         "list item once.")
     return output
 
 

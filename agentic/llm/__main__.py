@@ -39,7 +39,7 @@ def serve_command(model: ModelOpt = None, cache_dir: CacheOpt = None,
                   port: Annotated[int, typer.Option(min=1, max=65535)] = 3300,
                   ctx: Annotated[int, typer.Option(help="Context window in tokens (four capped repository reads and "
                                                          "the prompt need ~14k).")] = 16384,
-                  max_tokens: Annotated[int, typer.Option(help="Cap on one answer's tokens.")] = 1024,
+                  max_tokens: Annotated[int, typer.Option(help="Cap on one answer's tokens.")] = 2048,
                   threads: Annotated[int, typer.Option(help="CPU threads (0: every core).")] = 0) -> None:
     """Serve the local model on an OpenAI-compatible API until SIGTERM/Ctrl+C (weights fetched and checked first)."""
     try:

@@ -25,7 +25,7 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 3300
     n_ctx: int = 16384  # the triage prompt (~1.5k tokens) and four reads of LLM_TOOL_RESULT_CHARS each
-    max_tokens: int = 1024
+    max_tokens: int = 2048  # room for every field of the brief at its schema bound (agent/brief.py)
     threads: int = 0  # 0: every core
 
 

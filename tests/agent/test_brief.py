@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from agentic.agent.brief import (DATA_RULE, FENCE_CLOSE, FENCE_OPEN, ITEM_CHARS, MAX_ITEMS, Brief, Triage,
-                                 render_prompt, render_reply, session_title)
+from agentic.agent.brief import (CONTEXT_CHARS, DATA_RULE, FENCE_CLOSE, FENCE_OPEN, GOAL_CHARS, ITEM_CHARS,
+                                  MAX_CRITERIA, MAX_REASONS, Brief, Triage,
+                                  render_prompt, render_reply, session_title)
 
 NONCE = "0123456789abcdef"
 URL = "https://github.com/acme/widgets/issues/7"
@@ -101,11 +102,19 @@ def test_the_body_is_capped_with_head_and_tail():
 
 def test_model_output_fields_are_capped_at_validation():
     huge = "@org/team ping " * 4_000  # ~60 KB
-    triage = Triage(decision="needs_info", reasons=[huge] * 100, questions=[huge])
-    assert len(triage.reasons) == MAX_ITEMS and all(len(r) <= ITEM_CHARS for r in triage.reasons)
+    triage = Triage(decision="needs_info", reasons=[f"{i} {huge}" for i in range(100)], questions=[huge])
+    assert len(triage.reasons) == MAX_REASONS and all(len(r) <= ITEM_CHARS for r in triage.reasons)
     assert len(triage.questions[0]) <= 500
-    brief = _brief(title=huge, goal=huge, context=huge)
-    assert len(brief.title) <= 120 and len(brief.goal) <= 2_000 and len(brief.context) <= 4_000
+    brief = _brief(title=huge, goal=huge, context=huge, acceptance_criteria=[f"{i} {huge}" for i in range(100)])
+    assert len(brief.title) <= 120 and len(brief.goal) <= GOAL_CHARS and len(brief.context) <= CONTEXT_CHARS
+    assert len(brief.acceptance_criteria) == MAX_CRITERIA
+
+
+def test_an_item_written_again_is_kept_once():
+    """The local 1.5B model wrote one criterion again and again (measured): each is kept once, in order."""
+    brief = _brief(acceptance_criteria=["Returns 'hi'", "no trailing dash", "returns  'HI'", "Returns 'hi'", ""])
+    assert brief.acceptance_criteria == ["Returns 'hi'", "no trailing dash"]
+    assert Triage(decision="reject", reasons=["spam", " spam ", "Spam"]).reasons == ["spam"]
 
 
 def test_relayed_replies_are_fenced_data_too():

@@ -232,3 +232,54 @@ def test_reads_are_shown_without_githubs_metadata():
     assert compact_tool_result(search) == {"total_count": 1, "paths": ["src/widgets/slugify.py"]}
     assert compact_tool_result([{"path": "src", "type": "dir", "sha": "y"}]) == ["src (dir)"]
     assert compact_tool_result("404 Not Found") == "404 Not Found"  # anything else as it is
+
+
+def _answers(*answers: dict, seen: list | None = None) -> FunctionModel:
+    """A model that answers `final_result` with each of `answers` in turn (no reads); `seen`: the output tools'
+    JSON schemas it was given."""
+    def respond(messages, info: AgentInfo) -> ModelResponse:
+        if seen is not None:
+            seen.append(info.output_tools[0].parameters_json_schema)
+        given = sum(isinstance(p, ModelResponse) for p in messages)
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, answers[min(given, len(answers) - 1)])])
+
+    return FunctionModel(respond)
+
+
+@pytest.mark.parametrize("first, retry_says", [
+    # Measured with the local 1.5B model after its first answer was cut off.
+    ({"reasons": [""], "decision": "reject"}, "reasons is empty"),
+    ({"reasons": ["a bug"], "decision": "actionable"}, "brief is missing"),
+])
+async def test_an_answer_that_does_not_hold_together_is_sent_back_once(first, retry_says):
+    good = {"reasons": ["slugify leaves a dash", "expected output given"], "decision": "actionable",
+            "brief": {"title": "Strip dashes", "goal": "g", "context": "c", "acceptance_criteria": ["no dash"]}}
+    agent = build_agent(_settings(), hub=_hub([]))
+    with agent.override(model=_answers(first, good)), capture_run_messages() as messages:
+        outcome = await triage_issue(agent, _prompt(), _settings(), deps=PINNED)
+    assert outcome.triage.decision == "actionable" and outcome.requests == 2
+    sent_back = [r.content for r in _returns(messages) if r.content != "Final result processed."]
+    assert len(sent_back) == 1 and retry_says in str(sent_back[0])
+    # A second answer like the first one stands: one retry, not a loop.
+    agent = build_agent(_settings(), hub=_hub([]))
+    with agent.override(model=_answers(first)):
+        outcome = await triage_issue(agent, _prompt(), _settings(), deps=PINNED)
+    assert outcome.requests == 2 and outcome.triage.decision in ("reject", "needs_info")
+
+
+async def test_the_model_is_given_the_bounds_of_every_field():
+    """A server that constrains generation to the schema (llama.cpp's tool-call grammar) stops a looping list or
+    string at its bound, so the answer ends before the answer cap (docs/benchmarks.md, the 1.5B model)."""
+    from agentic.agent.brief import CONTEXT_CHARS, GOAL_CHARS, ITEM_CHARS, MAX_CRITERIA, MAX_REASONS
+
+    seen: list = []
+    agent = build_agent(_settings(), hub=_hub([]))
+    with agent.override(model=_answers({"reasons": ["spam"], "decision": "reject"}, seen=seen)):
+        await triage_issue(agent, _prompt(), _settings(), deps=PINNED)
+    schema = seen[0]
+    brief = next(iter(schema.get("$defs", {}).values()), None) or schema["properties"]["brief"]
+    assert schema["properties"]["reasons"]["maxItems"] == MAX_REASONS and schema["properties"]["reasons"]["minItems"] == 1
+    assert schema["properties"]["reasons"]["items"] == {"type": "string", "minLength": 1, "maxLength": ITEM_CHARS}
+    assert brief["properties"]["acceptance_criteria"]["maxItems"] == MAX_CRITERIA
+    assert brief["properties"]["goal"]["maxLength"] == GOAL_CHARS
+    assert brief["properties"]["context"]["maxLength"] == CONTEXT_CHARS

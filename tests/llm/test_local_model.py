@@ -2,8 +2,9 @@
 packages, SHA-256 checked) on a free port, `LLM_MODEL=openai-chat:<model>` + `OPENAI_BASE_URL` pointing at it, the
 sandbox (real Prefect, hub, npm GitHub MCP server, simulators).
 
-It asserts shape and path, not judgment: the triage came back as structured output, the agent made a read-only tool
-call through the hub, Jules got the fenced brief, the pull request closes the issue, and the cost says "not priced".
+It asserts the path and its shape: the triage came back as structured output and judged the demo issue actionable,
+the agent made a read-only tool call through the hub, Jules got the fenced brief, the
+pull request closes the issue, and the cost says "not priced".
 The weights are cached in LLM_CACHE_DIR between runs on one machine and downloaded when absent (docs/benchmarks.md
 "Local model" has the times)."""
 
@@ -22,7 +23,7 @@ from agentic.settings import get_settings
 from agentic.testing import environment
 from agentic.testing.stack import running_native_stack
 from agentic.workflows.jules_workflow import jules_agent_workflow
-from agentic.workflows.status_comment import HEADLINES, status_marker
+from agentic.workflows.status_comment import status_marker
 
 # The model the stack serves by default (LLM_LOCAL_MODEL; the one .ci/run fetches).
 MODEL = get_settings().llm_local_model
@@ -69,8 +70,10 @@ async def test_the_sandbox_issue_reaches_a_pull_request_through_the_local_model(
     with environment({"LLM_MODEL": f"openai-chat:{MODEL}", "OPENAI_BASE_URL": local_llm}):
         state = await jules_agent_workflow(github_issue_url=url, return_state=True)
         result = await state.aresult()
-    # Triage came back as structured output (a decision the flow acted on, not a failed run).
-    assert result.status in ("completed", "needs_info", "rejected"), result
+    # Triage came back as structured output and judged the issue actionable: the run reached the pull request.
+    # (Before the brief's schema bounded its fields, the 1.5B model judged this issue actionable in 1 of 7 runs: an
+    # answer that looped until the answer cap was cut off and its retry said reject. docs/benchmarks.md has the runs.)
+    assert result.status == "completed", (result.status, result.message)
     assert result.usage.llm_requests >= 2  # at least one tool call, then the answer
     assert result.usage.llm_input_tokens > 0 and result.usage.llm_cost_usd is None
 
@@ -87,15 +90,8 @@ async def test_the_sandbox_issue_reaches_a_pull_request_through_the_local_model(
         comments = gh.get(f"/repos/acme/widgets/issues/{number}/comments", params={"per_page": 100}).json()
     (status,) = [c["body"] for c in comments if c["body"].startswith(status_marker(f"acme/widgets#{number}"))]
     assert "not priced" in status
-    # The label is the model's judgment (actionable in 1 of 7 runs with this 1.5B model, docs/benchmarks.md): the
-    # verdict is asserted to be acted on, whichever it is.
     sessions = [s for s in httpx.get(sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/sessions",
                                      timeout=10).json()["sessions"] if f"acme/widgets#{number}@" in (s.get("prompt") or "")]
-    if result.status != "completed":
-        # Triage before spending quota: a verdict that is not actionable creates no Jules session, and says why.
-        assert sessions == [] and HEADLINES[result.status] in status and result.message in status, status
-        print(f"local model verdict: {result.status}: {result.message}")
-        return
     (session,) = sessions
     prompt = session["prompt"]
     opened = re.search(r"^<<<ISSUE-DATA ([0-9a-f]+)>>>$", prompt, re.MULTILINE)
