@@ -65,6 +65,42 @@ def _through_outages(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
     return wrapper
 
 
+_settling: set[asyncio.Future[Any]] = set()  # finishing claim operations whose callers were cancelled
+
+
+def _to_the_end(undo: Callable[..., Awaitable[None] | None] | None = None):
+    """A claim operation, once started, finishes even if its caller is cancelled (a stopped run, a cancelled
+    heartbeat); the caller still gets CancelledError at once. Cancelled while Prefect releases the lock's lease, the
+    slot would stay taken until the lease expires, and every run's claim waits on it meanwhile (reproduced: a
+    cancelled heartbeat left the next `release` waiting its whole 300 s). `undo(result, *args, **kwargs)` reverses what a
+    finished operation did for a caller that is gone (an acquired claim is released)."""
+
+    def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            operation = asyncio.ensure_future(fn(*args, **kwargs))
+            try:
+                return await asyncio.shield(operation)
+            except asyncio.CancelledError:
+                _settling.add(operation)
+                operation.add_done_callback(functools.partial(_settle, undo, args, kwargs))
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+def _settle(undo: Callable[..., Awaitable[None] | None] | None, args: tuple[Any, ...], kwargs: dict[str, Any],
+            operation: asyncio.Future[Any]) -> None:
+    _settling.discard(operation)
+    if operation.cancelled() or operation.exception() is not None:  # retrieved: nobody is left to raise it to
+        return
+    if undo is not None and (reversal := undo(operation.result(), *args, **kwargs)) is not None:
+        _settling.add(reversing := asyncio.ensure_future(reversal))
+        reversing.add_done_callback(_settling.discard)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -174,6 +210,11 @@ class Acquired(BaseModel):
     first: bool = False  # no run ever claimed this issue: nothing (comment, session) can exist yet
 
 
+def _release_unwanted(acquired: Acquired, key: str, run_id: str, stale_after: float) -> Awaitable[None] | None:
+    return release(key, run_id, acquired.claim) if acquired.owned else None
+
+
+@_to_the_end(undo=_release_unwanted)
 @_through_outages
 async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
     """Own the issue, or learn that a live run already does."""
@@ -188,6 +229,7 @@ async def acquire(key: str, run_id: str, stale_after: float) -> Acquired:
         return Acquired(owned=True, claim=claim, first=existing is None)
 
 
+@_to_the_end()
 @_through_outages
 async def update(key: str, run_id: str, claim: Claim) -> None:
     """Write the owner's view (heartbeat refreshed) — only while this run still owns the claim (ClaimLost if not)."""
@@ -199,6 +241,7 @@ async def update(key: str, run_id: str, claim: Claim) -> None:
         await save(key, claim)
 
 
+@_to_the_end()
 @_through_outages
 async def release(key: str, run_id: str, claim: Claim) -> None:
     async with dispatch_lock():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
@@ -65,3 +67,55 @@ async def test_a_leaked_dispatch_lock_slot_is_named_with_its_fix(prefect_api_url
             await client.update_global_concurrency_limit(claims.LOCK_NAME, GlobalConcurrencyLimitUpdate(active_slots=0))
     async with claims.dispatch_lock(timeout=5):  # freed as the message says: the next run gets it
         pass
+
+
+
+async def test_a_claim_write_cancelled_at_any_point_never_strands_the_lock(prefect_api_url):
+    """The flow cancels its heartbeat when it ends: wherever that cancel lands (waiting for the lock, inside it, or
+    while Prefect releases its lease), the run's own `release` right after gets the lock. A cancel during the lease's
+    release used to leave the slot taken until the lease expired, and the release after it waited (the flaky
+    test_edit_while_waiting; 300 s on a test-harness server)."""
+    import asyncio
+    import time
+
+    key = claims.claim_key("http://127.0.0.1:2", IssueRef(owner="acme", repo="widgets", number=102))
+    claim = (await claims.acquire(key, "run-a", stale_after=60)).claim
+    started = time.monotonic()
+    for _ in range(5):
+        await claims.update(key, "run-a", claim)
+    one_update = (time.monotonic() - started) / 5
+
+    async def heartbeat() -> None:
+        while True:
+            await claims.update(key, "run-a", claim)
+
+    for step in range(24):  # cancel points spread over two whole updates
+        beating = asyncio.create_task(heartbeat())
+        await asyncio.sleep(one_update * (1 + step / 12))
+        beating.cancel()
+        async with asyncio.timeout(30):  # a stranded lease holds the slot for its 60 s
+            await claims.release(key, "run-a", claim)
+    assert (await claims.load(key)).owner_run_id is None
+
+
+async def test_an_acquire_whose_run_was_cancelled_leaves_the_issue_free(prefect_api_url):
+    """A run stopped while it claimed: the claim still finishes under the lock, and is then released, so the next
+    run does not wait `stale_after` for an owner that is gone."""
+    import asyncio
+
+    key = claims.claim_key("http://127.0.0.1:2", IssueRef(owner="acme", repo="widgets", number=103))
+    cancelled = 0
+    for step in range(8):
+        claiming = asyncio.create_task(claims.acquire(key, f"run-gone-{step}", stale_after=60))
+        await asyncio.sleep(0.01 + step * 0.03)  # under way: waiting for, holding or leaving the lock
+        claiming.cancel()
+        try:
+            finished = await claiming
+        except asyncio.CancelledError:
+            cancelled += 1
+        else:  # it ended before the cancel: a live run owns the issue, as it should
+            await claims.release(key, f"run-gone-{step}", finished.claim)
+        async with asyncio.timeout(30):
+            while (current := await claims.load(key)) is not None and current.owner_run_id is not None:
+                await asyncio.sleep(0.1)
+    assert cancelled  # some cancels landed while the claim was under way
