@@ -167,7 +167,7 @@ def main(
 
     from agentic import __version__
     from agentic.settings import PREFECT_VARIABLES
-    from agentic.workflows.jules_workflow import jules_agent_workflow
+    from agentic.workflows.jules_workflow import FLOW_NAME, jules_agent_workflow
 
     updates = {getattr(prefect_settings, name): os.environ[name] for name in PREFECT_VARIABLES
                if os.environ.get(name) and hasattr(prefect_settings, name)}
@@ -191,8 +191,11 @@ def main(
             return
         from agentic.workflows import archive
 
+        from agentic.workflows.plan_approval import expired_wait_trigger
+
         deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__,
-                                                        concurrency_limit=plan.deployment_concurrency())
+                                                        concurrency_limit=plan.deployment_concurrency(),
+                                                        triggers=[expired_wait_trigger(FLOW_NAME, DEPLOYMENT_NAME)])
         # The archive sweep beside it (issue #11): a `pull_request` `closed` webhook starts it, and so does its
         # schedule (ARCHIVE_SWEEP_INTERVAL_SECONDS) for teams without webhooks.
         sweep = archive.to_deployment(settings.archive_sweep_interval_seconds, tags=DEPLOYMENT_TAGS,

@@ -46,7 +46,8 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
 
     from agentic import __version__
     from agentic.workflows import archive
-    from agentic.workflows.jules_workflow import jules_agent_workflow
+    from agentic.workflows.jules_workflow import FLOW_NAME, jules_agent_workflow
+    from agentic.workflows.plan_approval import expired_wait_trigger
 
     try:
         async with get_client() as client:
@@ -57,7 +58,8 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
                 state = f"exists (type {(await client.read_work_pool(pool)).type})"
         deployment = await jules_agent_workflow.ato_deployment(
             name=name, tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool,
-            entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=plan.deployment_concurrency())
+            entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=plan.deployment_concurrency(),
+            triggers=[expired_wait_trigger(FLOW_NAME, name)])
         deployment_id = await deployment.aapply(work_pool_name=pool)
         sweep = await archive.archive_merged_sessions.ato_deployment(
             tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH,

@@ -19,7 +19,8 @@ from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, No
 from agentic.jules.models import Session
 from agentic.workflows import claims, github_ops, tasks
 from agentic.workflows.followups import FollowUps, from_a_person
-from agentic.workflows.plan_approval import after, can_suspend, parse_time, wait_plan_decision, wait_reply
+from agentic.workflows.plan_approval import (after, can_suspend, parse_time, wait_plan_decision, wait_ran_out,
+                                             wait_reply)
 from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.run import Ended, Run
 from agentic.workflows.status_comment import status_marker
@@ -79,6 +80,8 @@ async def _suspend_for_reply(run: Run, view: FollowView, action: AskReply) -> bo
     carried the answer (sent here); False when a comment resumed it (the next pass relays that comment)."""
     if not can_suspend(run):
         return False
+    if wait_ran_out(run, parse_time(action.question.asked_at)):
+        raise Ended("timed_out", f"no reply to Jules' question within {run.settings.plan_approval_timeout_seconds:.0f}s")
     comments = await github_ops.list_comments(run.hub, run.ref, since=parse_time(action.question.asked_at))
     reply = await wait_reply(run, action.question.activity_id, max((c.id for c in comments), default=None))
     if not reply.answer.strip():

@@ -346,6 +346,7 @@ async def jules_agent_workflow(
     allow_closed: bool = False,
     allow_locked: bool = False,
     allow_existing_pr: bool = False,
+    wait_expired: bool = False,
 ) -> WorkflowResult:
     """Hand a GitHub issue to Google Jules and follow it to a pull request, reporting on the issue."""
     settings = await with_secret_blocks(get_settings())  # keys from Prefect Secret blocks when present (#13)
@@ -369,7 +370,7 @@ async def jules_agent_workflow(
                                   session_id=last.session_id if last else None, session_url=last.url if last else None,
                                   pull_request_url=last.pull_request_url if last else None)
         run = Run(hub=hub, settings=settings, ref=ref, issue=issue, claim=acquired.claim, run_id=run_id,
-                  first_claim=acquired.first, source=source, fixing_prs=fixing)
+                  first_claim=acquired.first, source=source, fixing_prs=fixing, wait_expired=wait_expired)
         owned = asyncio.create_task(_run_owned(
             run, require_plan_approval=settings.require_plan_approval if require_plan_approval is None
             else require_plan_approval, starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,

@@ -6,6 +6,11 @@ write access (agentic/triggers/resume.py), and the flow restarts from the top in
 session and plan again (all durable), and the same keyed suspend call returns the input instead of suspending.
 A direct Python call (no deployment, so no suspension) *pauses* in-process while a watcher reads the comments.
 
+A suspended run whose wait runs out is failed by Prefect's server (`pause_expirations`), and nothing of ours would run
+to say so on the issue: `expired_wait_trigger` (an automation beside the deployment) starts the deployment again for
+that issue with `wait_expired`, and that run — reentrant like any other — ends the wait as timed out on the status
+comment, or carries on if the decision or the reply arrived in the meantime.
+
 Only comments created after the plan count (by time, so a run that re-enters later still sees a reply posted while
 it was down); the watcher survives errors (logged, retried with backoff) and lists only comments `since` the plan.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from prefect.events import DeploymentEventTrigger
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
@@ -40,6 +46,33 @@ class Reply(RunInput):
 
 # The pause keys name what a suspended run waits for: the receiver routes a comment by them (triggers/resume.py).
 PLAN_KEY, QUESTION_KEY = "plan-", "question-"
+
+
+# What Prefect's server writes on a suspended or paused run whose timeout passed (server/services/pause_expirations.py).
+PAUSE_EXPIRED_MESSAGE = "The flow was paused and never resumed."
+
+
+def expired_wait_trigger(flow_name: str, deployment_name: str) -> DeploymentEventTrigger:
+    """The deployment's automation: a run of `flow_name/deployment_name` failed because its wait on people expired →
+    a new run of that deployment for the same issue with `wait_expired=True`. One event per failed run, so one
+    reconciling run (each deployment's automation matches only its own runs)."""
+    return DeploymentEventTrigger(
+        name="a wait on people ran out",
+        description="Ends the issue's plan-approval or question wait as timed out on its status comment.",
+        expect={"prefect.flow-run.Failed"},
+        match={"prefect.state-message": PAUSE_EXPIRED_MESSAGE},
+        match_related=[{"prefect.resource.role": "flow", "prefect.resource.name": flow_name},  # all must match
+                       {"prefect.resource.role": "deployment", "prefect.resource.name": deployment_name}],
+        parameters={"github_issue_url": "{{ flow_run.parameters.github_issue_url }}", "wait_expired": True})
+
+
+def wait_ran_out(run: Run, began: datetime | None) -> bool:
+    """This run reconciles an expired wait (`wait_expired`) and the wait at hand is that one: it began at least the
+    timeout ago. A newer wait (a revised plan, a second question) is waited on as usual."""
+    if not run.wait_expired:
+        return False
+    timeout = timedelta(seconds=run.settings.plan_approval_timeout_seconds)
+    return began is None or datetime.now(UTC) - began >= timeout
 
 
 def can_suspend(run: Run) -> bool:
@@ -132,6 +165,8 @@ async def wait_plan_decision(run: Run, plan_id: str, plan_at: str | None) -> Pla
         found = await _decision_on_issue(run, moment, (moment or datetime.now(UTC)) - timedelta(seconds=2), consumed)
         if found is not None:
             return found
+        if wait_ran_out(run, moment):
+            raise Ended("timed_out", f"no plan decision within {timeout:.0f}s")
         run.event("suspended", "waiting for /approve or /revise; no process is held")
         # Exits the process (prefect's Pause signal); on resume the flow restarts and this call returns the input.
         # Past `timeout` the server fails the suspended run.

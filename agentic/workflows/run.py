@@ -72,6 +72,7 @@ class Run:
     first_claim: bool = False  # no run ever claimed this issue: nothing (comment, session) can exist yet
     source: dict = field(default_factory=dict)
     fixing_prs: list[dict] = field(default_factory=list)  # open or merged PRs that already close the issue
+    wait_expired: bool = False  # started because a suspended run's wait ran out (plan_approval.expired_wait_trigger)
     clock: Callable[[], float] = time.monotonic
     view: StatusView = field(init=False)
     timeline: list[dict[str, str]] = field(default_factory=list)

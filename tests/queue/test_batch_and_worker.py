@@ -185,6 +185,9 @@ async def test_deploy_work_pool_flag_creates_pool_deployment_and_quota_limits_id
             assert deployment.entrypoint == "agentic.workflows.jules_workflow.jules_agent_workflow"
             assert deployment.global_concurrency_limit.limit == 6  # 4 + prefetch 2: updated, not added
             assert deployment.concurrency_options.collision_strategy.value == "ENQUEUE"
+            expiry = [a for a in await client.read_automations_by_name("a wait on people ran out")
+                      if any(getattr(action, "deployment_id", None) == deployment.id for action in a.actions)]
+            assert len(expiry) == 1  # the second deploy updated it, not added one
             sessions = await client.read_global_concurrency_limit_by_name("jules-sessions")
             daily = await client.read_global_concurrency_limit_by_name("jules-sessions-per-day")
             assert (sessions.limit, daily.limit) == (4, 15)

@@ -155,3 +155,29 @@ def test_sqlite_plan_drops_postgres(tmp_path):
     assert services[0].env["PREFECT_API_DATABASE_CONNECTION_URL"] == \
         f"sqlite+aiosqlite:///{tmp_path}/prefect/prefect.db"
     assert services[0].depends_on == []
+
+
+def _prefect_servers(node, where: str = ""):
+    """(where, environment) of every `prefect server start` in a stack file: compose services and native commands."""
+    if isinstance(node, dict):
+        command = node.get("command")
+        if isinstance(command, list) and "prefect" in " ".join(map(str, command)) and "server" in command:
+            yield where, node.get("environment", node.get("env")) or {}
+        for key, value in node.items():
+            yield from _prefect_servers(value, f"{where}.{key}")
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("stacks/*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_prefect_server_keeps_leases_on_disk_and_runs_expiry_and_automations(path):
+    """The dispatch lock and the Jules slots are leases: in memory, a restarted server leaks every held slot. The
+    expired-wait automation needs the server's pause-expiration and automation services, which must stay on."""
+    from agentic.stacks.prefect_server import LEASES_ON_DISK
+
+    servers = list(_prefect_servers(yaml.safe_load(path.read_text())))
+    if path.parent.name == "prefect" or path.parent.name == "production":
+        assert servers, f"{path} starts no Prefect server?"
+    for where, env in servers:
+        for name, value in LEASES_ON_DISK.items():
+            assert env.get(name) == value, f"{path}{where}: {name} is not {value}"
+        off = [k for k, v in env.items() if k.startswith("PREFECT_SERVER_SERVICES_") and str(v).lower() == "false"]
+        assert not off, f"{path}{where}: {off}"

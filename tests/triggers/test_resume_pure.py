@@ -50,3 +50,32 @@ def test_answers_depend_on_what_the_run_waits_for():
 ])
 def test_runs_are_matched_to_the_issue_by_their_url_parameter(url, same):
     assert same_issue(url, "acme", "widgets", 7) is same
+
+
+def test_only_the_wait_that_ran_out_is_ended():
+    """A reconciling run (`wait_expired`) ends a wait that began at least the timeout ago; a newer one (a revised
+    plan, a second question) is waited on; an ordinary run never ends a wait early."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from agentic.workflows.plan_approval import wait_ran_out
+
+    now, settings = datetime.now(UTC), SimpleNamespace(plan_approval_timeout_seconds=3600)
+    reconciling, ordinary = (SimpleNamespace(wait_expired=flag, settings=settings) for flag in (True, False))
+    assert wait_ran_out(reconciling, now - timedelta(hours=2))
+    assert wait_ran_out(reconciling, None)  # when the wait began is unknown, the expiry is taken as said
+    assert not wait_ran_out(reconciling, now - timedelta(minutes=5))
+    assert not wait_ran_out(ordinary, now - timedelta(days=3))
+
+
+def test_the_automation_matches_only_its_own_deployments_expired_waits():
+    from agentic.workflows.plan_approval import PAUSE_EXPIRED_MESSAGE, expired_wait_trigger
+
+    trigger = expired_wait_trigger("jules-agent-workflow", "team-a")
+    assert trigger.expect == {"prefect.flow-run.Failed"}
+    assert trigger.match.root == {"prefect.state-message": PAUSE_EXPIRED_MESSAGE}
+    assert [m.root for m in trigger.match_related] == [
+        {"prefect.resource.role": "flow", "prefect.resource.name": "jules-agent-workflow"},
+        {"prefect.resource.role": "deployment", "prefect.resource.name": "team-a"}]
+    assert trigger.parameters == {"github_issue_url": "{{ flow_run.parameters.github_issue_url }}",
+                                  "wait_expired": True}

@@ -74,5 +74,10 @@ def test_deploy_only_preloads_servers_and_registers_the_deployment(sandbox, pref
     assert deployment.status_code == 200
     assert set(deployment.json()["tags"]) == {"jules", "github"}
     assert "github_issue_url" in deployment.json()["parameter_openapi_schema"]["properties"]
+    # Its automation: an expired wait of one of its runs starts a reconciling run (plan_approval.expired_wait_trigger).
+    automations = httpx.get(f"{prefect_api_url}/automations/related-to/prefect.deployment.{deployment.json()['id']}")
+    (expiry,) = [a for a in automations.json() if a["name"] == "a wait on people ran out"]
+    assert expiry["trigger"]["expect"] == ["prefect.flow-run.Failed"] and expiry["enabled"]
+    assert expiry["actions"][0]["parameters"]["wait_expired"] is True
     # Secrets are settings, never flow parameters.
     assert not {"github_token", "jules_api_key"} & set(deployment.json()["parameter_openapi_schema"]["properties"])
