@@ -166,6 +166,9 @@ class Settings(BaseSettings):
         "Work done for one delivery before answering (GitHub gives up after 10 s)."))
     triggers_bot_login: str | None = Field(default=None, description=(
         "Our own GitHub login (events it sends are ignored); unset: asked with GET /user."))
+    triggers_edit_settle_seconds: float = Field(default=60.0, ge=0, description=(
+        "An edit that re-triages a needs-info issue starts its run this much later; a newer edit within that time "
+        "cancels the pending run, so a burst of edits costs one triage (the model is asked once)."))
 
     # --- waits without a held process (agentic/workflows/plan_approval.py, docs/triggers.md) ----------------
     suspend_waits: bool = Field(default=True, description=(

@@ -28,7 +28,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentic.triggers.github import GitHub, GitHubUnavailable
-from agentic.triggers.launch import DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment
+from agentic.triggers.launch import (DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment,
+                                     supersede_pending)
 from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
 from agentic.triggers.resume import route_comment
 from agentic.triggers.payloads import IssuesEvent
@@ -50,6 +51,7 @@ class ReceiverConfig:
     max_body_bytes: int = 1024 * 1024
     deadline_seconds: float = 8.0
     bot_login: str | None = None
+    edit_settle_seconds: float = 60.0  # an edit's run starts this much later; a newer edit replaces it
 
 
 class _TooLarge(Exception):
@@ -173,7 +175,10 @@ class Receiver:
                           issue_url=issue.html_url, title=issue.title, body=issue.body or "", sender=sender.login,
                           rules=ruleset)
         author = str(((data.get("issue") or {}).get("user") or {}).get("login") or "")
-        return await self._start(trigger, check_permission=sender.login.lower() != author.lower())
+        # The edit's time is in the key: A → B → A is three edits (the last needs a run), a redelivery is one.
+        edited_at = str((data.get("issue") or {}).get("updated_at") or "")
+        return await self._start(trigger, check_permission=sender.login.lower() != author.lower(),
+                                 settle=self.config.edit_settle_seconds, key_suffix=f"~edit@{edited_at}")
 
     async def _archive(self, data: dict) -> tuple[str, str, int, dict]:
         """`pull_request.closed` (merged or not): Jules can keep pushing to a finished session's branch, so the
@@ -200,7 +205,8 @@ class Receiver:
             return "accepted", f"pull request #{number} closed: archive sweep started", 202, extra
         return "duplicate", "the archive sweep for this pull request exists already", 200, extra
 
-    async def _start(self, trigger: Trigger, *, check_permission: bool = True) -> tuple[str, str, int, dict]:
+    async def _start(self, trigger: Trigger, *, check_permission: bool = True, settle: float = 0,
+                     key_suffix: str = "") -> tuple[str, str, int, dict]:
         need = trigger.rules.min_permission
         permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender) \
             if check_permission else need
@@ -211,10 +217,13 @@ class Receiver:
         except GitHubUnavailable as exc:
             log.warning("no 👀 on %s#%d (the run starts anyway): %s", trigger.full_name, trigger.number, exc)
         key = idempotency_key(self.config.api_url, trigger.owner, trigger.repo, trigger.number, trigger.title,
-                              trigger.body)
-        launched = await launch(self.prefect, self.config.deployment, trigger, key)
+                              trigger.body) + key_suffix
+        launched = await launch(self.prefect, self.config.deployment, trigger, key, start_in=settle)
         extra = {"flow_run_id": launched.flow_run_id, "flow_run_name": launched.flow_run_name,
                  "idempotency_key": key, "trigger": trigger.kind}
+        if settle:  # a burst of edits: the newest one's run replaces the ones still waiting to start
+            extra |= {"starts_in_seconds": settle, "superseded": await supersede_pending(self.prefect, trigger,
+                                                                                         launched)}
         if launched.created:
             return "accepted", f"{trigger.event} by {trigger.sender}: run started", 202, extra
         return "duplicate", "a run for this issue text exists already", 200, extra
@@ -274,4 +283,5 @@ def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigne
                           deployment=settings.triggers_deployment,
                           archive_deployment=settings.triggers_archive_deployment,
                           max_body_bytes=settings.triggers_max_body_bytes,
-                          deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login)
+                          deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login,
+                          edit_settle_seconds=settings.triggers_edit_settle_seconds)

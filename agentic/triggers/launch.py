@@ -3,12 +3,15 @@
 The key is the issue and a hash of its text, not the delivery: a redelivery (same payload), the same label added
 twice or a `/jules` on an unchanged issue all map to the run that already exists, even after the receiver
 restarted — the key lives in Prefect's database, where the server enforces it. An edited issue is new text, so
-`/jules` after an edit starts a fresh run.
+`/jules` after an edit starts a fresh run. An edit that re-triages a needs-info issue is keyed by its time too and
+starts `TRIGGERS_EDIT_SETTLE_SECONDS` later; the newest edit's run cancels the ones still pending (one triage per
+burst of edits, not one per keystroke-sized fix).
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +25,12 @@ def idempotency_key(api_url: str, owner: str, repo: str, number: int, title: str
     return f"{api_url.rstrip('/')}/{owner.lower()}/{repo.lower()}#{number}@{digest}"
 
 
+def issue_tag(trigger: Trigger) -> str:
+    return f"issue:{trigger.full_name.lower()}#{trigger.number}"
+
+
 def run_tags(trigger: Trigger) -> list[str]:
-    return ["github", f"trigger:{trigger.event}", f"repo:{trigger.full_name.lower()}"]
+    return ["github", f"trigger:{trigger.event}", f"repo:{trigger.full_name.lower()}", issue_tag(trigger)]
 
 
 def run_parameters(trigger: Trigger) -> dict[str, Any]:
@@ -46,15 +53,40 @@ class PrefectUnavailable(Exception):
     pass
 
 
-async def launch(client: Any, deployment: str, trigger: Trigger, key: str) -> Launched:
-    """Create (or find, by `key`) the flow run of `deployment` ("flow/deployment") for `trigger`."""
+async def launch(client: Any, deployment: str, trigger: Trigger, key: str, *, start_in: float = 0) -> Launched:
+    """Create (or find, by `key`) the flow run of `deployment` ("flow/deployment") for `trigger`, due in
+    `start_in` seconds (the server holds it as Scheduled until then: no process, visible in the UI)."""
     with observability.span("create flow run", **{"issue.url": trigger.issue_url, "prefect.deployment": deployment}):
         return await launch_deployment(client, deployment, parameters=run_parameters(trigger), tags=run_tags(trigger),
-                                       key=key)
+                                       key=key, start_in=start_in)
+
+
+async def supersede_pending(client: Any, trigger: Trigger, newest: Launched) -> list[str]:
+    """Cancel this issue's runs for the same kind of event that are still waiting to start and are due before
+    `newest`; their ids. Only earlier-due runs: two edits delivered at once cannot cancel each other, the last one
+    wins; a redelivery of an older edit cancels nothing newer."""
+    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
+                                                FlowRunFilterTags)
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    pending = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+        tags=FlowRunFilterTags(all_=[f"trigger:{trigger.event}", issue_tag(trigger)]),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))))
+    due = next((r for r in pending if str(r.id) == newest.flow_run_id), None) or \
+        await client.read_flow_run(newest.flow_run_id)
+    cancelled = []
+    for run in pending:
+        if str(run.id) != newest.flow_run_id and run.expected_start_time and due.expected_start_time \
+                and run.expected_start_time < due.expected_start_time:
+            await client.set_flow_run_state(run.id, Cancelled(
+                message=f"superseded by a newer {trigger.event} (run {newest.flow_run_name})"))
+            cancelled.append(str(run.id))
+    return cancelled
 
 
 async def launch_deployment(client: Any, deployment: str, *, parameters: dict[str, Any], tags: list[str],
-                            key: str) -> Launched:
+                            key: str, start_in: float = 0) -> Launched:
     """Create (or find, by `key`) a flow run of `deployment` ("flow/deployment") with `parameters`.
 
     `client` is a PrefectClient. The request is the one `create_flow_run_from_deployment` sends; it is sent
@@ -75,7 +107,8 @@ async def launch_deployment(client: Any, deployment: str, *, parameters: dict[st
     # The run's span continues this trace (docs/going-live.md#observability): no label when nothing is traced.
     labels = observability.trace_labels()
     extra = {"labels": labels} if labels else {}
-    body = DeploymentFlowRunCreate(parameters=parameters, state=to_state_create(Scheduled()), tags=tags,
+    when = {"scheduled_time": datetime.now(UTC) + timedelta(seconds=start_in)} if start_in else {}
+    body = DeploymentFlowRunCreate(parameters=parameters, state=to_state_create(Scheduled(**when)), tags=tags,
                                    idempotency_key=key, **extra)
     return await _create(client, found.id, body)
 

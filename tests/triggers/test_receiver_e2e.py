@@ -303,9 +303,21 @@ async def test_an_edit_on_a_needs_info_issue_retriages_it(world, deployment_id):
     await world.github.patch(f"{REPO}/issues/{number}", headers=world.as_user("mallory"),
                              json={"body": "slugify('Hello!') returns 'hello-'; expected 'hello'."})
     answer = await world.settle("issues")
-    assert (answer["status"], answer["trigger"]) == ("accepted", "edit"), answer
+    assert (answer["status"], answer["trigger"], answer["superseded"]) == ("accepted", "edit", []), answer
     [run] = await world.runs(deployment_id, {"html_url": issue["html_url"]})
     assert run.parameters["requested_by"] == "mallory" and "trigger:issues.edited" in run.tags
+    # Due a minute later (TRIGGERS_EDIT_SETTLE_SECONDS): the reporter's next fix replaces it, one triage in all.
+    assert run.state.is_scheduled() and (run.expected_start_time - run.created).total_seconds() >= 55
+    await world.github.patch(f"{REPO}/issues/{number}", headers=world.as_user("mallory"),
+                             json={"body": "slugify('Hello!') returns 'hello-'; expected 'hello' (v2.1)."})
+    newer = await world.settle("issues")
+    assert (newer["status"], newer["superseded"]) == ("accepted", [str(run.id)]), newer
+    again = await world.sim.webhooks.redeliver(answer["delivery"])  # the older edit again: it cancels nothing newer
+    assert json.loads(again["response"])["status"] == "duplicate"
+    runs = {str(r.id): r for r in await world.runs(deployment_id, {"html_url": issue["html_url"]})}
+    assert runs[str(run.id)].state.is_cancelled() and "superseded by a newer issues.edited" in \
+        runs[str(run.id)].state.message
+    assert runs[newer["flow_run_id"]].state.is_scheduled() and len(runs) == 2
 
 
 @pytest.fixture(scope="session")
