@@ -27,9 +27,10 @@ from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 from pydantic_ai.usage import UsageLimits
 
-from agentic.agent.brief import Triage
+from agentic.agent.brief import MAX_REASONS, Triage
 from agentic.agent.models import build_model, endpoint_of
 from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
+from agentic.agent.policy import secret_requests
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
 
@@ -309,5 +310,9 @@ async def triage_issue(agent: Agent[IssueDeps, Triage], prompt: str, settings: S
     if triage.decision == "actionable" and triage.brief is None:
         triage = triage.model_copy(update={"decision": "needs_info",
                                            "reasons": [*triage.reasons, "no brief was produced"]})
+    if triage.decision == "actionable" and triage.brief is not None and (asked := secret_requests(triage.brief)):
+        refusal = f"the brief asks to reveal what the run can reach ({asked[0]}): rejected whatever the model decided"
+        triage = triage.model_copy(update={"decision": "reject", "brief": None, "questions": [],
+                                           "reasons": [*triage.reasons[:MAX_REASONS - 1], refusal]})
     return TriageOutcome(triage=triage, requests=usage.requests, input_tokens=usage.input_tokens,
                          output_tokens=usage.output_tokens, cost_usd=usage.cost)
