@@ -72,8 +72,8 @@ def _to_the_end(undo: Callable[..., Awaitable[None] | None] | None = None):
     """A claim operation, once started, finishes even if its caller is cancelled (a stopped run, a cancelled
     heartbeat); the caller still gets CancelledError at once. Cancelled while Prefect releases the lock's lease, the
     slot would stay taken until the lease expires, and every run's claim waits on it meanwhile (reproduced: a
-    cancelled heartbeat left the next `release` waiting its whole 300 s). `undo(result, *args, **kwargs)` reverses what a
-    finished operation did for a caller that is gone (an acquired claim is released)."""
+    cancelled heartbeat left the next `release` waiting its whole 300 s). `undo(result, *args, **kwargs)` reverses
+    what a finished operation did for a caller that is gone (an acquired claim is released)."""
 
     def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
         @functools.wraps(fn)

@@ -305,7 +305,7 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         await claims.update(run.claim_key, run.run_id, claim)  # the claim is durable BEFORE the session exists
     run.view.details = []
     try:
-        # The queue (session_queue.py): a daily token if a session is to be created, then a lease for its life.
+        # The queue (session_queue.py): a lease for the session's life, then a daily token, if one is to be created.
         async with queue.session_slot(new_session=not record.session_id,
                                       timeout_seconds=run.settings.quota_wait_seconds,
                                       poll_seconds=run.settings.queue_slot_poll_seconds,

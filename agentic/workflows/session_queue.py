@@ -10,7 +10,8 @@ Three of Prefect's own mechanisms, each doing one job (docs/architecture.md, "Th
 - **`jules-sessions`**, a global concurrency limit of `cap` slots held as a lease for a session's whole life
   (the server frees the slot of a holder that died);
 - **`jules-sessions-per-day`**, a rate limit (`slot_decay_per_second = per_day / day`) taken once per created
-  session, while the run holds no session yet.
+  session, once the run holds its `jules-sessions` slot (a token is never given back: one taken before a slot
+  wait that times out would be a day's session spent on nothing).
 
 A run that gets a process but no session slot waits in-process and its status comment says "queued, N ahead";
 Jules' own 429 (its day boundary, sessions made elsewhere) is the last line: the run retries the create without
@@ -153,8 +154,8 @@ async def _every(seconds: float, first_after: float, action: Callable[[], Awaita
 @contextlib.asynccontextmanager
 async def session_slot(*, new_session: bool, timeout_seconds: float, poll_seconds: float,
                        while_waiting: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[None]:
-    """Hold a `jules-sessions` lease for the body (a session's life); take a daily token first when a session
-    will be created (`new_session`), before the lease, so a run waiting for tomorrow holds no session slot.
+    """Hold a `jules-sessions` lease for the body (a session's life), then take a daily token, when a session
+    will be created (`new_session`).
     `while_waiting` runs every `poll_seconds` while the slot is not yet ours (the status comment's position).
     Both limits are no-ops until created (apply_quotas)."""
     from prefect.concurrency.asyncio import concurrency, rate_limit
@@ -175,9 +176,11 @@ async def session_slot(*, new_session: bool, timeout_seconds: float, poll_second
             await asyncio.gather(ticker, return_exceptions=True)
 
     try:
-        if new_session:
-            await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)
         async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):
+            # The day's token only once the slot is ours: a rate limit's token is never given back, so a run that
+            # gave up waiting for a slot would have spent one of the day's sessions on nothing. Holding the slot
+            # while the day's quota refills keeps nobody out: every new session needs a token too.
+            await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)
             await stop_ticker()
             yield
     finally:

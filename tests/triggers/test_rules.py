@@ -49,7 +49,7 @@ def test_label_triggers_with_the_issue_and_sender():
     assert decision.issue_url == "https://github.com/acme/widgets/issues/7" and decision.sender == "alice"
     assert run_parameters(decision) == {"github_issue_url": "https://github.com/acme/widgets/issues/7",
                                         "requested_by": "alice"}
-    assert run_tags(decision) == ["github", "trigger:issues.labeled", "repo:acme/widgets", f"issue:acme/widgets#{decision.number}"]
+    assert run_tags(decision) == ["github", "trigger:issues.labeled", "repo:acme/widgets", "issue:acme/widgets#7"]
 
 
 @pytest.mark.parametrize(("event", "data", "reason"), [
