@@ -49,22 +49,34 @@ def same_issue(url: Any, owner: str, repo: str, number: int) -> bool:
     return bool(found) and (found[1].lower(), found[2].lower(), int(found[3])) == (owner.lower(), repo.lower(), number)
 
 
+_PAGE = 200  # the Prefect server's largest page of flow runs
+
+
 async def waiting_run(client: Any, owner: str, repo: str, number: int) -> Waiting | None:
-    """The newest paused run of the product's flow for this issue that waits on people, if any."""
+    """The newest paused run of the product's flow for this issue that waits on people, if any. Runs the receiver
+    started carry the issue's tag and are asked for first; any other run (the UI, the CLI) is found by paging
+    through every paused run of the flow — a team may have more runs waiting than one page holds."""
     from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState,
-                                                FlowRunFilterStateType)
+                                                FlowRunFilterStateType, FlowRunFilterTags)
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
-    runs = await client.read_flow_runs(
-        flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
-        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))),
-        sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
-    for run in runs:
-        key = (run.state.state_details.pause_key if run.state else None) or ""
-        if key.startswith((PLAN_KEY, QUESTION_KEY)) and same_issue(run.parameters.get("github_issue_url"),
-                                                                   owner, repo, number):
-            return Waiting(str(run.id), key, suspended=run.state.name == "Suspended")
+    paused = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    for tags in ([f"issue:{owner.lower()}/{repo.lower()}#{number}"], None):
+        offset = 0
+        while True:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+                flow_run_filter=FlowRunFilter(state=paused, tags=FlowRunFilterTags(all_=tags) if tags else None),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=_PAGE, offset=offset)
+            for run in runs:
+                key = (run.state.state_details.pause_key if run.state else None) or ""
+                if key.startswith((PLAN_KEY, QUESTION_KEY)) and same_issue(run.parameters.get("github_issue_url"),
+                                                                           owner, repo, number):
+                    return Waiting(str(run.id), key, suspended=run.state.name == "Suspended")
+            if len(runs) < _PAGE:
+                break
+            offset += _PAGE
     return None
 
 
