@@ -43,3 +43,33 @@ def secret_requests(brief: Brief) -> list[str]:
             if not _GUARDED.search(before):
                 found.append(" ".join(match.group(0).split())[:80])
     return found
+
+
+# Text addressed to an AI ("ignore all previous instructions …") that a brief carries over from the issue — quoted as
+# the subject of a security report, or pasted — is cut from the brief: Jules gets the fact, not the instruction.
+# Measured: the 1.5B model quoted kosli-dev/agentic-sdlc-demo#157's injected line in the brief's context.
+_TO_AN_AI = re.compile(r"\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any)\s+(?:of\s+)?(?:the\s+|your\s+)?|"
+                       r"(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|system|original)\s+|your\s+)+"
+                       r"(?:instructions?|prompts?|rules|directions|guidelines)\b"
+                       r"|\byou\s+are\s+now\b|\bnew\s+instructions\s*:", re.IGNORECASE)
+_QUOTED = re.compile(r"(?<!\w)'[^'\n]{1,400}'(?!\w)|\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|‘[^’\n]{1,400}’|`[^`\n]{1,400}`")
+_TO_SENTENCE_END = re.compile(r"[^.!?\n]*[.!?]?")
+CUT = "[an instruction aimed at an AI, removed]"
+
+
+def _cut_instructions(text: str) -> str:
+    text = _QUOTED.sub(lambda m: CUT if _TO_AN_AI.search(m.group(0)) else m.group(0), text)
+    while found := _TO_AN_AI.search(text):  # unquoted: from the instruction to the end of its sentence
+        end = found.start() + _TO_SENTENCE_END.match(text, found.start()).end() - found.start()
+        text = text[:found.start()] + CUT + text[end:]
+    return text
+
+
+def without_instructions(brief: Brief) -> Brief:
+    """The brief with every instruction aimed at an AI cut out of its text fields (the same brief when none)."""
+    fields = {"title": brief.title, "goal": brief.goal, "context": brief.context}
+    cut = {name: _cut_instructions(value) for name, value in fields.items()}
+    criteria = [_cut_instructions(item) for item in brief.acceptance_criteria]
+    if cut == fields and criteria == brief.acceptance_criteria:
+        return brief
+    return brief.model_copy(update={**cut, "acceptance_criteria": criteria})

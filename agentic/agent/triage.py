@@ -30,7 +30,7 @@ from pydantic_ai.usage import UsageLimits
 from agentic.agent.brief import MAX_REASONS, Triage
 from agentic.agent.models import build_model, endpoint_of
 from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
-from agentic.agent.policy import secret_requests
+from agentic.agent.policy import secret_requests, without_instructions
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
 
@@ -310,6 +310,8 @@ async def triage_issue(agent: Agent[IssueDeps, Triage], prompt: str, settings: S
     if triage.decision == "actionable" and triage.brief is None:
         triage = triage.model_copy(update={"decision": "needs_info",
                                            "reasons": [*triage.reasons, "no brief was produced"]})
+    if triage.decision == "actionable" and triage.brief is not None:
+        triage = triage.model_copy(update={"brief": without_instructions(triage.brief)})
     if triage.decision == "actionable" and triage.brief is not None and (asked := secret_requests(triage.brief)):
         refusal = f"the brief asks to reveal what the run can reach ({asked[0]}): rejected whatever the model decided"
         triage = triage.model_copy(update={"decision": "reject", "brief": None, "questions": [],
