@@ -60,8 +60,7 @@ CUT = "[an instruction aimed at an AI, removed]"
 def _cut_instructions(text: str) -> str:
     text = _QUOTED.sub(lambda m: CUT if _TO_AN_AI.search(m.group(0)) else m.group(0), text)
     while found := _TO_AN_AI.search(text):  # unquoted: from the instruction to the end of its sentence
-        end = found.start() + _TO_SENTENCE_END.match(text, found.start()).end() - found.start()
-        text = text[:found.start()] + CUT + text[end:]
+        text = text[:found.start()] + CUT + text[_TO_SENTENCE_END.match(text, found.start()).end():]
     return text
 
 

@@ -311,10 +311,14 @@ async def triage_issue(agent: Agent[IssueDeps, Triage], prompt: str, settings: S
         triage = triage.model_copy(update={"decision": "needs_info",
                                            "reasons": [*triage.reasons, "no brief was produced"]})
     if triage.decision == "actionable" and triage.brief is not None:
-        triage = triage.model_copy(update={"brief": without_instructions(triage.brief)})
-    if triage.decision == "actionable" and triage.brief is not None and (asked := secret_requests(triage.brief)):
-        refusal = f"the brief asks to reveal what the run can reach ({asked[0]}): rejected whatever the model decided"
-        triage = triage.model_copy(update={"decision": "reject", "brief": None, "questions": [],
-                                           "reasons": [*triage.reasons[:MAX_REASONS - 1], refusal]})
+        # The secrets check reads the brief as the model wrote it: an instruction that asks for secrets is a reject,
+        # not a sentence to cut and carry on with.
+        if asked := secret_requests(triage.brief):
+            refusal = (f"the brief asks to reveal what the run can reach ({asked[0]}): rejected whatever the model "
+                       "decided")
+            triage = triage.model_copy(update={"decision": "reject", "brief": None, "questions": [],
+                                               "reasons": [*triage.reasons[:MAX_REASONS - 1], refusal]})
+        else:
+            triage = triage.model_copy(update={"brief": without_instructions(triage.brief)})
     return TriageOutcome(triage=triage, requests=usage.requests, input_tokens=usage.input_tokens,
                          output_tokens=usage.output_tokens, cost_usd=usage.cost)
