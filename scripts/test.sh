@@ -21,8 +21,10 @@ fi
 # token) and points this process's Prefect settings at it for the whole package: it gets a process of its own, so
 # neither it nor the session sandbox of the other tests sees the other's settings.
 # tests/reliability likewise: its session-wide fault stack sets this process's Prefect settings for good.
+# tests/docker runs real containers on the seed's fixed ports (4200, 3000): a process of its own, last.
 rc=0
-pytest --ignore=tests/golive --ignore=tests/reliability || rc=$?
+pytest --ignore=tests/golive --ignore=tests/reliability --ignore=tests/docker || rc=$?
 pytest tests/reliability || rc=$?
 pytest tests/golive || rc=$?
+pytest tests/docker || rc=$?
 exit "$rc"

@@ -5,6 +5,7 @@
     ibt batch --repo OWNER/REPO [--label L] [--limit N] [--dry-run]           every matching open issue, queued
     ibt stacks run prefect mcp-hub [--native] [-d] [--sqlite]
     ibt stacks status | logs [SERVICE] [-f] | stop
+    ibt images build [STACK...]                   the stacks' images, built offline when missing
     ibt demo [--issue N] [--keep-running/--stop]
 
 Exit codes of `ibt run` (and `python -m agentic.workflows.jules_workflow`): 0 pull request opened, 1 failed,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import typer
 
-from agentic.cli import demo, stacks
+from agentic.cli import demo, images, stacks
 from agentic.cli.batch import batch
 from agentic.cli.deploy import deploy
 from agentic.workflows.cli import run
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold settings with secrets
 )
 app.add_typer(stacks.app, name="stacks")
+app.add_typer(images.app, name="images")
 app.command("demo")(demo.demo)
 app.command("run")(run)
 app.command("deploy")(deploy)

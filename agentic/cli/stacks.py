@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,17 @@ from agentic.errors import AgenticError
 from agentic.settings import get_settings
 from agentic.stacks.compose import Stack, available_stacks, default_stacks_dir, find_stack_file, load_compose_file
 from agentic.stacks.control import clean_stale, ensure_not_running, request_restart, running_stack, stop_stack
-from agentic.stacks.docker import compose_command, compose_restart_command, docker_available
+from agentic.stacks.docker import (
+    compose_base,
+    compose_command,
+    compose_ps,
+    compose_restart_command,
+    docker_available,
+    forget_stack,
+    record_stack,
+    recorded_stack,
+)
+from agentic.stacks.images import docker_labels, stack_images
 from agentic.stacks.native import plan, runner_variables
 from agentic.stacks.postgres import find_pg_bindir
 from agentic.stacks.state import StateDir, is_alive
@@ -68,9 +79,7 @@ def run(
     try:
         stack = Stack.load(stacks, stacks_dir)
         if not (native or sqlite or supervise) and docker_available():
-            argv = compose_command(stack.files, detach=detach)
-            console.print(f"[dim]Docker engine found: {' '.join(argv)}[/]")
-            raise typer.Exit(subprocess.call(argv))
+            _docker_run(stacks, stack.files, stacks_dir, _state(state_dir), detach)
         if not (native or supervise):
             console.print("[dim]no Docker engine answering: running the stack natively (--native)[/]")
         state = _state(state_dir)
@@ -102,6 +111,26 @@ def run(
         supervisor.run()
     except AgenticError as exc:
         raise _fail(str(exc)) from None
+
+
+def _docker_run(stacks: list[str], files: list[Path], stacks_dir: Path, state: StateDir, detach: bool) -> None:
+    missing = [tag for tag in stack_images(files, stacks_dir) if docker_labels(tag) is None]
+    if missing:  # never let compose reach for a registry on its own: say what to do instead
+        raise _fail(f"the engine has no image {', '.join(missing)}: `docker compose pull` where a registry is "
+                    f"reachable, or build them offline with `ibt images build {' '.join(stacks)}`")
+    argv = compose_command(files, detach=detach)
+    console.print(f"[dim]Docker engine found: {' '.join(argv)}[/]")
+    record_stack(state.root, stacks, files)
+    # The hub's state directory is mounted from IBT_STATE, as natively: one settings and token file for both paths.
+    raise typer.Exit(subprocess.call(argv, env={**os.environ, "IBT_STATE": str(state.root)}))
+
+
+def _docker_stack(state: StateDir) -> tuple[list[str], list[Path]] | None:
+    """The Docker stack last started from this state directory, when no native one runs there."""
+    if running_stack(state) is not None:
+        return None
+    recorded = recorded_stack(state.root)
+    return recorded if recorded is not None and docker_available() else None
 
 
 def _run_detached(stacks: list[str], stacks_dir: Path, state: StateDir, sqlite: bool, timeout: float) -> None:
@@ -160,6 +189,18 @@ def _print_status(state: StateDir) -> bool:
 def status(state_dir: StateDirOpt = None) -> None:
     """Show the running stack: service, pid, port, health. Exit code 1 if nothing runs or a service is unhealthy."""
     state = _state(state_dir)
+    docker = _docker_stack(state)
+    if docker is not None:
+        containers = compose_ps(docker[1])
+        table = Table(title=f"stack: {' '.join(docker[0])} (docker compose)")
+        for column in ("service", "state", "health", "ports"):
+            table.add_column(column)
+        for item in containers:
+            table.add_row(item.service, item.state, item.health or "-", item.ports)
+        console.print(table)
+        if not containers or not all(item.ok for item in containers):
+            raise typer.Exit(1)
+        return
     if not running_stack(state):
         run = state.read_run()
         hint = f" (stale run file of pid {run['supervisor']['pid']}: `ibt stacks stop` cleans it)" if run else ""
@@ -178,6 +219,10 @@ def logs(
     """Print the services' logs (from `.ibt/logs/`), prefixed like `docker compose logs`; `supervisor` holds the
     restart events."""
     state = _state(state_dir)
+    docker = _docker_stack(state)
+    if docker is not None:
+        raise typer.Exit(subprocess.call([*compose_base(docker[1]), "logs", *(["--follow"] if follow else []),
+                                          *([service] if service else [])]))
     known = sorted(p.stem for p in state.logs.glob("*.log")) if state.logs.is_dir() else []
     if service is not None and service not in known:
         raise _fail(f"no log for service {service!r} in {state.logs} (known: {', '.join(known) or 'none'})")
@@ -209,6 +254,12 @@ def logs(
 def stop(state_dir: StateDirOpt = None) -> None:
     """Stop the stack started with `-d` (or in another terminal), and any service a dead supervisor left behind."""
     state = _state(state_dir)
+    docker = _docker_stack(state)
+    if docker is not None:  # `down` keeps the volumes: the state outlives the containers, as natively
+        code = subprocess.call([*compose_base(docker[1]), "down"])
+        if code == 0:
+            forget_stack(state.root)
+        raise typer.Exit(code)
     stopped = stop_stack(state)
     if stopped is None:
         console.print(f"no stack is running from {state.root}")
@@ -239,7 +290,10 @@ def restart(
     try:
         if not native and running_stack(state) is None and docker_available():
             stacks_dir = (stacks_dir or default_stacks_dir()).resolve()
-            files = _compose_files_defining(service, stacks_dir)
+            recorded = recorded_stack(state.root)
+            files = recorded[1] if recorded else _compose_files_defining(service, stacks_dir)
+            if recorded and not any(service in load_compose_file(path)["services"] for path in files):
+                files = []
             if not files:
                 raise _fail(f"unknown service {service!r}: no stack under {stacks_dir} defines it")
             argv = compose_restart_command(files, service)

@@ -194,6 +194,10 @@ class MCPUpstream(Upstream):
         kind = self.config["type"]
         if kind == "stdio":
             env = {k: str(v) for k, v in expand(self.config.get("env") or {}).items()}
+            if "NODE_OPTIONS" in env:  # the sandbox's preload, named by a client on another filesystem
+                from agentic.sandbox.github.redirect import local_preload
+
+                env["NODE_OPTIONS"] = local_preload(env["NODE_OPTIONS"])
             params = StdioServerParameters(command=expand(self.config["command"]),
                                            args=[expand(a) for a in self.config.get("args", [])],
                                            env=env, cwd=self.config.get("cwd"))

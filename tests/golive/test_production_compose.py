@@ -74,7 +74,7 @@ def test_every_service_has_a_health_check(name):
 
 
 def test_the_files_it_names_exist():
-    for path in ("Caddyfile", "prefect-logging.yml", "../sandbox/Dockerfile"):
+    for path in ("Caddyfile", "prefect-logging.yml", "../app/Dockerfile"):
         assert (HERE / path).is_file(), path
     worker = config()["services"]["worker"]
     assert worker["environment"]["PREFECT_LOGGING_SETTINGS_PATH"] == "/app/stacks/production/prefect-logging.yml"

@@ -71,7 +71,9 @@ def test_readme_command_merges_into_prefect_postgres_and_hub(variant):
     services = config["services"]
     assert set(services) == {"postgres", "prefect", "mcp-hub"}
     assert services["postgres"]["image"] == "postgres:15"
-    assert services["mcp-hub"]["image"].startswith("samanhappy/mcphub")
+    # One hub story: ours in Docker as natively (the upstream mcphub is the opt-in stacks/mcp-hub/mcphub.yaml).
+    assert services["mcp-hub"]["image"] == "ibt-app:local"
+    assert "agentic.hub" in " ".join(services["mcp-hub"]["command"])
     host_ports = [p for svc in services.values() for p in published(svc)]
     assert {(h, c) for _, h, c in host_ports} >= {(4200, 4200), (3000, 3000)}
     assert len({h for _, h, _ in host_ports}) == len(host_ports), "two services publish the same host port"
@@ -110,7 +112,8 @@ def test_relative_paths_resolve_whichever_file_comes_first(order):
                 assert (path.parent / source).resolve() == (first_dir / source).resolve()
                 assert (path.parent / source).resolve().is_relative_to(ROOT)
     hub = load(STACKS / "mcp-hub" / "mcp-hub.local.yaml")["services"]["mcp-hub"]
-    assert (STACKS / "mcp-hub" / hub["volumes"][0].split(":")[0]).is_file()
+    state = hub["volumes"][0].split(":")[0].replace("${IBT_STATE:-../../.ibt}", "../../.ibt")
+    assert (first_dir / state).resolve() == ROOT / ".ibt" / "mcp-hub", "the hub's state is the native one's"
     assert (STACKS / "mcp-hub" / hub["env_file"][0]["path"]).resolve() == ROOT / "agentic" / ".env"
 
 

@@ -13,6 +13,7 @@ FAKE_DOCKER = """#!/bin/sh
 echo "$@" >> "{log}"
 case "$1 $2" in
   "info "*|"compose version") exit 0 ;;
+  "image inspect") echo '{{}}'; exit 0 ;;
 esac
 exit {rc}
 """
@@ -32,13 +33,14 @@ def fake_docker(tmp_path, rc=0):
 
 def test_engine_present_runs_docker_compose_with_the_local_files(tmp_path):
     env, log = fake_docker(tmp_path, rc=7)
-    proc = subprocess.run([*IBT, "stacks", "run", "prefect", "mcp-hub", "-d", "--stacks-dir", str(STACKS)],
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([*IBT, "stacks", "run", "prefect", "mcp-hub", "-d", "--stacks-dir", str(STACKS),
+                           "--state-dir", str(tmp_path / "state")], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 7, "the exit code of docker compose is ibt's"
     calls = log.read_text().splitlines()
     assert calls[-1] == (f"compose -f {STACKS}/prefect/prefect.local.yaml -f {STACKS}/mcp-hub/mcp-hub.local.yaml "
                          "up -d --wait")
-    assert not (tmp_path / "state").exists()
+    # Natively the state dir holds clusters and logs; on the Docker path only which files ran, for status/logs/stop.
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["docker-stack.json"]
 
 
 def test_native_flag_skips_docker(tmp_path):

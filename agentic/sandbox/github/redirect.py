@@ -17,3 +17,15 @@ def node_env(github_api_url: str, *, existing_node_options: str | None = None) -
     flag = f"--import {PRELOAD.as_uri()}"  # a file: URI needs no quoting (spaces are %20)
     options = current if flag in current else f"{current} {flag}".strip()
     return {"NODE_OPTIONS": options, "GITHUB_API_URL": github_api_url.rstrip("/")}
+
+
+def local_preload(node_options: str) -> str:
+    """`node_options` with a redirect preload that another machine's install named (deploy.py on the host, the hub
+    in a container) pointed at this install's copy; anything else is left as it is."""
+    words = node_options.split()
+    for i, word in enumerate(words):
+        if word.startswith("file:") and word.endswith("/agentic/sandbox/node/github-redirect.mjs"):
+            path = Path(word.removeprefix("file://").removeprefix("file:"))
+            if not path.exists():
+                words[i] = PRELOAD.as_uri()
+    return " ".join(words)
