@@ -15,6 +15,8 @@ missing key exit 1.
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 import sys
 from pathlib import Path
@@ -178,6 +180,13 @@ def main(
     with prefect_settings.temporary_settings(updates):
         try:  # Jules' plan quotas as Prefect limits, on every deploy (idempotent)
             console.print(f"[green]✓[/green] queue: {apply_quotas(plan)}")
+            from agentic.workflows.recovery import ZOMBIE_AUTOMATION, ensure_zombie_automation
+
+            try:
+                asyncio.run(ensure_zombie_automation())
+                console.print(f"[green]✓[/green] automation: {ZOMBIE_AUTOMATION}")
+            except Exception as exc:  # noqa: BLE001 - an older server without automations: say so, deploy anyway
+                console.print(f"[yellow]![/yellow] automation {ZOMBIE_AUTOMATION!r} not set: {type(exc).__name__}")
             if work_pool:
                 deployment_id, state = deploy_to_pool(work_pool, plan,
                                                       archive_interval=settings.archive_sweep_interval_seconds)
@@ -192,10 +201,12 @@ def main(
         from agentic.workflows import archive
 
         from agentic.workflows.plan_approval import expired_wait_trigger
+        from agentic.workflows.recovery import crashed_run_trigger
 
         deployment = jules_agent_workflow.to_deployment(name=DEPLOYMENT_NAME, tags=DEPLOYMENT_TAGS, version=__version__,
                                                         concurrency_limit=plan.deployment_concurrency(),
-                                                        triggers=[expired_wait_trigger(FLOW_NAME, DEPLOYMENT_NAME)])
+                                                        triggers=[expired_wait_trigger(FLOW_NAME, DEPLOYMENT_NAME),
+                                                                  crashed_run_trigger(FLOW_NAME, DEPLOYMENT_NAME)])
         # The archive sweep beside it (issue #11): a `pull_request` `closed` webhook starts it, and so does its
         # schedule (ARCHIVE_SWEEP_INTERVAL_SECONDS) for teams without webhooks.
         sweep = archive.to_deployment(settings.archive_sweep_interval_seconds, tags=DEPLOYMENT_TAGS,

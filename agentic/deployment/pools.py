@@ -48,6 +48,7 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
     from agentic.workflows import archive
     from agentic.workflows.jules_workflow import FLOW_NAME, jules_agent_workflow
     from agentic.workflows.plan_approval import expired_wait_trigger
+    from agentic.workflows.recovery import crashed_run_trigger
 
     try:
         async with get_client() as client:
@@ -59,7 +60,7 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
         deployment = await jules_agent_workflow.ato_deployment(
             name=name, tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool,
             entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=plan.deployment_concurrency(),
-            triggers=[expired_wait_trigger(FLOW_NAME, name)])
+            triggers=[expired_wait_trigger(FLOW_NAME, name), crashed_run_trigger(FLOW_NAME, name)])
         deployment_id = await deployment.aapply(work_pool_name=pool)
         sweep = await archive.archive_merged_sessions.ato_deployment(
             tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH,

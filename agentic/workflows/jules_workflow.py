@@ -29,7 +29,7 @@ from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
-from agentic.workflows import ci_loop, claims, github_ops, session_queue as queue, tasks
+from agentic.workflows import ci_loop, claims, github_ops, recovery, session_queue as queue, tasks
 from agentic.workflows.follow_loop import follow
 from agentic.workflows.hub_tools import connect_hub
 from agentic.workflows.issue_ref import parse_issue_url
@@ -347,6 +347,7 @@ async def jules_agent_workflow(
     allow_locked: bool = False,
     allow_existing_pr: bool = False,
     wait_expired: bool = False,
+    crash_recoveries: int = 0,
 ) -> WorkflowResult:
     """Hand a GitHub issue to Google Jules and follow it to a pull request, reporting on the issue."""
     settings = await with_secret_blocks(get_settings())  # keys from Prefect Secret blocks when present (#13)
@@ -363,6 +364,10 @@ async def jules_agent_workflow(
                                            tasks.find_fixing_pull_requests(hub, ref))
         key = claims.claim_key(settings.github_api_url, ref)
         acquired = await claims.acquire(key, run_id, settings.claim_stale_seconds)
+        if not acquired.owned and crash_recoveries and await recovery.owner_is_gone(acquired.claim.owner_run_id):
+            # Continuing a crashed run: its claim looks alive until its heartbeat goes stale, but Prefect already
+            # says that run ended. Take it over now rather than leave the issue to nobody.
+            acquired = await claims.acquire(key, run_id, 0)
         if not acquired.owned:
             last = acquired.claim.sessions[-1] if acquired.claim.sessions else None
             return WorkflowResult(status="duplicate", issue=str(ref),
@@ -371,7 +376,8 @@ async def jules_agent_workflow(
                                   pull_request_url=last.pull_request_url if last else None)
         run = Run(hub=hub, settings=settings, ref=ref, issue=issue, claim=acquired.claim, run_id=run_id,
                   first_claim=acquired.first, source=source, fixing_prs=fixing, wait_expired=wait_expired)
-        owned = asyncio.create_task(_run_owned(
+        crashing = crash_recoveries > recovery.MAX_CRASH_RECOVERIES
+        owned = asyncio.create_task(_stop_crashing(run, crash_recoveries) if crashing else _run_owned(
             run, require_plan_approval=settings.require_plan_approval if require_plan_approval is None
             else require_plan_approval, starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,
             requested_by=requested_by, allow_closed=allow_closed, allow_locked=allow_locked,
@@ -398,6 +404,14 @@ async def jules_agent_workflow(
             beating.cancel()
             if not lost.is_set():
                 await claims.release(key, run_id, run.claim)
+
+
+async def _stop_crashing(run: Run, crashes: int) -> WorkflowResult:
+    """A run that crashes every time ends the chain of successors, saying so on the issue."""
+    reason = (f"this issue's runs stopped {crashes} times in a row (their process died); not continuing on its "
+              "own. Re-run the flow once the cause is fixed: it continues where it stopped.")
+    await _end(run, None, "failed", [f"**Stopped:** {reason}"])
+    return run.result("failed", reason)
 
 
 async def _heartbeat(run: Run, owned: asyncio.Task, lost: asyncio.Event) -> None:
