@@ -119,3 +119,44 @@ async def test_an_acquire_whose_run_was_cancelled_leaves_the_issue_free(prefect_
             while (current := await claims.load(key)) is not None and current.owner_run_id is not None:
                 await asyncio.sleep(0.1)
     assert cancelled  # some cancels landed while the claim was under way
+
+
+async def test_a_claim_write_that_outlives_its_flow_run_finishes_and_frees_the_lock(prefect_api_url):
+    """The flow cancels its heartbeat as it ends; the beat's update goes on (_to_the_end) after Prefect closed the
+    run's client. It used to write through that closed client ('The client cannot be started again after closing')
+    inside the lock, fail to release the lock's lease too, and retry into the same client for 90 s, taking the lock
+    again each time (test_concurrent_triggers_and_kill_minus_9_give_one_session: 300 s). Here another holder keeps the
+    lock until the run has ended, so the update always runs after the run's client closed."""
+    import asyncio
+
+    from prefect import flow
+
+    key = claims.claim_key("http://127.0.0.1:2", IssueRef(owner="acme", repo="widgets", number=104))
+    claim = (await claims.acquire(key, "run-a", stale_after=60)).claim
+    held, free = asyncio.Event(), asyncio.Event()
+
+    async def other_run_holds_the_lock() -> None:
+        async with claims.dispatch_lock():
+            held.set()
+            await free.wait()
+
+    holder = asyncio.create_task(other_run_holds_the_lock())
+    await held.wait()
+
+    @flow
+    async def owner_run() -> None:
+        claim.status_comment_id = 7  # what the beat writes: seen in the record only if its write landed
+        beating = asyncio.create_task(claims.update(key, "run-a", claim))
+        await asyncio.sleep(0.5)  # the beat waits for the lock
+        beating.cancel()  # as jules_agent_workflow's `finally` does; the run then ends and its client is closed
+
+    await owner_run()
+    free.set()
+    await holder
+    async with asyncio.timeout(30):  # through the closed client it never lands in the 90 s it retries
+        while (await claims.load(key)).status_comment_id != 7:
+            await asyncio.sleep(0.2)
+    async with asyncio.timeout(15):  # and the lock is not left taken until a lease expires (60 s)
+        async with claims.dispatch_lock():
+            pass
+    await claims.release(key, "run-a", claim)
