@@ -273,6 +273,27 @@ async def release(key: str, run_id: str, claim: Claim) -> None:
             await save(key, claim)
 
 
+async def heartbeat(key: str, run_id: str, claim: Claim, owner: asyncio.Task[Any], stale_after: float,
+                    lost: asyncio.Event, log: logging.Logger | logging.LoggerAdapter[Any] = logger) -> None:
+    """Keep the claim fresh for as long as `owner` runs (a beat every `stale_after`/3, sooner after a failed one):
+    a live owner whose heartbeat went stale is taken over by the next run. Survives transient errors; on ClaimLost
+    sets `lost` and cancels the owner, which must stop writing."""
+    interval = stale_after / 3
+    while not owner.done():
+        await asyncio.sleep(interval)
+        try:
+            await update(key, run_id, claim)
+            interval = stale_after / 3
+        except ClaimLost as exc:
+            log.warning("%s", exc)
+            lost.set()
+            owner.cancel()
+            return
+        except Exception as exc:  # noqa: BLE001 - Prefect or PostgreSQL blip: try again sooner
+            log.warning("claim heartbeat failed (%s); retrying", exc)
+            interval = max(1.0, stale_after / 12)
+
+
 CLAIM_TAG = "jules-claim"
 _PAGE = 200  # the Prefect server's largest page of variables
 

@@ -160,3 +160,24 @@ async def test_a_claim_write_that_outlives_its_flow_run_finishes_and_frees_the_l
         async with claims.dispatch_lock():
             pass
     await claims.release(key, "run-a", claim)
+
+
+async def test_the_heartbeat_keeps_a_live_owner_its_claim_until_it_ends(prefect_api_url):
+    """Beats for as long as the owner runs, not once: a claim beaten once goes stale while its owner still works, and
+    the next trigger takes the issue over (two runs on one issue). Ends with its owner."""
+    import asyncio
+
+    stale = 4.0  # the tests' CLAIM_STALE_SECONDS (FAST_WORKFLOW): a beat every 1.3 s
+    key = claims.claim_key("http://127.0.0.1:2", IssueRef(owner="acme", repo="widgets", number=105))
+    claim = (await claims.acquire(key, "run-a", stale_after=stale)).claim
+    owner = asyncio.create_task(asyncio.sleep(stale * 3))  # the owned run's work, three stale periods long
+    lost = asyncio.Event()
+    beating = asyncio.create_task(claims.heartbeat(key, "run-a", claim, owner, stale, lost))
+    while not owner.done():
+        other = await claims.acquire(key, "run-b", stale_after=stale)
+        assert not other.owned, "another run took over a live owner: its heartbeat stopped"
+        await asyncio.sleep(0.5)
+    async with asyncio.timeout(stale * 3):
+        await beating
+    assert not lost.is_set() and (await claims.load(key)).owner_run_id == "run-a"
+    await claims.release(key, "run-a", claim)
