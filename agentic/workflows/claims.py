@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.asyncio import concurrency
+from prefect.concurrency.context import ConcurrencyContext
+from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.variables import Variable
 from pydantic import BaseModel, Field
@@ -51,7 +53,8 @@ def _through_outages(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
         deadline, delay = time.monotonic() + OUTAGE_BUDGET_SECONDS, 0.5
         while True:
             try:
-                return await fn(*args, **kwargs)
+                async with _own_prefect_context():  # a fresh client each attempt: never one an outage broke
+                    return await fn(*args, **kwargs)
             except ClaimLost:
                 raise
             except Exception as exc:  # noqa: BLE001 - Prefect raises httpx, HTTP-status and slot errors here
@@ -63,6 +66,25 @@ def _through_outages(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
                 delay = min(delay * 2, 5.0)
 
     return wrapper
+
+
+@contextlib.asynccontextmanager
+async def _own_prefect_context() -> AsyncIterator[None]:
+    """Talk to Prefect through a client of our own and keep the lock's lease out of the run's books. get_client()
+    hands out the flow run's client, which Prefect closes when the run ends: an operation that outlives its run (a
+    cancelled heartbeat's update finishing, see _to_the_end) then failed inside the lock with 'The client cannot be
+    started again after closing', could not release the lease either (the slot stayed taken until it expired) and
+    retried into the same closed client for its whole outage budget. And the run's ConcurrencyContext, on exit,
+    releases every lease taken in its context, so it would free the lock under an operation still inside it."""
+    tokens = [(var, var.set(None)) for var in (AsyncClientContext.__var__, SyncClientContext.__var__,
+                                                ConcurrencyContext.__var__)]
+    try:
+        async with AsyncClientContext():  # created with no client context above it: a new client, closed on exit
+            with ConcurrencyContext():  # a lease whose release failed is released here, not by the run
+                yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
 
 
 _settling: set[asyncio.Future[Any]] = set()  # finishing claim operations whose callers were cancelled
@@ -249,6 +271,27 @@ async def release(key: str, run_id: str, claim: Claim) -> None:
         if current.owner_run_id in (run_id, None):
             claim.owner_run_id, claim.heartbeat = None, None
             await save(key, claim)
+
+
+async def heartbeat(key: str, run_id: str, claim: Claim, owner: asyncio.Task[Any], stale_after: float,
+                    lost: asyncio.Event, log: logging.Logger | logging.LoggerAdapter[Any] = logger) -> None:
+    """Keep the claim fresh for as long as `owner` runs (a beat every `stale_after`/3, sooner after a failed one):
+    a live owner whose heartbeat went stale is taken over by the next run. Survives transient errors; on ClaimLost
+    sets `lost` and cancels the owner, which must stop writing."""
+    interval = stale_after / 3
+    while not owner.done():
+        await asyncio.sleep(interval)
+        try:
+            await update(key, run_id, claim)
+            interval = stale_after / 3
+        except ClaimLost as exc:
+            log.warning("%s", exc)
+            lost.set()
+            owner.cancel()
+            return
+        except Exception as exc:  # noqa: BLE001 - Prefect or PostgreSQL blip: try again sooner
+            log.warning("claim heartbeat failed (%s); retrying", exc)
+            interval = max(1.0, stale_after / 12)
 
 
 CLAIM_TAG = "jules-claim"

@@ -383,7 +383,8 @@ async def jules_agent_workflow(
             requested_by=requested_by, allow_closed=allow_closed, allow_locked=allow_locked,
             allow_existing_pr=allow_existing_pr))
         lost = asyncio.Event()
-        beating = asyncio.create_task(_heartbeat(run, owned, lost))
+        beating = asyncio.create_task(claims.heartbeat(key, run_id, run.claim, owned, settings.claim_stale_seconds,
+                                                       lost, run.logger))
         try:
             async with asyncio.timeout(settings.run_budget_seconds):
                 return await owned
@@ -412,24 +413,6 @@ async def _stop_crashing(run: Run, crashes: int) -> WorkflowResult:
               "own. Re-run the flow once the cause is fixed: it continues where it stopped.")
     await _end(run, None, "failed", [f"**Stopped:** {reason}"])
     return run.result("failed", reason)
-
-
-async def _heartbeat(run: Run, owned: asyncio.Task, lost: asyncio.Event) -> None:
-    """Keep the claim fresh for the whole owned run; survive transient errors; stop the run if it lost the claim."""
-    interval = run.settings.claim_stale_seconds / 3
-    while not owned.done():
-        await asyncio.sleep(interval)
-        try:
-            await claims.update(run.claim_key, run.run_id, run.claim)
-            interval = run.settings.claim_stale_seconds / 3
-        except claims.ClaimLost as exc:
-            run.logger.warning("%s", exc)
-            lost.set()
-            owned.cancel()
-            return
-        except Exception as exc:  # noqa: BLE001 - Prefect or PostgreSQL blip: try again sooner
-            run.logger.warning("claim heartbeat failed (%s); retrying", exc)
-            interval = max(1.0, run.settings.claim_stale_seconds / 12)
 
 
 def main(argv: list[str] | None = None) -> int:
