@@ -126,6 +126,22 @@ def test_ibt_run_json_reports_the_error_as_one_object(env, listener):
     assert listener.connections == 0
 
 
+def test_a_repository_named_only_dots_exits_2_before_anything_is_contacted(env, listener):
+    """Issue #24: `....` passed the parser and cost a flow run and two GitHub calls before "does not exist"."""
+    proc, _ = run([*IBT, "run", "--json", "https://github.com/acme/..../issues/1"], env)
+    assert proc.returncode == 2, proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["error"] == "BadIssueUrl" and "not only dots" in body["message"] and "Traceback" not in proc.stderr
+    assert listener.connections == 0
+
+
+def test_www_github_com_passes_the_parser(env, listener):
+    """Issue #24: `https://www.github.com/...` was refused; now it goes on to the services (here: the listener)."""
+    proc, _ = run([*IBT, "run", "https://www.github.com/acme/widgets/issues/1"], env)
+    assert "not the configured GitHub" not in proc.stderr and proc.returncode == 1, proc.stderr
+    assert listener.connections >= 1
+
+
 @pytest.mark.parametrize("args", [["run"], ["run", "--bogus", GOOD_URL], ["run", GOOD_URL, "extra"], ["nope"]])
 def test_ibt_usage_errors_exit_2(env, listener, args):
     proc, _ = run([*IBT, *args], env)
