@@ -130,7 +130,7 @@ def session_title(brief: Brief, issue_number: int) -> str:
     from agentic.agent.policy import CUT, cut_instructions  # policy reads Brief from this module
 
     title = brief.title
-    if (cut := cut_instructions(title)) != title:
+    if CUT in (cut := cut_instructions(title)):  # cut here, or already by the triage
         title = cut.replace(CUT, " ").strip(" :;,.-")
     return f"{_line(title, TITLE_CHARS) or 'Resolve the issue'} (#{issue_number})"
 
