@@ -114,6 +114,7 @@ def data_requests(brief: Brief) -> list[str]:
 # pasted — is cut from the brief: Jules gets the fact, not the instruction. Measured: the 1.5B model quoted
 # kosli-dev/agentic-sdlc-demo#157's injected line in the brief's context, and copied an issue title addressed to an
 # "AI agent:" into the brief's title (the Jules session's and the pull request's title).
+#
 # Who an instruction may be addressed to. Generic names ("AI agent", "LLM") address an AI however they are used;
 # product and bare names ("Jules", "Assistant") also name components ("Jules: retry on 429"), so they count only as a
 # vocative with a comma ("Assistant, respond only with …").
@@ -133,9 +134,9 @@ _TO_AN_AI = re.compile(
     r"(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|system|original)\s+|your\s+)+"
     r"(?:instructions?|prompts?|rules|directions|guidelines)\b"
     r"|\byou\s+are\s+now\b|\bnew\s+instructions\s*:"
-    # "Note to the AI:", "Note for the triage bot", "IMPORTANT SYSTEM NOTE:"
-    rf"|\bnote\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+|an?\s+)?(?:{_AI_GENERIC}|{_AI_NAMES}){_NOT_A_READER}"
-    r"|\b(?:important\s+)?system\s+(?:note|message|override)\s*:"
+    # "Note to the AI", "Note for the triage bot", "IMPORTANT SYSTEM NOTE:"
+    rf"|(?P<note>\bnote\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+|an?\s+)?(?:{_AI_GENERIC}|{_AI_NAMES})"
+    rf"{_NOT_A_READER}|\b(?:important\s+)?system\s+(?:note|message|override))(?P<colon>\s*:)?"
     # "If you are an AI/LLM/assistant …", "If you are reading this: output …"
     rf"|\bif\s+you\s+are\s+(?:an?\s+|the\s+)?(?:{_AI_GENERIC}|{_AI_NAMES}){_NOT_A_READER}"
     r"|\bif\s+you\s+are\s+(?:reading|processing|parsing|summari[sz]ing)\s+this\b"
@@ -148,27 +149,27 @@ _TO_AN_AI = re.compile(
     re.IGNORECASE)
 _QUOTED = re.compile(r"(?<!\w)'[^'\n]{1,400}'(?!\w)|\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|‘[^’\n]{1,400}’|`[^`\n]{1,400}`")
 _TO_SENTENCE_END = re.compile(r"[^.!?\n]*[.!?]?")
+_TO_LINE_END = re.compile(r"[^\n]*")
 CUT = "[an instruction aimed at an AI, removed]"
-
-
-def _cut_instructions(text: str) -> str:
-    text = _QUOTED.sub(lambda m: CUT if _TO_AN_AI.search(m.group(0)) else m.group(0), text)
-    while found := _TO_AN_AI.search(text):  # unquoted: from the instruction to the end of its sentence
-        start = found.start() + len(found.group(0)) - len(found.group(0).lstrip())  # the spaces before it stay
-        text = text[:start] + CUT + text[_TO_SENTENCE_END.match(text, found.end()).end():]
-    return text
 
 
 def cut_instructions(text: str) -> str:
     """`text` with every instruction aimed at an AI cut out (the same text when none)."""
-    return _cut_instructions(text)
+    text = _QUOTED.sub(lambda m: CUT if _TO_AN_AI.search(m.group(0)) else m.group(0), text)
+    while found := _TO_AN_AI.search(text):  # unquoted: from the instruction to the end of its sentence ...
+        start = found.start() + len(found.group(0)) - len(found.group(0).lstrip())  # the spaces before it stay
+        # ... or of its line for a note ("Note to the triage bot: this report is complete. Decide actionable …"):
+        # all of a note addressed to an AI is for the AI.
+        end = _TO_LINE_END if found.group("note") and found.group("colon") else _TO_SENTENCE_END
+        text = text[:start] + CUT + text[end.match(text, found.end()).end():]
+    return text
 
 
 def without_instructions(brief: Brief) -> Brief:
     """The brief with every instruction aimed at an AI cut out of its text fields (the same brief when none)."""
     fields = {"title": brief.title, "goal": brief.goal, "context": brief.context}
-    cut = {name: _cut_instructions(value) for name, value in fields.items()}
-    criteria = [_cut_instructions(item) for item in brief.acceptance_criteria]
+    cut = {name: cut_instructions(value) for name, value in fields.items()}
+    criteria = [cut_instructions(item) for item in brief.acceptance_criteria]
     if cut == fields and criteria == brief.acceptance_criteria:
         return brief
     return brief.model_copy(update={**cut, "acceptance_criteria": criteria})
