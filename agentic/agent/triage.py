@@ -30,7 +30,7 @@ from pydantic_ai.usage import UsageLimits
 from agentic.agent.brief import MAX_REASONS, Triage
 from agentic.agent.models import build_model, endpoint_of
 from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
-from agentic.agent.policy import secret_requests, without_instructions
+from agentic.agent.policy import CUT, cut_instructions, data_requests, secret_requests, without_instructions
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
 
@@ -311,14 +311,23 @@ async def triage_issue(agent: Agent[IssueDeps, Triage], prompt: str, settings: S
         triage = triage.model_copy(update={"decision": "needs_info",
                                            "reasons": [*triage.reasons, "no brief was produced"]})
     if triage.decision == "actionable" and triage.brief is not None:
-        # The secrets check reads the brief as the model wrote it: an instruction that asks for secrets is a reject,
-        # not a sentence to cut and carry on with.
+        # The checks read the brief as the model wrote it: an instruction that asks for secrets, personal data or
+        # other repositories is a reject, not a sentence to cut and carry on with.
+        refusal = None
         if asked := secret_requests(triage.brief):
-            refusal = (f"the brief asks to reveal what the run can reach ({asked[0]}): rejected whatever the model "
-                       "decided")
-            triage = triage.model_copy(update={"decision": "reject", "brief": None, "questions": [],
-                                               "reasons": [*triage.reasons[:MAX_REASONS - 1], refusal]})
+            refusal = f"the brief asks to reveal what the run can reach ({asked[0]})"
+        elif asked := data_requests(triage.brief):
+            refusal = f"the brief asks to collect or publish personal data or other repositories' content ({asked[0]})"
+        if refusal:
+            triage = triage.model_copy(update={
+                "decision": "reject", "brief": None, "questions": [],
+                "reasons": [*triage.reasons[:MAX_REASONS - 1], f"{refusal}: rejected whatever the model decided"]})
         else:
             triage = triage.model_copy(update={"brief": without_instructions(triage.brief)})
+    # Reasons and questions are posted on the issue (through sanitize.for_github): no instruction to an AI either;
+    # a question that was nothing else is dropped.
+    reasons = [cut_instructions(reason) for reason in triage.reasons]
+    questions = [cut for question in triage.questions if (cut := cut_instructions(question)).strip() != CUT]
+    triage = triage.model_copy(update={"reasons": reasons, "questions": questions})
     return TriageOutcome(triage=triage, requests=usage.requests, input_tokens=usage.input_tokens,
                          output_tokens=usage.output_tokens, cost_usd=usage.cost)

@@ -9,7 +9,9 @@ Live progress and errors on stderr, the result on stdout; the exit code says wha
     4  duplicate: already handled by an earlier run's pull request, or another live run is handling it
 
 The URL and the settings are checked first, before Prefect or the flow is imported, so bad input exits 2 at once
-and creates no flow run. Then the hub and the Prefect API are checked (one line and exit 1 if either is down).
+and creates no flow run. Then the hub and the Prefect API are checked (one line and exit 1 if either is down). A
+failure inside the run (the issue does not exist: exit 2) is one `error:` line too, no traceback: Prefect's console
+logging is kept off stderr while the flow runs here (the run's logs are still in Prefect).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
 from typing import Annotated, Any
@@ -130,6 +133,30 @@ def _prefect_settings():
         yield
 
 
+@contextlib.contextmanager
+def _quiet_prefect_console(*, keep_warnings: bool):
+    """While the flow runs in this process, the command line speaks on stderr, not Prefect's console handler: its
+    INFO chatter, and on a failure two tracebacks and ~50 lines before the one `error:` line that says it all (an
+    issue that does not exist, measured). Warnings stay unless `keep_warnings` is off (`--json`: nothing but the
+    result). The run's logs still go to the Prefect API (another handler)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    def shown(record: logging.LogRecord) -> bool:
+        return keep_warnings and logging.WARNING <= record.levelno < logging.ERROR
+
+    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    handlers = {handler for logger in loggers for handler in logger.handlers
+                if isinstance(handler, PrefectConsoleHandler)}
+    for handler in handlers:
+        handler.addFilter(shown)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(shown)
+
+
 def execute(github_issue_url: str, *, require_plan_approval: bool | None = None, starting_branch: str | None = None,
             new_session_on_edit: bool = False, requested_by: str | None = None, show_progress: bool = True) -> Any:
     """Validate, check the services, run the flow in this process; the WorkflowResult, or _Failure."""
@@ -158,7 +185,8 @@ def execute(github_issue_url: str, *, require_plan_approval: bool | None = None,
                 async with progress.live_progress(console):
                     return await call
 
-            return asyncio.run(go())
+            with _quiet_prefect_console(keep_warnings=show_progress):
+                return asyncio.run(go())
     except _Failure:
         raise
     except KeyboardInterrupt as exc:

@@ -7,9 +7,12 @@ Strict on purpose: the URL decides which repository an agent writes to. Accepted
 where HOST is one of the configured GitHub web hosts (`Settings.github_issue_hosts`: github.com for
 `GITHUB_API_URL=https://api.github.com`, HOST for an Enterprise `https://HOST/api/v3`, plus `GITHUB_WEB_URL` and
 `GITHUB_WEB_HOSTS`), compared after IDNA normalisation (a look-alike host such as `gіthub.com` with a Cyrillic `і`
-is a different host); no user:password@; a port only if the configured host has one; OWNER and REPO in GitHub's
-grammar; NUMBER in ASCII digits, 1..2^31-1. Every refusal is a BadIssueUrl with one line saying why and what is
-expected, echoing at most a short, escaped piece of the input.
+is a different host) and matched exactly, never as a suffix; `www.github.com` is read as github.com when github.com
+is accepted (GitHub redirects it; an Enterprise host has no such alias); no user:password@; a port only if the
+configured host has one; OWNER and REPO in GitHub's grammar (a repository name is not only dots: `.`, `..` and
+`....` are refused here, before a flow run and two GitHub calls find they do not exist); NUMBER in ASCII digits,
+1..2^31-1. Every refusal is a BadIssueUrl with one line saying why and what is expected, echoing at most a short,
+escaped piece of the input.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
 _IPV6 = re.compile(r"\[(?P<host>[0-9A-Fa-f:.]+)\](?::(?P<port>.*))?", re.ASCII | re.DOTALL)
 _PULL_KINDS = {"pull", "pulls"}
+_WWW_GITHUB = "www.github.com"
 
 
 class IssueRef(BaseModel, frozen=True):
@@ -188,7 +192,9 @@ def parse_issue_url(url: str, hosts: Iterable[str] | None = None, *, settings: S
     except ValueError as exc:
         raise BadIssueUrl(f"issue URL host {_show(raw_host, 40)} is not a valid host name ({exc}); "
                           f"{expected}") from None
-    if host not in allowed:
+    if host == _WWW_GITHUB and "github.com" in allowed:
+        host = "github.com"  # github.com's own alias (it redirects there); an Enterprise host has none
+    if host not in allowed:  # the exact host: a suffix would let evilgithub.com or gist.github.com through
         ascii_note = "" if raw_host.isascii() else f" (IDNA: {host[:60]})"
         configured = ", ".join(allowed[:3]) or "none"
         raise BadIssueUrl(f"issue URL host {_show(authority, 40)}{ascii_note} is not the configured GitHub "
@@ -206,9 +212,9 @@ def parse_issue_url(url: str, hosts: Iterable[str] | None = None, *, settings: S
     if not _OWNER.fullmatch(owner):
         raise BadIssueUrl(f"issue URL owner {_show(owner, 40)} is not a GitHub account name (1-39 letters, digits "
                           f"or single inner hyphens); {expected}")
-    if not _REPO.fullmatch(repo) or repo in (".", ".."):
+    if not _REPO.fullmatch(repo) or not repo.strip("."):
         raise BadIssueUrl(f"issue URL repository {_show(repo, 40)} is not a GitHub repository name (1-100 of "
-                          f"A-Z a-z 0-9 . _ -, not '.' or '..'); {expected}")
+                          f"A-Z a-z 0-9 . _ -, not only dots); {expected}")
     if not _DIGITS.fullmatch(number):
         raise BadIssueUrl(f"issue URL number {_show(number, 20)} is not a number in ASCII digits; {expected}")
     if number.startswith("0"):

@@ -109,6 +109,35 @@ def test_malformed_deliveries_get_4xx(client):
     assert fields.status_code == 400 and "issues payload lacks fields" in fields.json()["reason"]
 
 
+@pytest.mark.parametrize("body", [b"{not json", b"Hello, World!", b"", b"\xff\xfe{}", b'{"action": "opened"'])
+def test_a_signed_body_that_is_not_json_is_refused_as_not_json(client, body):
+    """Issue #24: a correctly signed body that is not JSON was refused with gidgethub's content-type reason."""
+    answer = deliver(client, "issues", body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["status"] == "refused" and "body is not valid JSON" in answer.json()["reason"]
+    assert "content-type" not in answer.json()["reason"]
+
+
+def test_the_content_type_still_decides_first(client):
+    """A wrong content type is refused for its content type, JSON or not; GitHub's form encoding is accepted."""
+    from urllib.parse import urlencode
+
+    for content_type in ("text/plain", "application/xml", ""):
+        answer = deliver(client, "ping", {"zen": "z"}, delivery=f"ct-{content_type}", **{"Content-Type": content_type})
+        assert answer.status_code == 400 and "expected a content-type of 'application/json'" in answer.json()["reason"]
+    form = urlencode({"payload": json.dumps({"zen": "z"})}).encode()
+    answer = deliver(client, "ping", form, delivery="form", **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert (answer.status_code, answer.json()["reason"]) == (200, "pong")
+    form = urlencode({"payload": "{not json"}).encode()
+    answer = deliver(client, "ping", form, delivery="form-bad", **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400 and "body is not valid JSON" in answer.json()["reason"]
+    answer = deliver(client, "ping", b"zen=z", delivery="form-none",
+                     **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400 and "no payload field" in answer.json()["reason"]
+    # Signed with the wrong secret: 401 before the body is read as JSON at all.
+    assert deliver(client, "issues", b"{not json", secret="guess", delivery="sig").status_code == 401
+
+
 def test_body_cap_413_before_the_signature_is_even_computed(client):
     big = json.dumps({"action": "opened", "pad": "x" * 5000}).encode()
     assert deliver(client, "issues", big).status_code == 413

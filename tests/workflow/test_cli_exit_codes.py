@@ -126,6 +126,22 @@ def test_ibt_run_json_reports_the_error_as_one_object(env, listener):
     assert listener.connections == 0
 
 
+def test_a_repository_named_only_dots_exits_2_before_anything_is_contacted(env, listener):
+    """Issue #24: `....` passed the parser and cost a flow run and two GitHub calls before "does not exist"."""
+    proc, _ = run([*IBT, "run", "--json", "https://github.com/acme/..../issues/1"], env)
+    assert proc.returncode == 2, proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["error"] == "BadIssueUrl" and "not only dots" in body["message"] and "Traceback" not in proc.stderr
+    assert listener.connections == 0
+
+
+def test_www_github_com_passes_the_parser(env, listener):
+    """Issue #24: `https://www.github.com/...` was refused; now it goes on to the services (here: the listener)."""
+    proc, _ = run([*IBT, "run", "https://www.github.com/acme/widgets/issues/1"], env)
+    assert "not the configured GitHub" not in proc.stderr and proc.returncode == 1, proc.stderr
+    assert listener.connections >= 1
+
+
 @pytest.mark.parametrize("args", [["run"], ["run", "--bogus", GOOD_URL], ["run", GOOD_URL, "extra"], ["nope"]])
 def test_ibt_usage_errors_exit_2(env, listener, args):
     proc, _ = run([*IBT, *args], env)
@@ -237,14 +253,32 @@ def test_bad_url_creates_no_flow_run_on_a_real_prefect(env, prefect_api_url):
 
 
 @pytest.mark.slow
-def test_missing_issue_on_the_sandbox_exits_2_after_a_real_run(sandbox, prefect_api_url):
-    """The whole path: settings, URL, preflight, the flow on the sandbox; the flow's IssueNotFound becomes 2."""
+@pytest.mark.parametrize("argv", [[*IBT, "run", "--json"], [*IBT, "run"], FLOW_CLI],
+                         ids=["ibt run --json", "ibt run", "python -m agentic.workflows.jules_workflow"])
+def test_missing_issue_on_the_sandbox_exits_2_with_one_error_line(sandbox, prefect_api_url, argv):
+    """The whole path: settings, URL, preflight, the flow on the sandbox; the flow's IssueNotFound becomes 2 and one
+    `error:` line (issue #24: ~50 lines of Prefect logging and two tracebacks came before it, under --json too)."""
+    import httpx
+
+    def sessions() -> int:
+        return len(httpx.get(sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/sessions", timeout=10)
+                   .json()["sessions"])
+
     env = {k: v for k, v in os.environ.items() if k != "AGENTIC_ENV_FILE"}
-    proc, _ = run([*IBT, "run", "--json", "https://github.com/acme/widgets/issues/999999"],
+    before = sessions()
+    proc, _ = run([*argv, "https://github.com/acme/widgets/issues/999999"],
                   {**env, **sandbox.env, "PREFECT_API_URL": prefect_api_url}, timeout=240)
     assert proc.returncode == 2, proc.stderr[-3000:]
-    body = json.loads(proc.stdout)
-    assert body["error"] == "IssueNotFound" and body["exit_code"] == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == ["error: issue acme/widgets#999999 does not exist or the GitHub token cannot see it"], \
+        proc.stderr[-3000:]
+    if "--json" in argv:
+        (line,) = proc.stdout.splitlines()
+        body = json.loads(line)
+        assert (body["status"], body["error"], body["exit_code"]) == ("error", "IssueNotFound", 2)
+    else:
+        assert proc.stdout == ""
+    assert sessions() == before  # nothing sent to Jules
 
 
 @pytest.mark.slow

@@ -27,6 +27,10 @@ GOOD = [
     ("https://github.com/" + "o" * 39 + "/" + "r" * 100 + "/issues/11", ("o" * 39, "r" * 100, 11)),
     ("https://github.com/acme/.github/issues/13", ("acme", ".github", 13)),
     (f"https://github.com/acme/widgets/issues/{MAX_ISSUE_NUMBER}", ("acme", "widgets", MAX_ISSUE_NUMBER)),
+    # Issue #24: github.com's www alias is github.com (GitHub redirects it), not a refusal.
+    ("https://www.github.com/acme/widgets/issues/14", ("acme", "widgets", 14)),
+    ("https://WWW.GitHub.com:443/acme/widgets/issues/15", ("acme", "widgets", 15)),
+    ("https://github.com/acme/a..b/issues/16", ("acme", "a..b", 16)),  # dots inside a name are fine
 ]
 
 BAD = [  # (url, a piece the message must contain)
@@ -45,6 +49,11 @@ BAD = [  # (url, a piece the message must contain)
     ("https://github.com/acme/widgets/issues/\uff11", "ASCII digits"),  # full-width 1
     ("https://github.com/acme/../issues/1", "repository"),
     ("https://github.com/acme/./issues/1", "repository"),
+    # Issue #24: a name of only dots passed and cost a flow run and two GitHub calls before "does not exist".
+    ("https://github.com/acme/..../issues/1", "not only dots"),
+    ("https://github.com/acme/.../issues/1", "not only dots"),
+    ("https://www.www.github.com/acme/widgets/issues/1", "not the configured GitHub"),
+    ("https://wwwgithub.com/acme/widgets/issues/1", "not the configured GitHub"),
     ("https://github.com/acme/wid%67ets/issues/1", "repository"),
     ("https://github.com/-acme/widgets/issues/1", "owner"),
     ("https://github.com/acme-/widgets/issues/1", "owner"),
@@ -143,3 +152,22 @@ def test_explicit_hosts_argument_wins_over_settings():
     assert parse_issue_url("http://127.0.0.1:3101/o/r/issues/2", ["http://127.0.0.1:3101"]).number == 2
     with pytest.raises(BadIssueUrl, match="not the configured GitHub"):
         parse_issue_url("https://github.com/o/r/issues/2", ["127.0.0.1:3101"])
+
+
+@pytest.mark.parametrize("host", ["evilgithub.com", "gist.github.com", "api.github.com", "raw.github.com",
+                                  "www.evilgithub.com", "github.co", "ithub.com", "github.com.evil.com",
+                                  "github.comm"])
+def test_the_host_must_be_the_configured_one_exactly(host):
+    """Issue #24: a suffix or substring match (either way round) would accept one of these."""
+    with pytest.raises(BadIssueUrl, match="not the configured GitHub"):
+        parse_issue_url(f"https://{host}/acme/widgets/issues/1", GITHUB)
+
+
+def test_www_is_an_alias_of_github_com_only():
+    """An Enterprise host has no www alias: `www.` in front of it is another host."""
+    ghe = Settings(_env_file=None, github_api_url="https://ghe.corp.example/api/v3")
+    with pytest.raises(BadIssueUrl, match="not the configured GitHub"):
+        parse_issue_url("https://www.ghe.corp.example/o/r/issues/1", settings=ghe)
+    with pytest.raises(BadIssueUrl, match="not the configured GitHub"):
+        parse_issue_url("https://www.github.com/o/r/issues/1", settings=ghe)  # github.com is not configured there
+    assert parse_issue_url("https://www.github.com/o/r/issues/1", settings=Settings(_env_file=None)).number == 1
