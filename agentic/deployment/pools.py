@@ -6,6 +6,7 @@ Kept apart from deploy.py's flags and messages: both functions are also called b
 from __future__ import annotations
 
 import asyncio
+import os
 
 from agentic.errors import AgenticError
 from agentic.workflows.session_queue import QuotaPlan
@@ -32,6 +33,19 @@ async def aapply_quotas(plan: QuotaPlan) -> str:
     return plan.describe()
 
 
+# What a flow run's container runs when the pool is a Docker pool (prefect-docker): the product's image, which holds
+# the package the module-path entrypoint imports. IBT_WORKER_IMAGE names another (a registry copy of it).
+DOCKER_POOL_IMAGE = "ibt-app:local"
+
+
+def job_variables(pool_type: str) -> dict[str, object]:
+    """The deployment's job variables for a pool of this type: a Docker pool gets the product's image, used when the
+    engine has it and pulled otherwise; other types keep the pool's defaults."""
+    if pool_type != "docker":
+        return {}
+    return {"image": os.environ.get("IBT_WORKER_IMAGE") or DOCKER_POOL_IMAGE, "image_pull_policy": "IfNotPresent"}
+
+
 async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAME,
                           archive_interval: float = 0) -> tuple[str, str]:
     """Create the process work pool if missing and register the deployment in it, and the archive sweep beside it
@@ -54,11 +68,13 @@ async def adeploy_to_pool(pool: str, plan: QuotaPlan, name: str = DEPLOYMENT_NAM
         async with get_client() as client:
             try:
                 await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-                state = "created"
+                state, pool_type = "created", "process"
             except ObjectAlreadyExists:
-                state = f"exists (type {(await client.read_work_pool(pool)).type})"
+                pool_type = (await client.read_work_pool(pool)).type
+                state = f"exists (type {pool_type})"
         deployment = await jules_agent_workflow.ato_deployment(
             name=name, tags=DEPLOYMENT_TAGS, version=__version__, work_pool_name=pool,
+            job_variables=job_variables(pool_type),
             entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=plan.deployment_concurrency(),
             triggers=[expired_wait_trigger(FLOW_NAME, name), crashed_run_trigger(FLOW_NAME, name)])
         deployment_id = await deployment.aapply(work_pool_name=pool)
