@@ -100,3 +100,15 @@ async def test_could_not_get_source_on_every_create_fails_and_says_so(sandbox, n
     (status,) = status_comments(sandbox, number)
     assert HEADLINES["not_started"] in status["body"] and "Could not get source" in status["body"]
     assert HEADLINES["queued"] not in status["body"] and HEADLINES["triage"] not in status["body"]
+
+
+async def test_a_final_error_mid_run_leaves_the_status_comment_saying_so(sandbox, new_issue, faults):
+    """A 4xx no branch expects (here getSession answering 400 once the session exists) ends the run: the status
+    comment must say the run stopped, not stay at "Jules session queued" for ever."""
+    number, url = new_issue("final error mid-run", BODY)
+    faults({"kind": "source_busy", "count": None, "route": "getSession"})
+    with pytest.raises(Exception, match="Could not get source"):
+        await asyncio.wait_for(jules_agent_workflow(github_issue_url=url), 180)
+    (status,) = status_comments(sandbox, number)
+    assert HEADLINES["error"] in status["body"] and "Could not get source" in status["body"]
+    assert HEADLINES["QUEUED"] not in status["body"]
