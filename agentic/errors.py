@@ -11,6 +11,7 @@
     ├── DispatchLockStuck             the claims' lock stayed taken for its whole wait (agentic/workflows/claims.py)
     ├── JulesError                    Jules API said no
     │   ├── JulesQuotaExceeded        429 RESOURCE_EXHAUSTED: retryable later
+    │   ├── JulesSourceBusy           400 "Could not get source" on create under parallel load: retryable later
     │   └── JulesSessionFailed        the session ended FAILED, timed out or went silent
     ├── ModelBudgetExceeded           the triage would exceed (or exceeded) the model usage caps: not retried
     │   └── PromptTooLarge            the token estimate of the prompt is over the cap, before any model call
@@ -67,6 +68,11 @@ class JulesError(AgenticError):
 
 class JulesQuotaExceeded(JulesError, TransientError):
     """The Jules API answered 429 RESOURCE_EXHAUSTED (daily or concurrent session cap)."""
+
+
+class JulesSourceBusy(JulesError, TransientError):
+    """createSession answered 400 INVALID_ARGUMENT "Could not get source" for a source listSources shows: what live
+    Jules answers to parallel creates (jules-sdk#20). Nothing to fix on our side; the queue creates again later."""
 
 
 class JulesSessionFailed(JulesError):

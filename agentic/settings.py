@@ -190,6 +190,12 @@ class Settings(BaseSettings):
         "start-up of the next run. The deployment's concurrency is the session cap plus this."))
     queue_slot_poll_seconds: float = Field(default=5.0, gt=0, description=(
         "A run waiting for a session slot re-reads its place in the queue this often."))
+    jules_create_attempts: int = Field(default=6, ge=1, description=(
+        "createSession attempts while Jules answers 400 \"Could not get source\" (its answer to parallel creates); "
+        "after the last, the run fails and says so on the issue."))
+    jules_create_retry_seconds: float = Field(default=10.0, gt=0, description=(
+        "First wait before creating again after \"Could not get source\"; doubled each attempt (capped at 5 min), "
+        "with jitter so that parallel runs do not collide again."))
 
     # --- TLS and observability (docs/going-live.md, issue #13) ------------------------------------------------
     agentic_ca_bundle: Path | None = Field(default=None, description=(

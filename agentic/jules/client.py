@@ -8,17 +8,22 @@
 - `send_message` is skipped when a `userMessaged` activity with the same text already exists since `since`.
 - `list_activities` asks for `create_time>=since` (activities can share a timestamp; the follow machine
   de-duplicates by id) and treats the 404 live Jules gives right after create as "not yet", retryable.
+
+Every list call is bounded (`PageWalk`): live Jules can answer a `nextPageToken` it already gave (the last page
+keeps one); following it looped forever. A repeated token or `MAX_PAGES` pages end the walk with what was read,
+and a warning says which list of which session stopped and why.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agentic import observability
-from agentic.errors import JulesError, JulesQuotaExceeded, SourceNotConnected, TransientError
+from agentic.errors import JulesError, JulesQuotaExceeded, JulesSourceBusy, SourceNotConnected, TransientError
 from agentic.jules import states
 from agentic.jules.models import Activity, Session
 from agentic.workflows.hub_tools import HubTools, ToolCallFailed, TransientToolFailure
@@ -27,6 +32,35 @@ from agentic.workflows.issue_ref import IssueRef
 SERVER = "jules"
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+# Pages one list call reads at most (100 items each): far more than a session's activities, few enough that a
+# server which never stops paging costs seconds, not a run.
+MAX_PAGES = 50
+
+
+@dataclass
+class PageWalk:
+    """The bound of one paged list: which token to ask for next, or why to stop. Pure (tested without a server).
+
+    `follow(token)` after each page: the token to send next, or None to stop — the list ended (no token), the
+    token was given before (a loop), or `max_pages` were read. `stopped` then says why, for the log."""
+
+    max_pages: int = MAX_PAGES
+    pages: int = 0
+    seen: set[str] = field(default_factory=set)
+    stopped: str | None = None
+
+    def follow(self, token: str | None) -> str | None:
+        self.pages += 1
+        if not token:
+            return None
+        if token in self.seen:
+            self.stopped = f"nextPageToken repeated after {self.pages} page(s)"
+            return None
+        if self.pages >= self.max_pages:
+            self.stopped = f"still a nextPageToken after {self.pages} pages (the cap)"
+            return None
+        self.seen.add(token)
+        return token
 
 
 class MalformedAnswer(TransientError):
@@ -57,6 +91,12 @@ def _parse(model: type[M], raw: Any, what: str) -> M:
     except ValidationError as exc:
         raise MalformedAnswer(f"Jules {what}: unexpected answer ({exc.error_count()} problems: "
                               f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']})") from None
+
+
+def _source_busy(exc: JulesError) -> bool:
+    """Live Jules' answer to parallel creates: 400 INVALID_ARGUMENT "Could not get source" for a source it lists."""
+    cause = exc.__cause__
+    return isinstance(cause, ToolCallFailed) and cause.status == 400 and "could not get source" in str(cause).lower()
 
 
 def _precondition_failed(exc: ToolCallFailed) -> bool:
@@ -104,8 +144,8 @@ class JulesClient:
     @observability.traced("jules find_session")
     async def find_session(self, marker: str, max_pages: int = 5) -> Session | None:
         """The session whose prompt carries `marker`: how a re-entering run finds the session created before."""
-        token: str | None = None
-        for _ in range(max_pages):
+        walk, token = PageWalk(max_pages=max_pages), None
+        while True:
             args: dict[str, Any] = {"pageSize": 100}
             if token:
                 args["pageToken"] = token
@@ -113,10 +153,12 @@ class JulesClient:
             for item in raw.get("sessions", []) if isinstance(raw, dict) else []:
                 if marker in (item.get("prompt") or ""):
                     return _bound(_parse(Session, item, "session"))
-            token = raw.get("nextPageToken") if isinstance(raw, dict) else None
-            if not token:
+            token = walk.follow(raw.get("nextPageToken") if isinstance(raw, dict) else None)
+            if token is None:
+                if walk.stopped:
+                    logger.warning("Jules listSessions looking for %s: %s; no session found in what was read",
+                                   marker, walk.stopped)
                 return None
-        return None
 
     @observability.traced("jules create_session")
     async def create_session(self, *, marker: str, prompt: str, title: str, source: str, branch: str,
@@ -132,6 +174,10 @@ class JulesClient:
         except (TransientError, JulesError) as exc:
             if isinstance(exc, JulesQuotaExceeded):
                 raise  # nothing was created: safe to create again later
+            if isinstance(exc, JulesError) and _source_busy(exc):
+                # The caller queues and creates again later, looking for the marker first (a 400 that created
+                # anything after all is then found, not doubled).
+                raise JulesSourceBusy(f"Jules answered createSession with {exc.__cause__}") from exc
             # The session may exist although the answer was lost (5xx, dropped socket, malformed body).
             if isinstance(exc, TransientError) and (existing := await self.find_session(marker)):
                 logger.info("createSession failed (%s) but the session exists: %s", exc, existing.id)
@@ -145,9 +191,10 @@ class JulesClient:
 
     @observability.traced("jules list_activities")
     async def list_activities(self, session_id: str, since: str | None = None) -> list[Activity]:
-        """Activities created at or after `since` (all when None), oldest first, every page."""
+        """Activities created at or after `since` (all when None), oldest first, every page up to the walk's bound.
+        A walk stopped early returns what it read: the next poll asks again from the newest one (`since`)."""
         activities: list[Activity] = []
-        token: str | None = None
+        walk, token = PageWalk(), None
         while True:
             args: dict[str, Any] = {"sessionId": session_id, "pageSize": 100}
             if since:
@@ -163,9 +210,13 @@ class JulesClient:
             if not isinstance(raw, dict):
                 raise MalformedAnswer(f"Jules activities: expected a JSON object, got {str(raw)[:120]!r}")
             activities += [_parse(Activity, item, "activity") for item in raw.get("activities", [])]
-            token = raw.get("nextPageToken")
-            if not token:
-                return sorted(activities, key=lambda a: (a.create_time, a.id))
+            token = walk.follow(raw.get("nextPageToken"))
+            if token is None:
+                if walk.stopped:
+                    logger.warning("Jules listActivities of session %s: %s; going on with the %d activities read",
+                                   session_id, walk.stopped, len(activities))
+                unique = {a.id: a for a in activities}  # a repeated page lists the same activities again
+                return sorted(unique.values(), key=lambda a: (a.create_time, a.id))
 
     @observability.traced("jules archive")
     async def archive(self, session_id: str) -> bool:

@@ -10,17 +10,24 @@ Live behaviours handled (research note jules-api.md §9): approval carried forwa
 a second AWAITING_PLAN_APPROVAL never pauses the run), open state set, empty `outputs` with the diff in activity
 `changeSet` artifacts, activities sharing a `createTime` (the shell lists with `>=` and this de-duplicates by id),
 a question whose `agentMessaged` arrives before the state flips, activity after COMPLETED (ignored once finished).
+
+Under a state this machine does not know (e.g. `ARCHIVED`), the stream decides: a `sessionCompleted` activity or a
+pull request in `outputs` ends the follow as completed, a `sessionFailed` as failed — instead of following "Jules is
+working" until a timeout. Unknown states and unknown activity kinds are warned about once per session, by name.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from agentic.jules import states
-from agentic.jules.models import Activity, ChangeSet, Plan, PullRequest, Session
+from agentic.jules.models import ACTIVITY_KINDS, Activity, ChangeSet, Plan, PullRequest, Session
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class FollowView:
     latest: str | None = None  # last progress line
     failure_reason: str | None = None
     change_set: ChangeSet | None = None  # newest (cumulative) change set from activity artifacts
+    ended_by: str | None = None  # the stream said the session ended: "sessionCompleted" or "sessionFailed"
+    unknown: set[str] = field(default_factory=set)  # unknown states and activity kinds already reported
     finished: bool = False
 
     @property
@@ -126,8 +135,16 @@ def advance(view: FollowView, session: Session, activities: Sequence[Activity]) 
     view.state = states.canonical(view.raw_state, default=view.state)
     if view.raw_state != previous and view.raw_state and view.raw_state not in states.DOCUMENTED:
         actions.append(Note("state", f"Jules reports {view.raw_state[:40]!r}, treated as {view.state}"))
+    unknown_state = not states.is_known(view.raw_state)
+    if unknown_state and view.raw_state and _first_report(view, f"state:{view.raw_state}"):
+        logger.warning("Jules session %s: unknown state %r; its activities and outputs decide when it ends",
+                       view.session_id, view.raw_state[:80])
     if view.question and view.state not in states.WAITING_ON_PEOPLE and view.moved_on:
         view.question = None  # Jules went on without an answer
+    if unknown_state and (view.ended_by == "sessionCompleted" or session.pull_request):
+        view.state = "COMPLETED"  # the stream says done, whatever the state's name
+    elif unknown_state and view.ended_by == "sessionFailed":
+        view.state = "FAILED"
     if view.state in states.TERMINAL:
         view.finished = True
         actions.append(_finish(view, session))
@@ -140,8 +157,22 @@ def advance(view: FollowView, session: Session, activities: Sequence[Activity]) 
     return view, actions
 
 
+def _first_report(view: FollowView, key: str) -> bool:
+    if key in view.unknown:
+        return False
+    view.unknown.add(key)
+    return True
+
+
 def _fold(view: FollowView, activity: Activity) -> list[Action]:
     actions: list[Action] = []
+    kind = activity.kind
+    if kind not in ACTIVITY_KINDS.values():
+        name = (kind or "(no kind)")[:80]
+        if _first_report(view, f"activity:{name}"):
+            logger.warning("Jules session %s: unknown activity kind %r (activity %s) ignored", view.session_id, name,
+                           activity.id[:40])
+            actions.append(Note("unknown-activity", name))
     if activity.change_set:
         view.change_set = activity.change_set
     if plan := activity.plan:
@@ -174,8 +205,10 @@ def _fold(view: FollowView, activity: Activity) -> list[Action]:
         actions.append(Note("progress", view.latest or ""))
     elif activity.session_failed is not None:
         view.failure_reason = activity.session_failed.get("reason") or view.failure_reason
+        view.ended_by = "sessionFailed"
         actions.append(Note("failed", view.failure_reason or ""))
     elif activity.session_completed is not None:
+        view.ended_by = "sessionCompleted"
         actions.append(Note("completed"))
     return actions
 
@@ -183,7 +216,10 @@ def _fold(view: FollowView, activity: Activity) -> list[Action]:
 def _finish(view: FollowView, session: Session) -> Finished:
     change_set = session.change_set or view.change_set
     if view.state == "COMPLETED":
-        return Finished("completed", "Jules completed the session", session.pull_request, change_set)
+        reason = "Jules completed the session" if states.is_known(view.raw_state) else (
+            f"Jules completed the session (state {str(view.raw_state)[:40]!r} unknown; "
+            f"{view.ended_by or 'a pull request output'} ended it)")
+        return Finished("completed", reason, session.pull_request, change_set)
     if states.was_cancelled(view.raw_state):
         return Finished("failed", f"the session was cancelled ({view.raw_state})", None, change_set)
     return Finished("failed", view.failure_reason or "Jules reported the session FAILED", None, change_set)

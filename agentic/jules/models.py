@@ -84,6 +84,13 @@ class Session(JulesModel):
         return next((o.change_set for o in reversed(self.outputs) if o.change_set), None)
 
 
+# The activity kinds of the API (one per activity, a oneof): field name -> wire name.
+ACTIVITY_KINDS = {"agent_messaged": "agentMessaged", "user_messaged": "userMessaged",
+                  "plan_generated": "planGenerated", "plan_approved": "planApproved",
+                  "progress_updated": "progressUpdated", "session_completed": "sessionCompleted",
+                  "session_failed": "sessionFailed"}
+
+
 class Activity(JulesModel):
     name: str = ""
     id: str
@@ -98,6 +105,14 @@ class Activity(JulesModel):
     progress_updated: dict[str, Any] | None = None
     session_completed: dict[str, Any] | None = None
     session_failed: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """The wire name of this activity's kind: a documented one, else the first unknown object-valued field (a
+        kind the API added since, e.g. `sessionArchived`), else None."""
+        known = next((wire for field_name, wire in ACTIVITY_KINDS.items() if getattr(self, field_name) is not None),
+                     None)
+        return known or next((k for k, v in (self.model_extra or {}).items() if isinstance(v, dict)), None)
 
     @property
     def plan(self) -> Plan | None:

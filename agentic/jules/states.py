@@ -3,7 +3,8 @@
 The documented API has nine states; the live one also sends `PENDING`, `RUNNING`, `AWAITING_USER_INPUT`,
 `CANCELLED`/`CANCELED`, `COMPLETED_UNKNOWN` (research note jules-api.md §9) and may add more. Every raw value maps
 to one of the documented names the rest of the product speaks; an unknown value maps to a conservative
-non-terminal phase (keep following: the stuck detector bounds it) and is reported once, never a crash.
+non-terminal phase (keep following: the stuck detector bounds it) and is reported once, never a crash. Under an
+unknown state the activity stream decides the end (`agentic.jules.follow`: a `sessionCompleted` or a PR output).
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ def canonical(raw: str | None, *, default: str = "QUEUED") -> str:
     """The documented state `raw` behaves like. Case and separators are forgiven (`in-progress`, `Running`)."""
     if not raw:
         return default
-    name = raw.strip().upper().replace("-", "_").replace(" ", "_")
-    name = name.removeprefix("STATE_") if name != "STATE_UNSPECIFIED" else name
+    name = _name(raw)
     if name in DOCUMENTED:
         return name
     if name in VARIANTS:
@@ -48,6 +48,17 @@ def canonical(raw: str | None, *, default: str = "QUEUED") -> str:
         _reported.add(raw)
         logger.warning("unknown Jules session state %r: treated as %s", raw[:80], UNKNOWN_FALLBACK)
     return UNKNOWN_FALLBACK
+
+
+def _name(raw: str) -> str:
+    name = raw.strip().upper().replace("-", "_").replace(" ", "_")
+    return name.removeprefix("STATE_") if name != "STATE_UNSPECIFIED" else name
+
+
+def is_known(raw: str | None) -> bool:
+    """True when `raw` is a documented state or an observed variant: what it means is known. False for a value
+    `canonical` only guesses at (and for none at all)."""
+    return bool(raw) and (_name(raw) in DOCUMENTED or _name(raw) in VARIANTS)
 
 
 def is_terminal(raw: str | None) -> bool:

@@ -31,6 +31,7 @@ FAST_WORKFLOW = {"poll_min_seconds": "0.2", "poll_max_seconds": "1", "stuck_afte
                  # no scheduled archive sweep: a test that closes a PR runs the sweep itself, and expects it to act
                  "archive_sweep_interval_seconds": "0",
                  "claim_stale_seconds": "4", "quota_retry_seconds": "0.5", "quota_wait_seconds": "60",
+                 "jules_create_retry_seconds": "0.5",
                  "session_timeout_seconds": "120"}
 
 

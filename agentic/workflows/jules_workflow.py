@@ -24,7 +24,7 @@ from prefect.runtime import flow_run
 from agentic import observability
 from agentic.agent.brief import Triage, render_prompt, session_title
 from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_issue
-from agentic.errors import JulesQuotaExceeded, JulesSessionFailed
+from agentic.errors import JulesQuotaExceeded, JulesSessionFailed, JulesSourceBusy
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.secret_blocks import with_secret_blocks
@@ -76,13 +76,16 @@ async def _triage(run: Run) -> Triage:
 
 async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, look_first: bool,
                     require_plan_approval: bool, branch: str) -> Session:
-    """Create the one session for this issue text, queueing while Jules answers 429."""
+    """Create the one session for this issue text, queueing while Jules answers 429 or, under parallel load, 400
+    "Could not get source" (bounded: `jules_create_attempts`). Every create after the first looks for the marker
+    first, so an answer that hid a created session never makes a second one."""
     # The issue's own text goes to Jules too, fenced and capped as data (agentic/agent/brief.py).
     prompt = render_prompt(triage.brief, issue_number=run.ref.number, issue_url=run.issue.html_url,
                            marker=record.marker, issue_title=run.issue.title, issue_body=run.issue.body,
                            max_body_chars=run.settings.max_issue_body_chars)
     title = session_title(triage.brief, run.ref.number)
     deadline = run.clock() + run.settings.quota_wait_seconds
+    attempts, busy = run.settings.jules_create_attempts, 0
     while True:
         try:
             session = await tasks.create_session(run.jules, marker=record.marker, prompt=prompt, title=title,
@@ -100,6 +103,22 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, l
             # A 429 created nothing, but an earlier pass of this loop may have been a lost success: look first.
             look_first = True
             await asyncio.sleep(run.settings.quota_retry_seconds)
+        except JulesSourceBusy as exc:
+            busy += 1
+            run.event("source-busy", f"attempt {busy} of {attempts}: {exc}")
+            if busy >= attempts:
+                await _end(run, record, "not_started", [
+                    f"**Jules answered “Could not get source” to {busy} session creates** (what it answers when "
+                    "too many sessions are created at once). Nothing was started; re-run the Prefect flow for this "
+                    "issue later."])
+                raise JulesSessionFailed(f"{run.ref}: Jules refused createSession {busy} times: {exc}") from None
+            delay = queue.retry_delay(busy, run.settings.jules_create_retry_seconds)
+            run.view.details = [f"Jules answered “Could not get source” (it does when many sessions are created at "
+                                f"once): this run is queued and creates again in {delay:.0f}s (attempt {busy + 1} of "
+                                f"{attempts})."]
+            await run.show("queued")
+            look_first = True  # the refused create may have made the session after all: never make a second one
+            await asyncio.sleep(delay)
     run.usage.jules_sessions += 1
     return session
 
@@ -120,6 +139,7 @@ async def _end(run: Run, record: claims.SessionRecord | None, phase: str, detail
     if record is not None:
         record.state = phase
     run.view.details, run.view.question = details, None
+    run.ended = True
     await run.show(phase)
     await run.report(record)
 
@@ -397,6 +417,15 @@ async def jules_agent_workflow(
         except claims.ClaimLost as exc:
             lost.set()
             return run.result("duplicate", str(exc))
+        except Exception as exc:
+            # An end no branch above wrote (a final 4xx, retries spent): the comment must not stay mid-phase.
+            if not run.ended and run.claim.status_comment_id is not None:
+                try:
+                    await _end(run, None, "error", [f"**{type(exc).__name__}:** {str(exc)[:300]}", "", "Re-run the "
+                                                    "Prefect flow for this issue to continue where it stopped."])
+                except Exception as unwritten:  # noqa: BLE001 - the run's own error is the one to raise
+                    run.logger.warning("the status comment could not say how the run ended: %s", unwritten)
+            raise
         except asyncio.CancelledError:
             if lost.is_set():
                 return run.result("duplicate", f"another run took over {ref}; this one stopped writing")

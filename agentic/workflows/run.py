@@ -73,6 +73,7 @@ class Run:
     source: dict = field(default_factory=dict)
     fixing_prs: list[dict] = field(default_factory=list)  # open or merged PRs that already close the issue
     wait_expired: bool = False  # started because a suspended run's wait ran out (plan_approval.expired_wait_trigger)
+    ended: bool = False  # the status comment says how the run ended (jules_workflow._end): nothing left mid-phase
     clock: Callable[[], float] = time.monotonic
     view: StatusView = field(init=False)
     timeline: list[dict[str, str]] = field(default_factory=list)

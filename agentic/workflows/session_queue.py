@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,6 +89,13 @@ class QuotaPlan:
         if self.deployment_limit is not None:
             parts.append(f"deployment concurrency {self.deployment_limit} (ENQUEUE)")
         return "; ".join(parts)
+
+
+def retry_delay(attempt: int, base: float, cap: float = 300.0, draw: Callable[[], float] = random.random) -> float:
+    """Wait before create attempt `attempt + 1`: `base` doubled per attempt, capped, then jittered to between half and
+    all of it, so that runs refused together (parallel creates) come back apart."""
+    full = min(cap, base * 2 ** max(0, attempt - 1))
+    return full / 2 + draw() * full / 2
 
 
 async def apply_quotas(client: Any, plan: QuotaPlan) -> list[LimitSpec]:

@@ -44,6 +44,8 @@ HEADLINES = {
     "duplicate": "🔁 Already being handled",
     "timed_out": "⌛ Timed out",
     "stuck": "🧊 Jules went silent",
+    "not_started": "❌ Jules did not start a session",
+    "error": "❌ This run stopped on an error",
 }
 
 

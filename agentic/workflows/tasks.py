@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
-from agentic.errors import JulesQuotaExceeded, TransientError
+from agentic.errors import JulesQuotaExceeded, JulesSourceBusy, TransientError
 from agentic.jules.client import JulesClient
 from agentic.jules.models import Activity, Session
 from agentic.workflows import github_ops
@@ -24,8 +24,9 @@ _FIXES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s+#(\d+)\b", r
 
 
 def _transient(_task: Any, _run: Any, state: Any) -> bool:
-    """Retry only transport failures, 5xx and 429 — never a 4xx or a bug. A quota 429 is queued by the caller."""
-    return isinstance(state.data, TransientError) and not isinstance(state.data, JulesQuotaExceeded)
+    """Retry only transport failures, 5xx and 429 — never a 4xx or a bug. A quota 429 and a busy source are queued by
+    the caller (jules_workflow._dispatch), with its own backoff and bound."""
+    return isinstance(state.data, TransientError) and not isinstance(state.data, (JulesQuotaExceeded, JulesSourceBusy))
 
 
 RETRY = {"retries": 4, "retry_delay_seconds": [1, 3, 8, 20], "retry_condition_fn": _transient,

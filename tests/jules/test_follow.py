@@ -5,6 +5,7 @@ Shapes follow agentic/jules.schema.json; the behaviours beyond the docs are the 
 from __future__ import annotations
 
 import itertools
+import logging
 
 import pytest
 
@@ -239,3 +240,68 @@ def test_reentry_after_an_answer_was_relayed_does_not_relay_again():
                   act("userMessaged", {"userMessage": "this one"}, t=T(2))]
     view, actions = replay(session("AWAITING_USER_FEEDBACK"), activities)
     assert view.question is None and AskReply not in kinds(actions)
+
+
+# --- an unknown state does not hide the end (issue #24) ---------------------------------------------------------
+def test_session_completed_under_an_unknown_state_ends_the_follow():
+    """`ARCHIVED` then `sessionCompleted` and an open PR: the run kept showing "Jules is working" for 30 minutes."""
+    view, out = drive([
+        (session("IN_PROGRESS"), [act("progressUpdated", {"title": "Editing"}, t=T(1))]),
+        (session("ARCHIVED"), [act("sessionCompleted", t=T(2))]),
+    ])
+    (finished,) = [a for a in out[-1] if isinstance(a, Finished)]
+    assert finished.outcome == "completed" and "ARCHIVED" in finished.reason
+    assert view.finished and view.state == "COMPLETED"
+
+
+def test_a_pull_request_output_under_an_unknown_state_ends_the_follow():
+    _, actions = advance(FollowView(session_id=SID), session("ARCHIVED", pr="https://github.com/acme/widgets/pull/4"),
+                         [act("progressUpdated", {"title": "Pushed"}, t=T(1))])
+    (finished,) = [a for a in actions if isinstance(a, Finished)]
+    assert finished.outcome == "completed" and finished.pull_request.url.endswith("/pull/4")
+
+
+def test_session_failed_under_an_unknown_state_ends_the_follow_as_failed():
+    _, actions = advance(FollowView(session_id=SID), session("ARCHIVED"),
+                         [act("sessionFailed", {"reason": "tests never passed"}, t=T(1))])
+    (finished,) = [a for a in actions if isinstance(a, Finished)]
+    assert (finished.outcome, finished.reason) == ("failed", "tests never passed")
+
+
+def test_an_unknown_state_alone_keeps_following():
+    view, actions = advance(FollowView(session_id=SID), session("ARCHIVED"),
+                            [act("progressUpdated", {"title": "Working"}, t=T(1))])
+    assert not view.finished and not any(isinstance(a, Finished) for a in actions)
+
+
+def test_a_known_working_state_after_session_completed_keeps_following():
+    """A completed session that was sent a follow-up works again (IN_PROGRESS): the old sessionCompleted must not
+    end the new follow — only an unknown state hands the decision to the stream."""
+    view, out = drive([
+        (session("IN_PROGRESS"), [act("sessionCompleted", t=T(1)), act("userMessaged", {"userMessage": "more"}, t=T(2))]),
+        (session("RUNNING"), [act("progressUpdated", {"title": "Again"}, t=T(3))]),
+    ])
+    assert not view.finished and not any(isinstance(a, Finished) for a in itertools.chain(*out))
+
+
+def test_unknown_states_and_activity_kinds_are_warned_about_once_by_name(caplog, monkeypatch):
+    monkeypatch.setattr(states, "_reported", set())
+    archived = act("sessionArchived", {"reason": "user"}, t=T(2))
+    with caplog.at_level(logging.WARNING, logger="agentic.jules"):
+        view, out = drive([
+            (session("HIBERNATING"), [archived, act("progressUpdated", {"title": "x"}, t=T(3))]),
+            (session("HIBERNATING"), [act("sessionArchived", {}, t=T(4))]),  # the same kind again
+            (session("HIBERNATING"), []),
+        ])
+    warnings = [r.getMessage() for r in caplog.records if r.name == "agentic.jules.follow"]
+    assert len([w for w in warnings if "'sessionArchived'" in w]) == 1
+    assert len([w for w in warnings if "'HIBERNATING'" in w]) == 1
+    assert all(SID in w for w in warnings)
+    notes = [a.detail for a in itertools.chain(*out) if isinstance(a, Note) and a.event == "unknown-activity"]
+    assert notes == ["sessionArchived"] and not view.finished
+
+
+def test_activity_kind_names():
+    assert act("planApproved", {"planId": "p"}, t=T(1)).kind == "planApproved"
+    assert act("sessionArchived", {}, t=T(1)).kind == "sessionArchived"
+    assert Activity.model_validate({"id": "x", "createTime": T(1), "updateTime": T(2)}).kind is None

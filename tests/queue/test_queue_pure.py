@@ -10,7 +10,7 @@ from agentic.sandbox.jules.config import JulesSimConfig
 from agentic.sandbox.jules.google_errors import ApiError
 from agentic.sandbox.jules.store import SessionRecord, SessionStore
 from agentic.settings import Settings
-from agentic.workflows.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, LimitSpec, QuotaPlan, runs_ahead
+from agentic.workflows.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, LimitSpec, QuotaPlan, retry_delay, runs_ahead
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -79,3 +79,11 @@ def test_without_day_seconds_the_day_is_the_utc_date():
     assert store.quota_day() == datetime.now(UTC).date()
     with pytest.raises(ValueError):
         JulesSimConfig.model_validate({"quota": {"day_seconds": 0}})
+
+
+def test_create_retries_after_could_not_get_source_back_off_and_spread():
+    """Runs refused together ("Could not get source" under parallel creates) must not come back together."""
+    assert [retry_delay(n, 10, draw=lambda: 1.0) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
+    assert [retry_delay(n, 10, draw=lambda: 0.0) for n in (1, 2, 3)] == [5, 10, 20]  # never under half
+    assert retry_delay(12, 10, cap=300, draw=lambda: 1.0) == 300
+    assert len({round(retry_delay(1, 10), 6) for _ in range(20)}) > 1  # jittered by default

@@ -184,6 +184,12 @@ async def test_kill_when_jules_completes(stack):
     ("Jules malformed JSON from getSession ×2", [{"kind": "malformed", "count": 2, "route": "getSession"}]),
     ("Jules +3 s latency on listActivities ×3", [{"kind": "latency", "seconds": 3, "count": 3,
                                                   "route": "listActivities"}]),
+    ("Jules 400 'Could not get source' on createSession ×2",
+     [{"kind": "source_busy", "count": 2, "route": "createSession"}]),
+    ("Jules 400 'Could not get source' after createSession created the session",
+     [{"kind": "source_busy", "count": 1, "route": "createSession", "phase": "after"}]),
+    # Nothing injected: the live profile's listActivities repeats its last nextPageToken in every session.
+    ("Jules listActivities repeats its last nextPageToken (live profile)", []),
 ])
 async def test_jules_faults(stack, label, faults):
     number, url = stack.new_issue(label, BODY)

@@ -20,7 +20,8 @@ TICK = 0.02
 TERMINAL = {"COMPLETED", "FAILED"}
 SOURCE = "sources/github/acme/widgets"
 QUIET = {"variant_states": "none", "outputs": "full", "activities_not_found_seconds": 0, "shared_create_time": False,
-         "after_completion_seconds": None}  # the live profile with every behaviour off, for one-at-a-time tests
+         "after_completion_seconds": None, "repeating_page_tokens": False,
+         "create_burst_limit": None}  # the live profile with every behaviour off, for one-at-a-time tests
 
 
 @pytest.fixture
@@ -311,6 +312,67 @@ async def test_one_more_push_and_activity_after_completed(make_stack, profile):
     assert head_now[:7] in trace[-1]["progressUpdated"]["description"]
     patch = trace[-1]["artifacts"][0]["changeSet"]["gitPatch"]["unidiffPatch"]
     assert "+Follow-up:" in patch and "+## Task" in patch  # still the whole change against the base
+
+
+# --- (g) listActivities' last page keeps a nextPageToken, which repeats -------------------------------------------
+@pytest.mark.parametrize("profile", ["live", "documented"])
+async def test_the_last_activities_page_repeats_its_page_token(make_stack, profile):
+    jules, _, _ = await make_stack(profile, repeating_page_tokens=True)
+    session = await create(jules, {"prompt": "Add a changelog entry"})
+    await poll_until(jules, session["id"], TERMINAL, [])
+    url = f"/sessions/{session['id']}/activities"
+    first = (await jules.get(url, params={"pageSize": 100})).json()
+    assert first["activities"] and kind(first["activities"][-1]) == "sessionCompleted"  # all of them, one page
+    if profile == "documented":
+        assert "nextPageToken" not in first
+        return
+    token = first["nextPageToken"]
+    for _ in range(3):  # a client that pages until no token is given never stops
+        again = await jules.get(url, params={"pageSize": 100, "pageToken": token})
+        assert again.status_code == 200 and again.json() == {"nextPageToken": token}
+    # Not listSessions (never seen live): its last page ends the list.
+    assert "nextPageToken" not in (await jules.get("/sessions", params={"pageSize": 100})).json()
+
+
+async def test_a_small_page_size_still_pages_through_before_the_token_repeats(make_stack):
+    jules, _, _ = await make_stack(repeating_page_tokens=True)
+    session = await create(jules, {"prompt": "Add a changelog entry"})
+    await poll_until(jules, session["id"], TERMINAL, [])
+    url, token, listed, tokens = f"/sessions/{session['id']}/activities", None, [], []
+    while token is None or tokens.count(token) < 2:
+        page = (await jules.get(url, params={"pageSize": 2, **({"pageToken": token} if token else {})})).json()
+        listed += page.get("activities", [])
+        token = page["nextPageToken"]
+        tokens.append(token)
+    assert listed == await all_activities(jules, session["id"])  # every activity once, in order
+    assert len(tokens) == len(set(tokens)) + 1  # only the very last token comes back
+
+
+# --- (h) "Could not get source" when too many sessions are created at once -------------------------------------------
+@pytest.mark.parametrize(("profile", "parallel", "created"), [
+    ("live", 2, 2), ("live", 5, 5), ("live", 10, 2), ("documented", 10, 10)])
+async def test_parallel_creates_answer_could_not_get_source(make_stack, profile, parallel, created):
+    """jules-sdk#20: 2 and 5 parallel creates succeed; of 10, 8 fail with a misleading 400, no 429."""
+    jules, _, simulator = await make_stack(profile, create_burst_limit=5, create_burst_kept=2, create_seconds=0.1)
+    answers = await asyncio.gather(*[jules.post("/sessions", json=pr_request(f"Fix bug {n}")) for n in range(parallel)])
+    assert sorted(a.status_code for a in answers) == [200] * created + [400] * (parallel - created)
+    for refused in (a for a in answers if a.status_code == 400):
+        error = refused.json()["error"]
+        assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+        assert error["message"].startswith("Could not get source")
+    assert len(simulator.store.sessions) == created  # a refused create made nothing
+    # The same creates one after the other all go through: it is the burst, not the source.
+    for n in range(parallel - created):
+        await create(jules, pr_request(f"Fix bug again {n}"))
+
+
+async def test_a_source_busy_fault_answers_could_not_get_source(make_stack):
+    jules, _, simulator = await make_stack("documented")
+    await jules.post("http://jules.test/_sim/faults", json={"kind": "source_busy", "count": 1, "route": "createSession"})
+    refused = await jules.post("/sessions", json=pr_request())
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == "Could not get source."
+    assert not simulator.store.sessions
+    await create(jules, pr_request())  # count 1: the next create goes through
 
 
 # --- everything at once, as a client meets it ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,6 +40,8 @@ MISSING_KEY_MESSAGE = ("Request is missing required authentication credential. E
                        "login cookie or other valid authentication credential. See "
                        "https://developers.google.com/identity/sign-in/web/devconsole-project.")
 INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
+# Live Jules' answer to parallel creates (jules-sdk#20): the same 400 as for a source it does not know.
+SOURCE_BUSY_MESSAGE = "Could not get source."
 _FAULT_MESSAGES = {500: ("INTERNAL", "Internal error encountered."),
                    503: ("UNAVAILABLE", "The service is currently unavailable."),
                    429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")}
@@ -49,6 +52,14 @@ Handler = Callable[[str, dict[str, str], dict[str, Any], dict[str, Any] | None],
 class SimulatedDisconnect(httpx.RemoteProtocolError):
     """Raised after the response headers to drop the connection: uvicorn closes the socket, and an in-process
     httpx client (ASGITransport) sees the same exception type a real dropped connection gives it."""
+
+
+@dataclass
+class _Create:
+    """One createSession in flight: its place in the burst when it arrived, and the burst's largest size since."""
+
+    rank: int
+    peak: int = 0
 
 
 class JulesSimulator:
@@ -62,6 +73,7 @@ class JulesSimulator:
         self.scenarios: list[ScenarioRule] = []  # added at runtime; searched before config.scenarios
         self.runs: dict[str, SessionRun] = {}  # session id → its script (a follow-up after COMPLETED reuses it)
         self.requests: dict[str, Counter[str]] = {"operation": Counter(), "route": Counter(), "session": Counter()}
+        self.creating: dict[str, list[_Create]] = {}  # live: createSession calls in flight, per key
         self._owns_github = github is None
         self.github = github or github_client(config.github_url, config.github_token, config.github_timeout_seconds)
         self.handlers: dict[str, Handler] = {
@@ -128,6 +140,8 @@ class JulesSimulator:
             raise SimulatedDisconnect("simulated dropped connection")
         if fault is not None and fault.kind == "malformed":
             response: Response = Response(b'{"name": "sessions/', media_type="application/json")
+        elif fault is not None and fault.kind == "source_busy":
+            response = invalid_argument(SOURCE_BUSY_MESSAGE, "session.source_context.source").response()
         elif fault is not None:
             status, message = _FAULT_MESSAGES[fault.status]
             response = ApiError(status, message).response()
@@ -194,6 +208,8 @@ class JulesSimulator:
                 f"Could not get source '{source_name}': Jules is not connected to this repository, or the source "
                 "name is not of the form sources/github/{owner}/{repo}. List connected sources with listSources.",
                 "session.source_context.source")
+        if self.config.profile == "live" and self.config.live.create_burst_limit is not None:
+            await self._survive_burst(key, self.config.live.create_burst_limit)
         self.store.check_quota(key)
         session_id = self.store.new_session_id()
         # Echo every writable field the client sent (the spec decides which exist), then the output-only ones.
@@ -215,6 +231,22 @@ class JulesSimulator:
         run = self.runs[session_id] = SessionRun(record, self.store, self.config, self.github)
         record.task = asyncio.create_task(run.run(), name=f"jules-session-{session_id}")
         return self.session_view(record)
+
+    async def _survive_burst(self, key: str, limit: int) -> None:
+        """Live: a create is in flight `create_seconds`; in a burst of more than `create_burst_limit` overlapping
+        ones, only the first `create_burst_kept` to arrive go through, the rest answer "Could not get source"."""
+        live = self.config.live
+        flying = self.creating.setdefault(key, [])
+        me = _Create(rank=len(flying) + 1)
+        flying.append(me)
+        for other in flying:
+            other.peak = max(other.peak, len(flying))
+        try:
+            await asyncio.sleep(live.create_seconds)
+        finally:
+            flying.remove(me)
+        if me.peak > limit and me.rank > live.create_burst_kept:
+            raise invalid_argument(SOURCE_BUSY_MESSAGE, "session.source_context.source")
 
     def _scenario_for(self, resource: dict[str, Any]) -> ScenarioRule | None:
         """The first rule (runtime ones first) matching the prompt or title; None: defaults."""
@@ -302,7 +334,8 @@ class JulesSimulator:
         if query.get("filter"):
             keep = listing.time_filter(query["filter"])
             activities = [a for a in activities if keep(parse_rfc3339(a["createTime"]))]
-        page, token = listing.page(activities, query, "listActivities")
+        page, token = listing.page(activities, query, "listActivities",
+                                   repeat_last=record.traits.live and self.config.live.repeating_page_tokens)
         return listing.without_empty({"activities": page, "nextPageToken": token})
 
     async def get_activity(self, key: str, params: dict, query: dict, body: Any) -> dict[str, Any]:

@@ -69,6 +69,18 @@ class LiveConfig(_Model):
     after_completion_seconds: float | None = Field(
         default=1.0, ge=0, description="One more progressUpdated (updateTime moves) this long after COMPLETED; "
                                        "None: none.")
+    repeating_page_tokens: bool = Field(
+        default=True, description="listActivities' last page still carries a nextPageToken, and that token answers "
+                                  "an empty page with the same nextPageToken again, for ever.")
+    create_burst_limit: int | None = Field(
+        default=5, ge=1, description="More createSession calls of one key in flight together than this: all but "
+                                     "the first `create_burst_kept` answer 400 INVALID_ARGUMENT \"Could not get "
+                                     "source\" (jules-sdk#20: 2 and 5 parallel creates succeed, 10 give 8 "
+                                     "failures). None: never.")
+    create_burst_kept: int = Field(default=2, ge=0, description="Creates of an overloaded burst that still succeed.")
+    create_seconds: float = Field(
+        default=0.2, ge=0, description="How long a createSession is in flight (creates overlapping in this time "
+                                       "are one burst).")
 
 
 class QuotaConfig(_Model):
@@ -107,14 +119,15 @@ class ScenarioRule(_Model):
         return value
 
 
-FaultKind = Literal["error", "latency", "drop", "malformed"]
+FaultKind = Literal["error", "latency", "drop", "malformed", "source_busy"]
 
 
 class FaultRule(_Model):
     """One injected fault. `count` requests get it (None = every request); `route` narrows it to an operationId
     (e.g. `createSession`) or an `METHOD /path` prefix (e.g. `GET /sessions`). `phase: after` serves the request
     first (a created session exists, a message is recorded) and then loses the answer: the case a client's
-    lost-answer recovery is for."""
+    lost-answer recovery is for. `source_busy` answers 400 INVALID_ARGUMENT "Could not get source", live Jules'
+    answer to parallel creates."""
 
     kind: FaultKind
     count: int | None = 1

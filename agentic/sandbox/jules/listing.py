@@ -25,8 +25,15 @@ _COMPARE: dict[str, Callable[[datetime, datetime], bool]] = {
 }
 
 
-def page(items: list[dict[str, Any]], query: dict[str, Any], operation_id: str) -> tuple[list[dict], str | None]:
-    """(this page, next page token or None). Tokens are opaque to clients: base64 of an offset."""
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def page(items: list[dict[str, Any]], query: dict[str, Any], operation_id: str, *,
+         repeat_last: bool = False) -> tuple[list[dict], str | None]:
+    """(this page, next page token or None). Tokens are opaque to clients: base64 of an offset.
+    `repeat_last` (live listActivities): the last page still gives a token — the end of the list — and that token
+    answers an empty page with the same token again, so a client that pages until no token never stops."""
     size = query.get("pageSize") or DEFAULT_PAGE_SIZES[operation_id]
     if size < 0:
         raise invalid_argument("page_size must not be negative.", "page_size")
@@ -38,7 +45,10 @@ def page(items: list[dict[str, Any]], query: dict[str, Any], operation_id: str) 
         except (ValueError, UnicodeDecodeError):
             raise invalid_argument("Invalid page token.", "page_token") from None
     end = offset + size
-    token = base64.urlsafe_b64encode(f"o:{end}".encode()).decode() if end < len(items) else None
+    if end < len(items):
+        token: str | None = _token(end)
+    else:
+        token = _token(max(offset, len(items))) if repeat_last else None
     return items[offset:end], token
 
 
