@@ -1,4 +1,5 @@
-"""The hub and the simulators through `ibt` (native, detached): healthy on their `health` URLs, then stopped."""
+"""The hub and the simulators through `ibt --native -d` (an engine may answer here: native is said, not assumed):
+healthy on their `health` URLs, then stopped."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def state():
 def test_hub_and_sandbox_come_up_and_stop(state):
     ports = {"mcp_hub": free_port(), "github_sim": free_port(), "jules_sim": free_port()}
     env = ibt_env(**ports)
-    up = subprocess.run([*IBT, "stacks", "run", "mcp-hub", "sandbox", "-d", "--state-dir", str(state)], env=env,
+    up = subprocess.run([*IBT, "stacks", "run", "mcp-hub", "sandbox", "--native", "-d", "--state-dir", str(state)], env=env,
                         capture_output=True, text=True, timeout=180)
     assert up.returncode == 0, up.stdout + up.stderr
     run = json.loads((state / "run" / "stack.json").read_text())
