@@ -71,6 +71,26 @@ async def test_hub_lost_mid_session(stack, how):
     assert result.status == "completed"
 
 
+async def test_hub_restarted_then_killed_during_a_followed_session(stack):
+    """Each new hub process forgets the flow's MCP session: the flow's next call meets HTTP 404 for its
+    `Mcp-Session-Id` and must start a new session (MCP's rule) and send the call again — it used to end the run
+    with `MCPError: Session not found` (issue #25 item 5)."""
+    number, _ = stack.new_issue("hub: restart, then kill -9", BODY)
+
+    def injure():
+        stack.native.restart("mcp-hub")
+        time.sleep(2)  # the flow keeps following on the restarted hub (polls every ~0.3 s) before the kill
+        old = stack.native.kill("mcp-hub", signal.SIGKILL)
+        stack.native.wait_healthy("mcp-hub", not_pid=old, timeout=60)
+
+    result, run_id = await mid_session(stack, number, injure)
+    row = await audit(stack, injected="`ibt stacks restart mcp-hub`, then kill -9 mcp-hub, while the run follows "
+                      "the session", number=number, result=result, flow_run_ids=[run_id])
+    assert_clean(row)
+    assert result.status == "completed" and result.pull_request_url
+    assert len(stack.sessions(number)) == 1
+
+
 async def test_postgres_restart_mid_session(stack):
     number, _ = stack.new_issue("postgres restart", BODY)
     result, run_id = await mid_session(stack, number, lambda: stack.native.restart("postgres"))
