@@ -369,7 +369,13 @@ class OpenAPIUpstream(Upstream):
             return copy.deepcopy(openapi["schema"])
         url = str(expand(openapi["url"]))
         cap = self.limits.max_openapi_bytes
-        async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True) as client:
+        egress = EgressPolicy.from_env()
+
+        async def checked(request: httpx.Request) -> None:  # every hop: a redirect is a URL like any other
+            await egress.check_resolved(str(request.url))
+
+        async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True,
+                                     event_hooks={"request": [checked]}) as client:
             async with client.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise RuntimeError(f"Failed to load OpenAPI specification: GET {url} -> "
@@ -398,8 +404,6 @@ class OpenAPIUpstream(Upstream):
     async def _serve_once(self) -> None:
         openapi = self.config["openapi"]
         egress = EgressPolicy.from_env()
-        if not isinstance(openapi.get("schema"), dict):
-            await egress.check_resolved(str(expand(openapi["url"])))
         spec = await self._load_spec(openapi)
         try:
             tools = await anyio.to_thread.run_sync(build_tools, spec, self.limits)   # off the event loop

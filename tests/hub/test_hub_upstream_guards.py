@@ -4,6 +4,10 @@ The `$ref` alias cycle and the refused URLs are rows of the bad-input corpus (te
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 
@@ -66,6 +70,35 @@ def test_a_stored_metadata_upstream_is_a_disconnected_server_with_the_reason(tmp
     assert server["status"] == "disconnected"
     assert server["error"].startswith("invalid config: `url` 'http://[::ffff:169.254.169.254]/mcp' points at a "
                                       "link-local / cloud metadata address")
+
+
+class _ToMetadata(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(302)
+        self.send_header("Location", "http://169.254.169.254/latest/openapi.json")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_an_openapi_url_that_redirects_to_metadata_is_not_followed(tmp_path, hub_tools):
+    """`openapi.url` passes the registration check (127.0.0.1) and redirects: every hop is checked."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ToMetadata)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with hub_tools.running_hub(tmp_path / "mcp_settings.json") as running:
+            client = HubClient(running.url)
+            url = f"http://127.0.0.1:{server.server_address[1]}/openapi.json"
+            client.upsert_server("redirected", {"type": "openapi", "openapi": {"url": url}})
+            deadline = time.monotonic() + 20
+            while not (entry := client.get_server("redirected"))["error"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert entry["status"] == "disconnected" and entry["tools"] == []
+    assert entry["error"].startswith("UpstreamRefused: host 169.254.169.254 is a link-local / cloud metadata"), entry
 
 
 @pytest.mark.parametrize(("host", "addresses", "refused"), [
