@@ -32,6 +32,11 @@ def main(
     max_openapi_operations: Annotated[int | None, typer.Option(
         envvar="MCP_HUB_MAX_OPENAPI_OPERATIONS", show_envvar=True, min=1,
         help="Most operations (= tools) one openapi server may have. Default 500.")] = None,
+    allowed_hosts: Annotated[str | None, typer.Option(
+        envvar="MCP_HUB_ALLOWED_HOSTS", show_envvar=True,
+        help="More names (comma-separated) clients may reach the hub by, besides localhost/127.0.0.1/::1 and "
+             "--host (DNS-rebinding protection on /api and /mcp). '*': any. With --host 0.0.0.0 and none set: "
+             "any name while a token is required.")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(envvar="MCP_HUB_SSL_CERTFILE", show_envvar=True,
                                                       help="TLS certificate (PEM): serve HTTPS.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(envvar="MCP_HUB_SSL_KEYFILE", show_envvar=True,
@@ -52,13 +57,15 @@ def main(
     try:
         tls = server_tls(ssl_certfile, ssl_keyfile, "mcp hub")
         asgi = create_app(settings, token=token, max_body_bytes=max_body_bytes,
-                          max_openapi_operations=max_openapi_operations)
+                          max_openapi_operations=max_openapi_operations, bind_host=host,
+                          allowed_hosts=allowed_hosts or "")
     except ConfigError as exc:
         print(f"mcp hub: {exc}", file=sys.stderr)
         raise typer.Exit(code=2) from None
     # The token is never printed; only whether auth is on.
-    logging.getLogger("agentic.hub").info("MCP hub on %s://%s:%d (settings %s, auth %s)", scheme(tls), host,
-                                          port, settings, "on" if asgi.state.auth.required else "off")
+    logging.getLogger("agentic.hub").info("MCP hub on %s://%s:%d (settings %s, auth %s, Host allowed: %s)",
+                                          scheme(tls), host, port, settings,
+                                          "on" if asgi.state.auth.required else "off", asgi.state.hosts.describe())
     uvicorn.run(asgi, host=host, port=port, log_level=log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=5, **tls)
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentic.hub.auth import Auth, AuthMiddleware
 from agentic.hub.config import show
+from agentic.hub.hosts import HostGuardMiddleware, HostPolicy
 from agentic.hub.limits import BodyLimitMiddleware, Limits
 from agentic.hub.mcp_endpoint import build_mcp_server, build_session_manager
 from agentic.hub.registry import Hub
@@ -46,13 +47,16 @@ class _KnownServer:
 
 def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
                log_dir: str | os.PathLike[str] | None = None, *, max_body_bytes: int | None = None,
-               max_openapi_operations: int | None = None) -> Starlette:
+               max_openapi_operations: int | None = None, bind_host: str | None = None,
+               allowed_hosts: str | list[str] | None = None) -> Starlette:
     """The hub's ASGI app. Reads `settings_path` now (ConfigError if malformed); its lifespan starts the upstream
     connections and stops them (and their child processes) on shutdown.
 
     `token` (else env MCP_HUB_TOKEN) makes every /api and /mcp route require `Authorization: Bearer <token>`.
     `max_body_bytes` (else MCP_HUB_MAX_BODY_BYTES, else 1 MiB) caps `/api` request bodies (413);
     `max_openapi_operations` (else MCP_HUB_MAX_OPENAPI_OPERATIONS, else 500) caps one openapi server's tools.
+    `bind_host` (default 127.0.0.1) and `allowed_hosts` (else MCP_HUB_ALLOWED_HOSTS) make the Host/Origin
+    allow-list of /api and /mcp (agentic.hub.hosts: DNS-rebinding protection).
     """
     token = token if token is not None else (os.environ.get("MCP_HUB_TOKEN") or None)
     limits = Limits.from_env(max_body_bytes, max_openapi_operations)
@@ -86,5 +90,9 @@ def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
     app.state.secrets = secrets
     app.state.limits = limits
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
-    app.add_middleware(AuthMiddleware, auth=auth)   # outermost: no body is read for an unauthenticated request
+    app.add_middleware(AuthMiddleware, auth=auth)   # no body is read for an unauthenticated request
+    hosts = HostPolicy.build(bind_host, allowed_hosts)
+    app.state.hosts = hosts
+    # Outermost: a rebinding page learns nothing, not even whether a token is required.
+    app.add_middleware(HostGuardMiddleware, policy=hosts, token_required=lambda: auth.required)
     return app

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -212,6 +213,13 @@ def _check_url(config: dict[str, Any], field: str, value: Any, environ: dict[str
         # The expanded value is never quoted: it may carry a secret from the environment.
         what = "is empty" if not expanded else "is not an http:// or https:// URL with a host"
         raise ConfigInvalid(f"`{field}` {show(value)} {what}{via}")
+    from agentic.hub.egress import HINT, EgressPolicy, UpstreamRefused
+
+    try:
+        EgressPolicy.from_env(environ).check_url(expanded)
+    except UpstreamRefused as exc:
+        # The rule, not the expanded host: it may come from the environment.
+        raise ConfigInvalid(f"`{field}` {show(value)}{via} points at {exc.why} ({HINT})") from None
     return expanded
 
 
@@ -296,6 +304,34 @@ def expand(value: Any, environ: dict[str, str] | None = None) -> Any:
     if isinstance(value, dict):
         return {k: expand(v, environ) for k, v in value.items()}
     return value
+
+
+def undefined_variables(config: dict[str, Any], environ: Mapping[str, str] | None = None) -> list[str]:
+    """Names of the `${VAR}` / `$VAR` a server config refers to that the hub's environment does not set: they
+    expand to '' (as in mcphub), which used to pass unnoticed. Names only: a value is never looked at. The inline
+    OpenAPI document is not read (it is not expanded; `$ref` is no variable)."""
+    environ = os.environ if environ is None else environ
+    names: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            names.update(m.group(1) or m.group(2) for m in _VAR.finditer(value))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    openapi = config.get("openapi")
+    walk({k: v for k, v in config.items() if k != "openapi"})
+    if isinstance(openapi, dict):
+        walk({k: v for k, v in openapi.items() if k != "schema"})
+    return sorted(name for name in names if name not in environ)
+
+
+def undefined_warning(name: str) -> str:
+    return f"${{{name}}} is not set in the hub's environment: it expands to an empty string"
 
 
 def redact(config: dict[str, Any]) -> dict[str, Any]:

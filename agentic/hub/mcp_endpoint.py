@@ -82,7 +82,7 @@ def build_mcp_server(hub: Hub) -> Server:
 def build_session_manager(server: Server) -> StreamableHTTPSessionManager:
     # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`), JSON responses: a tools/call
     # answer is one JSON body instead of an SSE stream — cheaper to produce and to parse.
-    # No DNS-rebinding host check here: the hub binds 127.0.0.1 by default and /mcp is behind the bearer token.
+    # No SDK DNS-rebinding check here: agentic.hub.hosts guards /mcp and /api (Host/Origin) in front of it.
     manager = StreamableHTTPSessionManager(app=server, json_response=True, stateless=False,
                                            session_idle_timeout=3600)
     hub = getattr(server, "hub", None)

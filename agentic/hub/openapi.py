@@ -23,6 +23,7 @@ import anyio
 import httpx
 
 from agentic.hub.config import SHOW_MAX, expand, kind_of, show
+from agentic.hub.egress import EgressPolicy
 from agentic.hub.limits import Limits, human_bytes
 from agentic.hub.upstream import Upstream, error_result
 
@@ -105,8 +106,10 @@ def _pointer(doc: Any, ref: str) -> Any:
 
 
 def check_refs(doc: dict[str, Any]) -> None:
-    """Every `$ref` in the document must resolve inside it (no external files, no dangling pointers)."""
+    """Every `$ref` in the document must resolve inside it (no external files, no dangling pointers), and none
+    may lead to itself through aliases alone (`_check_alias_cycles`)."""
     bad: list[str] = []
+    refs: set[str] = set()
     count = 0
     seen: set[int] = set()
     stack: list[tuple[Any, str]] = [(doc, "#")]
@@ -121,6 +124,7 @@ def check_refs(doc: dict[str, Any]) -> None:
             if isinstance(ref, str):
                 try:
                     _pointer(doc, ref)
+                    refs.add(ref)
                 except LookupError as exc:
                     count += 1
                     if len(bad) < 3:
@@ -133,6 +137,32 @@ def check_refs(doc: dict[str, Any]) -> None:
     if bad:
         more = f" (and {count - len(bad)} more)" if count > len(bad) else ""
         raise OpenAPIInvalid("; ".join(bad) + more)
+    _check_alias_cycles(doc, refs)
+
+
+# A `$ref` object with only annotations beside it adds no structure: it is an alias of its target.
+_ALIAS_KEYS = frozenset({"$ref", "$comment", "title", "description", "summary", "example", "examples", "default",
+                         "deprecated", "readOnly", "writeOnly", "nullable"})
+
+
+def _check_alias_cycles(doc: dict[str, Any], refs: set[str]) -> None:
+    """A `$ref` whose target is only another `$ref`, and so on back to itself (A -> B -> A), names no schema at
+    all. Recursion through content (a node whose `children` are nodes) is fine and cut at expansion; an alias
+    cycle would be published as a placeholder that accepts anything, so it is refused here."""
+    done: set[str] = set()
+    for start in sorted(refs):
+        chain: list[str] = []
+        ref: str | None = start
+        while ref is not None and ref not in done:
+            if ref in chain:
+                cycle = " -> ".join(show(r) for r in (*chain[chain.index(ref):], ref))
+                raise OpenAPIInvalid(f"$ref cycle through aliases: {cycle} (each is only a $ref to the next, so "
+                                     "no schema is ever reached): make one of them a real schema")
+            chain.append(ref)
+            target = _pointer(doc, ref)
+            alias = isinstance(target, dict) and isinstance(target.get("$ref"), str) and target.keys() <= _ALIAS_KEYS
+            ref = target["$ref"] if alias else None
+        done.update(chain)
 
 
 class _Expander:
@@ -339,7 +369,13 @@ class OpenAPIUpstream(Upstream):
             return copy.deepcopy(openapi["schema"])
         url = str(expand(openapi["url"]))
         cap = self.limits.max_openapi_bytes
-        async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True) as client:
+        egress = EgressPolicy.from_env()
+
+        async def checked(request: httpx.Request) -> None:  # every hop: a redirect is a URL like any other
+            await egress.check_resolved(str(request.url))
+
+        async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True,
+                                     event_hooks={"request": [checked]}) as client:
             async with client.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise RuntimeError(f"Failed to load OpenAPI specification: GET {url} -> "
@@ -367,6 +403,7 @@ class OpenAPIUpstream(Upstream):
 
     async def _serve_once(self) -> None:
         openapi = self.config["openapi"]
+        egress = EgressPolicy.from_env()
         spec = await self._load_spec(openapi)
         try:
             tools = await anyio.to_thread.run_sync(build_tools, spec, self.limits)   # off the event loop
@@ -376,6 +413,7 @@ class OpenAPIUpstream(Upstream):
         root = base_url(spec, openapi)
         if not root.startswith(("http://", "https://")):
             raise RuntimeError("no base URL: set servers[0].url in the document or config.openapi.baseUrl")
+        await egress.check_resolved(root)  # the document's own servers[0].url is a URL like any other
         headers, params = security_auth(openapi.get("security"))
         headers = {"Content-Type": "application/json",
                    **{k: str(v) for k, v in expand(self.config.get("headers") or {}).items()}, **headers}

@@ -16,7 +16,8 @@ import anyio
 import anyio.abc
 import pydantic_core
 
-from agentic.hub.config import SHOW_MAX, ConfigInvalid, check_name, redact, validate
+from agentic.hub.config import (SHOW_MAX, ConfigInvalid, check_name, redact, undefined_variables, undefined_warning,
+                                 validate)
 from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream
 from agentic.hub.store import load_settings, save_settings
@@ -71,6 +72,8 @@ class Hub:
                 await upstream.stop()
 
     def _spawn(self, name: str, config: dict[str, Any]) -> Upstream:
+        for var in undefined_variables(config):
+            log.warning("hub server %s: %s", name, undefined_warning(var))
         if config["type"] == "openapi":
             upstream: Upstream = OpenAPIUpstream(name, config, self._changed, self.log_dir, limits=self.limits)
         else:
@@ -190,6 +193,8 @@ class Hub:
             "enabled": enabled,
             "type": config.get("type"),
         }
+        if missing := undefined_variables(config):
+            info["warnings"] = [undefined_warning(var) for var in missing]  # names only, never values
         if with_config:
             info["config"] = redact(config)
         return info

@@ -30,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from agentic.hub.config import expand, scrub, secret_values
+from agentic.hub.egress import EgressPolicy
 
 log = logging.getLogger("agentic.hub")
 
@@ -212,6 +213,8 @@ class MCPUpstream(Upstream):
             return
         headers = {k: str(v) for k, v in expand(self.config.get("headers") or {}).items()}
         url = expand(self.config["url"])
+        # Every address the name resolves to now, not only the literal host checked at registration.
+        await EgressPolicy.from_env().check_resolved(url)
         if kind == "sse":
             async with sse_client(url, headers=headers or None, timeout=self.connect_timeout) as streams:
                 yield streams

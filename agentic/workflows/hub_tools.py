@@ -9,6 +9,10 @@ proxy reset) ends that task — not the flow's — and the next call opens a fre
 `reconnect_seconds` while the hub is down. A call interrupted by the loss raises HubUnavailable (transient): the
 caller's task retry decides whether repeating it is safe (every Jules and GitHub operation of the flow is written
 to be idempotent on re-entry), so nothing is re-sent blindly here.
+
+A hub that answers HTTP 404 to our `Mcp-Session-Id` (restarted, or it dropped the session) has forgotten the
+session, not lost the call: MCP's streamable-HTTP rules say the client starts a new session (a new initialize).
+The call is then sent once more on it (SessionExpired): the hub never ran it, and every call is safe to repeat.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ _TRANSIENT_TEXT = re.compile(
     r"|is (?:starting|restarting|reconnecting)", re.IGNORECASE)
 _UNKNOWN_TOOL = re.compile(r"Unknown tool|Tool .{0,80}not found|No such tool|Server not found", re.IGNORECASE)
 CONNECTION_CLOSED = -32000  # MCP SDK's code when the transport goes away mid-request
+
+
+class SessionExpired(HubUnavailable):
+    """The hub answered 404 for our MCP session: it no longer knows it. Open a new session and send again."""
 
 
 class ToolCallFailed(HubError):
@@ -123,13 +131,21 @@ class _Connection:
         self.url, self.headers, self.verify = url, headers, verify
         self.session: ClientSession | None = None
         self.error: BaseException | None = None
+        self.expired = False  # the hub answered 404 to a request carrying this session's id
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
     def alive(self) -> bool:
-        return self.session is not None and self._task is not None and not self._task.done()
+        return (self.session is not None and self._task is not None and not self._task.done()
+                and not self.expired)
+
+    async def _seen(self, response: httpx2.Response) -> None:
+        # MCP's streamable HTTP: a 404 to a request that carries the session id means the session is gone; the
+        # SDK only turns it into a JSON-RPC error (-32600), so the status is read here, where it is still known.
+        if response.status_code == 404 and "mcp-session-id" in response.request.headers:
+            self.expired = True
 
     async def open(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"mcp-session {self.url}")
@@ -142,7 +158,8 @@ class _Connection:
             async with (
                 # create_mcp_http_client's timeouts, plus `verify` (a private CA: AGENTIC_CA_BUNDLE)
                 httpx2.AsyncClient(headers=self.headers, verify=self.verify, timeout=httpx2.Timeout(
-                    MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT)) as http,
+                    MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+                    event_hooks={"response": [self._seen]}) as http,
                 streamable_http_client(self.url, http_client=http) as (read, write),
                 ClientSession(read, write) as session,
             ):
@@ -224,16 +241,30 @@ class HubTools:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _session(self) -> ClientSession:
+    async def _session(self) -> _Connection:
         async with self._lock:
             if self._conn is None or not self._conn.alive:
                 if self._conn is not None:
-                    logger.warning("MCP session to the hub lost (%s); reconnecting", self._conn.error)
+                    if self._conn.expired:
+                        logger.warning("the MCP hub no longer knows our session (HTTP 404); starting a new one")
+                    else:
+                        logger.warning("MCP session to the hub lost (%s); reconnecting", self._conn.error)
                     await self._conn.close()
                     self.reconnects += 1
                 await self.connect()
             assert self._conn is not None and self._conn.session is not None
-            return self._conn.session
+            return self._conn
+
+    async def _lost(self, conn: _Connection, exc: Exception, what: str) -> None:
+        """Raise the transient error for a request that failed with the connection, else return (not ours)."""
+        if conn.expired:
+            # Closed here, not by whoever reconnects: this connection, never a newer one another call opened.
+            await conn.close()
+            raise SessionExpired(f"the MCP hub no longer knows our session (HTTP 404) while {what}") from exc
+        if _connection_lost(exc):
+            await conn.close()  # the next call reconnects
+            raise HubUnavailable(f"hub connection lost while {what}: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]}") from exc
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -241,12 +272,18 @@ class HubTools:
             self._conn = None
 
     async def list_tool_names(self) -> list[str]:
-        session = await self._session()
         try:
-            result = await session.list_tools()
+            return await self._list_tool_names()
+        except SessionExpired:
+            return await self._list_tool_names()  # once, on the new session; a second 404 is the caller's
+
+    async def _list_tool_names(self) -> list[str]:
+        conn = await self._session()
+        assert conn.session is not None
+        try:
+            result = await conn.session.list_tools()
         except Exception as exc:
-            if _connection_lost(exc):
-                raise HubUnavailable(f"hub connection lost while listing tools: {exc}") from exc
+            await self._lost(conn, exc, "listing tools")
             raise
         return [tool.name for tool in result.tools]
 
@@ -270,22 +307,27 @@ class HubTools:
                 return await self._call(tool, arguments)
 
     async def _call(self, tool: str, arguments: dict[str, Any] | None) -> Any:
-        session = await self._session()
+        try:
+            return await self._call_once(tool, arguments)
+        except SessionExpired:
+            # The hub never ran it (404 before dispatch): once more on a new session; a second 404 propagates
+            # as HubUnavailable (transient) for the caller's retry to judge.
+            return await self._call_once(tool, arguments)
+
+    async def _call_once(self, tool: str, arguments: dict[str, Any] | None) -> Any:
+        conn = await self._session()
+        assert conn.session is not None
         self.calls[tool] += 1
         try:
-            result = await session.call_tool(self._hub_names.get(tool, tool), arguments or {},
-                                             read_timeout_seconds=self.call_timeout_seconds)
+            result = await conn.session.call_tool(self._hub_names.get(tool, tool), arguments or {},
+                                                  read_timeout_seconds=self.call_timeout_seconds)
         except asyncio.CancelledError:
             # The session's task died under us (its cancel scope), not the flow: a lost connection, retryable.
-            if self._conn is not None and not self._conn.alive and not _current_task_cancelling():
+            if not conn.alive and not _current_task_cancelling():
                 raise HubUnavailable(f"hub connection lost while calling {tool}") from None
             raise
         except Exception as exc:
-            if _connection_lost(exc):
-                if self._conn is not None:
-                    await self._conn.close()  # the next call reconnects
-                raise HubUnavailable(f"hub connection lost while calling {tool}: {type(exc).__name__}: "
-                                     f"{str(exc)[:200]}") from exc
+            await self._lost(conn, exc, f"calling {tool}")
             raise
         text = "".join(getattr(part, "text", "") for part in getattr(result, "content", []) or [])
         if getattr(result, "is_error", False):

@@ -55,9 +55,11 @@ class RunningHub:
 
 
 @contextmanager
-def running_hub(settings: Path, token: str | None = None, env: dict[str, str] | None = None) -> Iterator[RunningHub]:
+def running_hub(settings: Path, token: str | None = None, env: dict[str, str] | None = None,
+                args: list[str] | None = None) -> Iterator[RunningHub]:
     port = free_port()
-    args = [PY, "-m", "agentic.hub", "--port", str(port), "--settings", str(settings), "--log-level", "warning"]
+    args = [PY, "-m", "agentic.hub", "--port", str(port), "--settings", str(settings), "--log-level", "warning",
+            *(args or [])]
     if token:
         args += ["--token", token]
     full_env = {**os.environ, **(env or {})}

@@ -28,7 +28,7 @@ from agentic.schemas import load_server_definition
 MB = 1024 * 1024
 LONG = "x" * 10_000
 ENV = {"HUB_TEST_FTP_URL": "ftp://files.example.com/s3cr3t-path", "HUB_TEST_CRLF": "ok\r\nX-Injected: 1",
-       "HUB_TEST_API": "http://127.0.0.1:9"}
+       "HUB_TEST_API": "http://127.0.0.1:9", "HUB_TEST_METADATA": "http://169.254.169.254/computeMetadata/v1"}
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,10 @@ NODE = {"type": "object", "properties": {"name": {"type": "string"},
                                          "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}
 CYCLIC = doc({"/nodes": {"post": {"operationId": "createNode", "requestBody": {"content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/Node"}}}}}}}, components={"schemas": {"Node": NODE}})
+# A -> B -> A through aliases only: no schema at the end (used to connect with a placeholder accepting anything).
+ALIAS_CYCLE = doc({"/a": {"post": {"operationId": "postA", "requestBody": {"content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/A"}}}}}}}, components={"schemas": {
+        "A": {"$ref": "#/components/schemas/B"}, "B": {"$ref": "#/components/schemas/A", "description": "b"}}})
 
 # (id, body, status, fields the message must name, echoed input that must be cut)
 CASES = [
@@ -180,6 +184,30 @@ CASES = [
     ("openapi-external-ref", {"name": "newserver", "config": openapi(doc({"/a": {"get": {
         "operationId": "getA", "parameters": [{"$ref": "common.yaml#/parameters/Page"}]}}}))}, 400,
      ["external $ref", "'common.yaml#/parameters/Page'"], None),
+    ("openapi-ref-alias-cycle", {"name": "newserver", "config": openapi(ALIAS_CYCLE)}, 400,
+     ["`openapi.schema`", "$ref cycle through aliases", "'#/components/schemas/A' -> '#/components/schemas/B' -> "
+      "'#/components/schemas/A'"], None),
+    ("openapi-ref-self-alias", {"name": "newserver", "config": openapi(doc(ONE_OP, components={"schemas": {
+        "Me": {"$ref": "#/components/schemas/Me"}}}))}, 400,
+     ["$ref cycle through aliases", "'#/components/schemas/Me' -> '#/components/schemas/Me'"], None),
+    ("url-metadata", {"name": "newserver", "config": {"type": "streamable-http",
+                                                      "url": "http://169.254.169.254/latest/meta-data/"}}, 400,
+     ["`url`", "link-local / cloud metadata address", "MCP_HUB_ALLOWED_UPSTREAMS"], None),
+    ("url-metadata-decimal", {"name": "newserver", "config": {"type": "sse", "url": "http://2852039166/"}}, 400,
+     ["`url`", "cloud metadata"], None),
+    ("url-metadata-name", {"name": "newserver", "config": {"type": "sse",
+                                                           "url": "http://metadata.google.internal/x"}}, 400,
+     ["`url`", "cloud metadata service"], None),
+    ("url-metadata-ipv6-link-local", {"name": "newserver", "config": {"type": "streamable-http",
+                                                                      "url": "http://[fe80::1]:8080/mcp"}}, 400,
+     ["`url`", "link-local"], None),
+    ("url-metadata-via-var", {"name": "newserver", "config": {"type": "streamable-http",
+                                                              "url": "${HUB_TEST_METADATA}/mcp"}}, 400,
+     ["`url`", "'${HUB_TEST_METADATA}/mcp'", "after ${VAR} expansion points at a link-local / cloud metadata address"],
+     ENV["HUB_TEST_METADATA"]),
+    ("openapi-baseurl-metadata", {"name": "newserver", "config": {"type": "openapi", "openapi": {
+        "schema": doc(ONE_OP), "baseUrl": "http://169.254.169.254/v1"}}}, 400, ["`openapi.baseUrl`", "metadata"],
+     None),
     ("openapi-operations-over-limit", {"name": "newserver", "config": openapi(doc(
         {f"/p{i}": {"get": {}} for i in range(20_000)}))}, 400,
      ["`openapi.schema`", "20000 operations", "the limit is 500", "--max-openapi-operations"], None),
@@ -397,7 +425,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
      "unresolvable $ref '#/components/parameters/Gone'"),
     (doc({f"/p{i}": {"get": {}} for i in range(20_000)}), "the document has 20000 operations; the limit is 500"),
     ({"swagger": "2.0", "paths": ONE_OP}, "Swagger 2.0"),
-], ids=["no-operations", "dangling-ref", "20000-operations", "swagger2"])
+    (ALIAS_CYCLE, "$ref cycle through aliases"),
+], ids=["no-operations", "dangling-ref", "20000-operations", "swagger2", "ref-alias-cycle"])
 def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_error(hub, doc_server, document,
                                                                                    error):
     """A URL cannot be checked when it is posted (mcphub does not fetch it either), so the server is added — and

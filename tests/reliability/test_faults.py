@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from agentic.testing import environment
 from agentic.workflows import claims
 from agentic.workflows.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
@@ -69,6 +70,47 @@ async def test_hub_lost_mid_session(stack, how):
     assert_clean(await audit(stack, injected=f"{how} while the session runs", number=number, result=result,
                              flow_run_ids=[run_id]))
     assert result.status == "completed"
+
+
+async def after_next_read(stack, flow: asyncio.Task) -> None:
+    """Return just after the run's next call to GitHub (the simulator counts them; only this run is calling)."""
+    def calls() -> int:
+        with stack.github() as gh:
+            return gh.get("/_sim/requests").json()["total"]
+
+    before = await asyncio.to_thread(calls)
+    # Reads come every 10 s; none in 40 s: the run's hub calls are failing (the old client kept a dead session).
+    await wait_for(lambda: calls() > before or flow.done(), "the run's next read of the issue", timeout=40,
+                   interval=0.05)
+    await asyncio.sleep(1)  # the watcher's read is over: the hub is idle for ~9 s
+
+
+async def test_hub_restarted_then_killed_during_a_followed_session(stack):
+    """Each new hub process forgets the flow's MCP session: the flow's next call meets HTTP 404 for its
+    `Mcp-Session-Id` and must start a new session (MCP's rule) and send the call again — it used to fail the call
+    with `MCPError: Session not found` for the rest of the run (issue #25 item 5). The run waits for `/approve`
+    with its issue watcher reading comments every 10 s, its only hub call; each loss comes right after a read, so
+    the next read meets the new hub with the old session id (with the suite's 0.2-1 s polls a call nearly always
+    met the hub down, and a lost connection was already healed)."""
+    number, url = stack.new_issue("hub: restart, then kill -9", BODY)
+
+    def kill():
+        old = stack.native.kill("mcp-hub", signal.SIGKILL)
+        stack.native.wait_healthy("mcp-hub", not_pid=old, timeout=60)
+
+    with environment({"POLL_MIN_SECONDS": "10", "POLL_MAX_SECONDS": "10"}):
+        flow = asyncio.create_task(run_flow(url, require_plan_approval=True))
+        await wait_for(lambda: any("approval needed" in c["body"] for c in stack.status_comments(number)), "plan")
+        for injure in (lambda: stack.native.restart("mcp-hub"), kill):
+            await after_next_read(stack, flow)
+            await asyncio.to_thread(injure)
+        stack.comment_as("octo-maintainer", number, "/approve")
+        result, run_id = await asyncio.wait_for(flow, 150)
+    row = await audit(stack, injected="`ibt stacks restart mcp-hub`, then kill -9 mcp-hub, between the run's reads "
+                      "while it waits for `/approve`", number=number, result=result, flow_run_ids=[run_id])
+    assert_clean(row)
+    assert result.status == "completed" and result.pull_request_url
+    assert len(stack.sessions(number)) == 1
 
 
 async def test_postgres_restart_mid_session(stack):
