@@ -7,6 +7,7 @@ simulators) runs in containers on the compose network the runs join."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -29,9 +30,11 @@ ISSUES = 5
 def _pool_template(network: str) -> dict:
     """prefect-docker's own base job template, with this stack's defaults: the runs join the compose network and
     reach Prefect, the hub and the simulators by their service names."""
-    from prefect_docker.worker import DockerWorker
-
-    template = DockerWorker.get_default_base_job_template()
+    # In a process of its own: this package's name, tests/docker, would shadow the `docker` library here.
+    template = json.loads(subprocess.run(
+        [sys.executable, "-c", "import json; from prefect_docker.worker import DockerWorker; "
+                               "print(json.dumps(DockerWorker.get_default_base_job_template()))"],
+        capture_output=True, text=True, check=True, cwd="/").stdout)
     props = template["variables"]["properties"]
     props["networks"]["default"] = [network]
     props["auto_remove"]["default"] = True
