@@ -26,5 +26,9 @@ rc=0
 pytest --ignore=tests/golive --ignore=tests/reliability --ignore=tests/docker || rc=$?
 pytest tests/reliability || rc=$?
 pytest tests/golive || rc=$?
+if [ -n "${IBT_IMAGES_DONE:-}" ]; then  # .ci/run builds the images in the background: wait for it
+  while [ ! -f "$IBT_IMAGES_DONE" ]; do sleep 5; done
+  cat "${IBT_IMAGES_LOG:-/dev/null}" | grep -v "^\s" || true
+fi
 pytest tests/docker || rc=$?
 exit "$rc"

@@ -25,7 +25,9 @@ from tests.docker.conftest import checkout, ensure_images, sh, write_env
 pytestmark = pytest.mark.timeout(1800)
 COMPOSE = "docker compose -f stacks/production/compose.yaml"
 WITH_SIMS = f"{COMPOSE} -f {Path(__file__).parent / 'production-sandbox.yaml'}"
-GATEWAY = "172.17.0.1"  # the default bridge's gateway: the host, as every container sees it
+# The default bridge's gateway: the host, as every container sees it (an external database lives there).
+GATEWAY = subprocess.run(["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"],
+                         capture_output=True, text=True).stdout.strip() or "172.17.0.1"
 ALICE = {"Authorization": "Bearer sim-token-alice"}
 
 
