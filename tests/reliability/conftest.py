@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from agentic.testing import environment
+from tests.report_sections import table, write_section
 from agentic.testing.sandbox import FAST_WORKFLOW, SANDBOX_GITHUB_TOKEN, SANDBOX_JULES_KEY, sandbox_env
 from agentic.testing.stack import running_native_stack
 from agentic.workflows.claims import LOCK_NAME
@@ -159,8 +160,7 @@ def pytest_sessionfinish(session, exitstatus):
              "from the GitHub simulator, slots from Prefect (the dispatch lock's and `jules-sessions`' slots still "
              "held once the run is over); secrets are the sandbox keys, searched in the issue's comments, the hub's "
              "listing, the run's Prefect logs, artifacts and parameters, and the result.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(row[h]) for h in head) + " |" for row in ROWS]
+             *table(head, ROWS)]
     totals = {h: sum(row[h] for row in ROWS) for h in head[2:]}
     lines += ["", f"{len(ROWS)} rows; totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()) + "."]
-    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_section("native", lines, REPORT)  # the Docker suite's section (tests/docker) is kept
