@@ -7,35 +7,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
 import pytest
 
 from agentic.errors import JulesSessionFailed
 from agentic.testing import environment
 from agentic.workflows.jules_workflow import jules_agent_workflow
-from agentic.workflows.status_comment import HEADLINES, status_marker
+from agentic.workflows.status_comment import HEADLINES
+from tests.workflow.test_resilience import BODY, sessions_for, sim, status_comments
 
 pytestmark = pytest.mark.slow
-
-BODY = ("`slugify()` in `src/widgets/slugify.py` keeps a trailing dash when the name ends in punctuation: "
-        "slugify('Hello!') returns 'hello-'.\n\n- [ ] no trailing dash for names ending in punctuation\n"
-        "- [ ] a test covers 'Hello!'")
-
-
-def sim(sandbox, method: str, path: str, **kwargs) -> httpx.Response:
-    return httpx.request(method, sandbox.jules_url.removesuffix("/v1alpha") + path, timeout=10, **kwargs)
-
-
-def sessions_for(sandbox, number: int) -> list[dict]:
-    return [s for s in sim(sandbox, "GET", "/_sim/sessions").json()["sessions"]
-            if f"acme/widgets#{number}@" in (s.get("prompt") or "")]
-
-
-def status_comments(sandbox, number: int) -> list[dict]:
-    with sandbox.github() as gh:
-        comments = gh.get(f"/repos/acme/widgets/issues/{number}/comments", params={"per_page": 100}).json()
-    return [c for c in comments if c["body"].startswith(status_marker(f"acme/widgets#{number}"))]
-
 
 def requests(sandbox) -> dict:
     return sim(sandbox, "GET", "/_sim/requests").json()
