@@ -150,7 +150,7 @@ async def batch_issues(repo: str, label: str | None = None, limit: int | None = 
     settings = get_settings()
     deployment = deployment or settings.triggers_deployment
     token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-    async with connect_hub(settings.hub_mcp_url, token) as hub:
+    async with connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:  # a private CA too
         issues = await list_open_issues(hub, owner, name, label)
     progress.emit(batch="listed", total=len(issues))
     items: list[BatchItem] = []

@@ -154,3 +154,41 @@ def test_a_bad_certificate_pair_is_one_clear_line(pki, tmp_path, which, message)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+async def test_the_batch_flow_reads_issues_through_a_hub_behind_a_private_ca(hub_url, pki, tmp_path, monkeypatch):
+    """`ibt batch` reaches the hub like the main flow does: with AGENTIC_CA_BUNDLE (it once connected with the
+    system CAs only, and failed behind a private CA while the flow worked)."""
+    from agentic.deployment.servers import hub_server_definitions
+    from agentic.schemas import GITHUB_REST_SERVER_NAME
+    from agentic.sandbox.github import DEMO_SEED
+    from agentic.workflows.batch import batch_issues
+
+    port = free_port()
+    github = f"http://127.0.0.1:{port}"
+    args = ["-m", "agentic.sandbox.github", "--port", str(port), "--seed", str(DEMO_SEED)]
+    sim = subprocess.Popen([sys.executable, *args], env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{github}/_sim/health", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and sim.poll() is None, "the GitHub simulator did not start"
+                time.sleep(0.2)
+        settings = get_settings(agentic_ca_bundle=pki["ca"], github_api_url=github, github_token="sim-token-agent",
+                                jules_api_key="unused")
+        servers = hub_server_definitions(settings)
+        with HubClient(hub_url, TOKEN, verify=settings.tls_verify) as client:
+            for name in ("github", GITHUB_REST_SERVER_NAME):  # batch lists with the npm server's list_issues
+                client.upsert_server(name, servers[name])
+        for key, value in {"MCP_SERVER_URL": hub_url, "MCP_HUB_TOKEN": TOKEN, "AGENTIC_CA_BUNDLE": str(pki["ca"]),
+                           "GITHUB_API_URL": github, "GITHUB_TOKEN": "sim-token-agent"}.items():
+            monkeypatch.setenv(key, value)
+        result = await batch_issues.fn(repo="acme/widgets", dry_run=True)
+        assert result.items and all(item.url.startswith("https://github.com/acme/widgets/issues/") for item in result.items)
+    finally:
+        sim.terminate()
+        sim.wait(10)
