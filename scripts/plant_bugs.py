@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMISES = "tests/workflow/test_promises.py"
+HUB_REST = "tests/hub/test_hub_rest.py"
+RESUME = "tests/triggers/test_resume_e2e.py"
+CLIENT = "tests/jules/test_client_idempotence.py"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,64 @@ BUGS = [
          ("agentic/hub/upstream.py", "    async def aclose(self) -> None:\n        self._closed.set()\n",
           "    async def aclose(self) -> None:\n        pass  # planted: the end of the stream goes unnoticed\n")),
         ("tests/hub/test_hub_rest.py::test_a_dead_stdio_child_is_noticed_and_restarted",)),
+    # --- issue #24 item 5: promises 14 of 25 plants slipped past ----------------------------------------------------
+    Bug("jwt-unsigned", "the hub's login JWT is checked by its signature",
+        (("agentic/hub/auth.py", 'jwt.decode(jwt_token, self._jwt_secret, algorithms=["HS256"])',
+          'jwt.decode(jwt_token, options={"verify_signature": False})  # planted'),),
+        (f"{HUB_REST}::test_a_login_jwt_counts_only_when_signed_by_the_hub",)),
+    Bug("jwt-expiry", "an expired login JWT gets nothing",
+        (("agentic/hub/auth.py", 'algorithms=["HS256"])',
+          'algorithms=["HS256"], options={"verify_exp": False})  # planted'),),
+        (f"{HUB_REST}::test_a_login_jwt_counts_only_when_signed_by_the_hub",)),
+    Bug("author-decides", "a plan decision needs write access even from the issue's author (receiver)",
+        (("agentic/triggers/resume.py", "if not (answer.author_may and author and",
+          "if not (author and"),),
+        (f"{RESUME}::test_a_plan_decision_needs_write_access_even_from_the_author_and_never_comes_from_a_bot",)),
+    Bug("bot-answers", "bots other than ours never resume a waiting run",
+        (("agentic/triggers/resume.py",
+          "    if (self_login and sender.login.lower() == self_login.lower()) or (\n"
+          "            is_bot(sender.login, sender.type) and sender.login.lower() not in allowed_bots):\n",
+          "    if self_login and sender.login.lower() == self_login.lower():  # planted: other bots answer\n"),),
+        (f"{RESUME}::test_a_plan_decision_needs_write_access_even_from_the_author_and_never_comes_from_a_bot",)),
+    Bug("needs-info-anyone", "a \"needs info\" status comment counts only from our own login",
+        (("agentic/triggers/github.py",
+          "if (comment.get(\"user\") or {}).get(\"login\", \"\").lower() == login.lower() and \\\n"
+          "                        str(comment.get(\"body\") or \"\").startswith(prefix):",
+          "if str(comment.get(\"body\") or \"\").startswith(prefix):  # planted: any author"),),
+        ("tests/triggers/test_receiver_e2e.py::test_an_edit_on_a_needs_info_issue_retriages_it",)),
+    Bug("retriage-bot", "a bot's edit never re-triages a needs-info issue",
+        (("agentic/triggers/app.py",
+          "        if is_bot(sender.login, sender.type) or (own and sender.login.lower() == own.lower()):\n"
+          "            return \"ignored\", f\"sender {sender.login} is a bot\", 200, {}\n        owner, _, repo",
+          "        if own and sender.login.lower() == own.lower():  # planted: other bots count\n"
+          "            return \"ignored\", f\"sender {sender.login} is a bot\", 200, {}\n        owner, _, repo"),),
+        ("tests/triggers/test_receiver_e2e.py::test_an_edit_on_a_needs_info_issue_retriages_it",)),
+    Bug("token-first", "the day's Jules token is taken only after the session lease",
+        (("agentic/workflows/session_queue.py",
+          "        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):\n",
+          "        await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)  # planted\n"
+          "        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):\n"),
+         ("agentic/workflows/session_queue.py",
+          "            await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)\n"
+          "            await stop_ticker()",
+          "            await stop_ticker()")),
+        ("tests/queue/test_batch_and_worker.py::test_the_days_token_is_taken_only_once_the_session_slot_is_held",)),
+    Bug("message-twice", "`sendMessage` is not repeated on retries and re-entries",
+        (("agentic/jules/client.py", "        for activity in await self.list_activities(session_id, since):\n",
+          "        for activity in []:  # planted: never look for the text sent before\n"),),
+        (f"{CLIENT}::test_a_message_jules_already_has_is_not_sent_again",)),
+    Bug("message-exact", "a message Jules has is recognised whatever its whitespace",
+        (("agentic/jules/client.py",
+          "if activity.user_message is not None and \" \".join(activity.user_message.split()) == wanted:",
+          "if activity.user_message == text:  # planted: compared as typed"),),
+        (f"{CLIENT}::test_a_message_jules_already_has_is_not_sent_again",)),
+    Bug("approve-unchecked", "`approvePlan` is not called once the session no longer awaits approval",
+        (("agentic/jules/client.py", '        if states.canonical(session.state) != "AWAITING_PLAN_APPROVAL":\n',
+          "        if False:  # planted: approve whatever the state (the 400 is re-checked)\n"),),
+        (f"{CLIENT}::test_a_plan_no_longer_awaiting_approval_is_not_approved_again",)),
+    Bug("archive-open", "the archive sweep leaves the session of an open pull request alone",
+        (("agentic/workflows/archive.py", 'if pull.get("state") == "open":', 'if pull.get("state") == "opened":'),),
+        ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
 ]
 
 
