@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Plant the seven bugs of issue #15 one at a time in a throw-away copy of the tree and check that a test fails.
+"""Plant realistic bugs (issue #15's seven, issue #24's eleven) one at a time in a throw-away copy of the tree and
+check that a test fails.
 
-    .venv/bin/python scripts/plant_bugs.py                 # all seven: baseline run, then one run per bug
-    .venv/bin/python scripts/plant_bugs.py reviewer edit   # only these (names below)
+    .venv/bin/python scripts/plant_bugs.py                 # all: baseline run, then one run per bug
+    .venv/bin/python scripts/plant_bugs.py reviewer edit-hash   # only these (names below)
     .venv/bin/python scripts/plant_bugs.py --list          # the bugs and the tests that must catch them
     .venv/bin/python scripts/plant_bugs.py --no-baseline   # skip the check that the clean copy passes
 
 The working tree is never touched: the tree (tracked and untracked files, without .git/.venv/.ibt) is copied to a
 temporary folder, each bug is written into that copy only, and pytest runs there with the copy first on
 PYTHONPATH (the hub, the simulators and the flow's subprocesses inherit it, so they run the planted code too).
-A bug is *caught* when at least one of its tests fails. Prints "N of 7 caught"; exit 0 only when all are caught
-(and, unless --no-baseline, the same tests passed on the clean copy first). Takes ~10 minutes on 2 cores.
+A bug is *caught* when at least one of its tests fails. Prints "N of M caught"; exit 0 only when all are caught
+(and, unless --no-baseline, the same tests passed on the clean copy first). Name bugs to plant only those.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tree's own venv; a git worktree has none, so the interpreter running this script stands in.
+PYTHON = ROOT / ".venv/bin/python" if (ROOT / ".venv/bin/python").exists() else Path(sys.executable)
 PROMISES = "tests/workflow/test_promises.py"
 HUB_REST = "tests/hub/test_hub_rest.py"
 RESUME = "tests/triggers/test_resume_e2e.py"
@@ -173,7 +176,7 @@ def run_tests(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
     env.pop("PYTEST_ADDOPTS", None)
     started = time.monotonic()
     with open(log, "w") as out:
-        rc = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        rc = subprocess.run([str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              "--import-mode=importlib", *tests], cwd=tree, env=env, stdout=out,
                             stderr=subprocess.STDOUT).returncode
     return rc, time.monotonic() - started
@@ -181,7 +184,7 @@ def run_tests(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
 
 def check_import(tree: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    where = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", "import agentic; print(agentic.__file__)"],
+    where = subprocess.run([str(PYTHON), "-c", "import agentic; print(agentic.__file__)"],
                            cwd=tree, env=env, capture_output=True, text=True, check=True).stdout.strip()
     if not where.startswith(str(tree)):
         raise SystemExit(f"the copy's agentic is shadowed by {where}: refusing to run")
