@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Plant realistic bugs (issue #15's seven, issue #24's eleven) one at a time in a throw-away copy of the tree and
+"""Plant realistic bugs (issue #15's seven, issue #24's fourteen) one at a time in a throw-away copy of the tree and
 check that a test fails.
 
     .venv/bin/python scripts/plant_bugs.py                 # all: baseline run, then one run per bug
@@ -138,6 +138,20 @@ BUGS = [
         (("agentic/jules/client.py", '        if states.canonical(session.state) != "AWAITING_PLAN_APPROVAL":\n',
           "        if False:  # planted: approve whatever the state (the 400 is re-checked)\n"),),
         (f"{CLIENT}::test_a_plan_no_longer_awaiting_approval_is_not_approved_again",)),
+    Bug("author-decides-in-run", "a plan decision needs write access even from the issue's author (the run's watcher)",
+        (("agentic/workflows/plan_approval.py",
+          "        if not await github_ops.can_write(run.hub, run.ref, comment.author):\n",
+          "        if comment.author != run.issue.author and not await github_ops.can_write(run.hub, run.ref,\n"
+          "                                                                                comment.author):  # planted\n"),),
+        (f"{PROMISES}::test_read_only_approve_and_revise_change_nothing",)),
+    Bug("bot-decides-in-run", "a bot never decides on a plan, write access or not (the run's watcher)",
+        (("agentic/workflows/plan_approval.py", '        if comment.author.lower().endswith("[bot]"):',
+          '        if comment.author.lower() == (run.claim.bot_login or "").lower():  # planted: only ours'),),
+        (f"{PROMISES}::test_read_only_approve_and_revise_change_nothing",)),
+    Bug("round-while-working", "a CI-fix round does not start while Jules is still working on the previous one",
+        (("agentic/workflows/ci_loop.py", 'return state == "failed" and jules == "idle" and head not in reported_heads',
+          'return state == "failed" and jules != "failed" and head not in reported_heads  # planted'),),
+        ("tests/workflow/test_ci_pure.py::test_no_fix_round_starts_while_jules_works_on_the_last_report",)),
     Bug("archive-open", "the archive sweep leaves the session of an open pull request alone",
         (("agentic/workflows/archive.py", 'if pull.get("state") == "open":', 'if pull.get("state") == "opened":'),),
         ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
