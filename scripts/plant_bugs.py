@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Plant realistic bugs (issue #15's seven, issue #24's fourteen) one at a time in a throw-away copy of the tree and
+"""Plant realistic bugs (issue #15's seven, issue #24's seventeen) one at a time in a throw-away copy of the tree and
 check that a test fails.
 
     .venv/bin/python scripts/plant_bugs.py                 # all: baseline run, then one run per bug
@@ -152,6 +152,20 @@ BUGS = [
         (("agentic/workflows/ci_loop.py", 'return state == "failed" and jules == "idle" and head not in reported_heads',
           'return state == "failed" and jules != "failed" and head not in reported_heads  # planted'),),
         ("tests/workflow/test_ci_pure.py::test_no_fix_round_starts_while_jules_works_on_the_last_report",)),
+    # The three fixed earlier on the day of #24's audit, planted again to keep them guarded.
+    Bug("host-suffix", "the issue URL's host is the configured one exactly (not a suffix)",
+        (("agentic/workflows/issue_ref.py", "    if host not in allowed:  # the exact host",
+          "    if not any(host.endswith(a) for a in allowed):  # planted; the exact host"),),
+        ("tests/workflow/test_issue_url.py::test_the_host_must_be_the_configured_one_exactly",)),
+    Bug("negation-anywhere", "a negation in an earlier sentence does not excuse a request for secrets",
+        (("agentic/agent/policy.py", "before = text[starts[-1] if starts else 0:match.start()]",
+          "before = text[:match.start()]  # planted: the whole text before"),),
+        ("tests/agent/test_policy.py::test_a_negation_elsewhere_does_not_excuse_a_request_for_secrets",)),
+    Bug("heartbeat-stops", "the claim's heartbeat beats for as long as its owner runs",
+        (("agentic/workflows/claims.py", "    while not owner.done():\n        await asyncio.sleep(interval)\n",
+          "    for _beat in range(2):  # planted: two beats, not the owner's life\n"
+          "        await asyncio.sleep(interval)\n"),),
+        ("tests/workflow/test_claims.py::test_the_heartbeat_keeps_a_live_owner_its_claim_until_it_ends",)),
     Bug("archive-open", "the archive sweep leaves the session of an open pull request alone",
         (("agentic/workflows/archive.py", 'if pull.get("state") == "open":', 'if pull.get("state") == "opened":'),),
         ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
