@@ -17,7 +17,8 @@ from tests.sandbox.test_jules_api import conformance, create, github, make_sim, 
 
 class RestHub:
     """The hub's `jules` server over the simulator's API: path parameters into the path, `body` as JSON, the rest
-    as query; an error status becomes the hub's error text ("API call failed: <status> …")."""
+    as query; an error status becomes the hub's error text (agentic/hub/openapi.py: "API call failed: <status>
+    <reason> - <body>")."""
 
     def __init__(self, api: httpx.AsyncClient) -> None:
         self.api, self.requests = api, collections.Counter()
@@ -36,7 +37,8 @@ class RestHub:
         body = args.pop("body", None)
         response = await self.api.request(method, path, params=args, json=body)
         if response.status_code >= 400:
-            raise classify_failure(tool, f"API call failed: {response.status_code} {response.text}")
+            raise classify_failure(tool, f"API call failed: {response.status_code} {response.reason_phrase} - "
+                                         f"{response.text}")
         return response.json()
 
 
