@@ -141,8 +141,8 @@ BUGS = [
     Bug("author-decides-in-run", "a plan decision needs write access even from the issue's author (the run's watcher)",
         (("agentic/workflows/plan_approval.py",
           "        if not await github_ops.can_write(run.hub, run.ref, comment.author):\n",
-          "        if comment.author != run.issue.author and not await github_ops.can_write(run.hub, run.ref,\n"
-          "                                                                                comment.author):  # planted\n"),),
+          "        if comment.author != run.issue.author and \\\n"
+          "                not await github_ops.can_write(run.hub, run.ref, comment.author):  # planted\n"),),
         (f"{PROMISES}::test_read_only_approve_and_revise_change_nothing",)),
     Bug("bot-decides-in-run", "a bot never decides on a plan, write access or not (the run's watcher)",
         (("agentic/workflows/plan_approval.py", '        if comment.author.lower().endswith("[bot]"):',
