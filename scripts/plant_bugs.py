@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Plant the seven bugs of issue #15 one at a time in a throw-away copy of the tree and check that a test fails.
+"""Plant realistic bugs (issue #15's seven, issue #24's seventeen) one at a time in a throw-away copy of the tree and
+check that a test fails.
 
-    .venv/bin/python scripts/plant_bugs.py                 # all seven: baseline run, then one run per bug
-    .venv/bin/python scripts/plant_bugs.py reviewer edit   # only these (names below)
+    .venv/bin/python scripts/plant_bugs.py                 # all: baseline run, then one run per bug
+    .venv/bin/python scripts/plant_bugs.py reviewer edit-hash   # only these (names below)
     .venv/bin/python scripts/plant_bugs.py --list          # the bugs and the tests that must catch them
     .venv/bin/python scripts/plant_bugs.py --no-baseline   # skip the check that the clean copy passes
 
 The working tree is never touched: the tree (tracked and untracked files, without .git/.venv/.ibt) is copied to a
 temporary folder, each bug is written into that copy only, and pytest runs there with the copy first on
 PYTHONPATH (the hub, the simulators and the flow's subprocesses inherit it, so they run the planted code too).
-A bug is *caught* when at least one of its tests fails. Prints "N of 7 caught"; exit 0 only when all are caught
-(and, unless --no-baseline, the same tests passed on the clean copy first). Takes ~10 minutes on 2 cores.
+A bug is *caught* when at least one of its tests fails. Prints "N of M caught"; exit 0 only when all are caught
+(and, unless --no-baseline, the same tests passed on the clean copy first). Name bugs to plant only those.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tree's own venv; a git worktree has none, so the interpreter running this script stands in.
+PYTHON = ROOT / ".venv/bin/python" if (ROOT / ".venv/bin/python").exists() else Path(sys.executable)
 PROMISES = "tests/workflow/test_promises.py"
+HUB_REST = "tests/hub/test_hub_rest.py"
+RESUME = "tests/triggers/test_resume_e2e.py"
+CLIENT = "tests/jules/test_client_idempotence.py"
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,92 @@ BUGS = [
          ("agentic/hub/upstream.py", "    async def aclose(self) -> None:\n        self._closed.set()\n",
           "    async def aclose(self) -> None:\n        pass  # planted: the end of the stream goes unnoticed\n")),
         ("tests/hub/test_hub_rest.py::test_a_dead_stdio_child_is_noticed_and_restarted",)),
+    # --- issue #24 item 5: promises 14 of 25 plants slipped past ----------------------------------------------------
+    Bug("jwt-unsigned", "the hub's login JWT is checked by its signature",
+        (("agentic/hub/auth.py", 'jwt.decode(jwt_token, self._jwt_secret, algorithms=["HS256"])',
+          'jwt.decode(jwt_token, options={"verify_signature": False})  # planted'),),
+        (f"{HUB_REST}::test_a_login_jwt_counts_only_when_signed_by_the_hub",)),
+    Bug("jwt-expiry", "an expired login JWT gets nothing",
+        (("agentic/hub/auth.py", 'algorithms=["HS256"])',
+          'algorithms=["HS256"], options={"verify_exp": False})  # planted'),),
+        (f"{HUB_REST}::test_a_login_jwt_counts_only_when_signed_by_the_hub",)),
+    Bug("author-decides", "a plan decision needs write access even from the issue's author (receiver)",
+        (("agentic/triggers/resume.py", "if not (answer.author_may and author and",
+          "if not (author and"),),
+        (f"{RESUME}::test_a_plan_decision_needs_write_access_even_from_the_author_and_never_comes_from_a_bot",)),
+    Bug("bot-answers", "bots other than ours never resume a waiting run",
+        (("agentic/triggers/resume.py",
+          "    if (self_login and sender.login.lower() == self_login.lower()) or (\n"
+          "            is_bot(sender.login, sender.type) and sender.login.lower() not in allowed_bots):\n",
+          "    if self_login and sender.login.lower() == self_login.lower():  # planted: other bots answer\n"),),
+        (f"{RESUME}::test_a_plan_decision_needs_write_access_even_from_the_author_and_never_comes_from_a_bot",)),
+    Bug("needs-info-anyone", "a \"needs info\" status comment counts only from our own login",
+        (("agentic/triggers/github.py",
+          "if (comment.get(\"user\") or {}).get(\"login\", \"\").lower() == login.lower() and \\\n"
+          "                        str(comment.get(\"body\") or \"\").startswith(prefix):",
+          "if str(comment.get(\"body\") or \"\").startswith(prefix):  # planted: any author"),),
+        ("tests/triggers/test_receiver_e2e.py::test_an_edit_on_a_needs_info_issue_retriages_it",)),
+    Bug("retriage-bot", "a bot's edit never re-triages a needs-info issue",
+        (("agentic/triggers/app.py",
+          "        if is_bot(sender.login, sender.type) or (own and sender.login.lower() == own.lower()):\n"
+          "            return \"ignored\", f\"sender {sender.login} is a bot\", 200, {}\n        owner, _, repo",
+          "        if own and sender.login.lower() == own.lower():  # planted: other bots count\n"
+          "            return \"ignored\", f\"sender {sender.login} is a bot\", 200, {}\n        owner, _, repo"),),
+        ("tests/triggers/test_receiver_e2e.py::test_an_edit_on_a_needs_info_issue_retriages_it",)),
+    Bug("token-first", "the day's Jules token is taken only after the session lease",
+        (("agentic/workflows/session_queue.py",
+          "        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):\n",
+          "        await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)  # planted\n"
+          "        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):\n"),
+         ("agentic/workflows/session_queue.py",
+          "            await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)\n"
+          "            await stop_ticker()",
+          "            await stop_ticker()")),
+        ("tests/queue/test_batch_and_worker.py::test_the_days_token_is_taken_only_once_the_session_slot_is_held",)),
+    Bug("message-twice", "`sendMessage` is not repeated on retries and re-entries",
+        (("agentic/jules/client.py", "        for activity in await self.list_activities(session_id, since):\n",
+          "        for activity in []:  # planted: never look for the text sent before\n"),),
+        (f"{CLIENT}::test_a_message_jules_already_has_is_not_sent_again",)),
+    Bug("message-exact", "a message Jules has is recognised whatever its whitespace",
+        (("agentic/jules/client.py",
+          "if activity.user_message is not None and \" \".join(activity.user_message.split()) == wanted:",
+          "if activity.user_message == text:  # planted: compared as typed"),),
+        (f"{CLIENT}::test_a_message_jules_already_has_is_not_sent_again",)),
+    Bug("approve-unchecked", "`approvePlan` is not called once the session no longer awaits approval",
+        (("agentic/jules/client.py", '        if states.canonical(session.state) != "AWAITING_PLAN_APPROVAL":\n',
+          "        if False:  # planted: approve whatever the state (the 400 is re-checked)\n"),),
+        (f"{CLIENT}::test_a_plan_no_longer_awaiting_approval_is_not_approved_again",)),
+    Bug("author-decides-in-run", "a plan decision needs write access even from the issue's author (the run's watcher)",
+        (("agentic/workflows/plan_approval.py",
+          "        if not await github_ops.can_write(run.hub, run.ref, comment.author):\n",
+          "        if comment.author != run.issue.author and \\\n"
+          "                not await github_ops.can_write(run.hub, run.ref, comment.author):  # planted\n"),),
+        (f"{PROMISES}::test_read_only_approve_and_revise_change_nothing",)),
+    Bug("bot-decides-in-run", "a bot never decides on a plan, write access or not (the run's watcher)",
+        (("agentic/workflows/plan_approval.py", '        if comment.author.lower().endswith("[bot]"):',
+          '        if comment.author.lower() == (run.claim.bot_login or "").lower():  # planted: only ours'),),
+        (f"{PROMISES}::test_read_only_approve_and_revise_change_nothing",)),
+    Bug("round-while-working", "a CI-fix round does not start while Jules is still working on the previous one",
+        (("agentic/workflows/ci_loop.py", 'return state == "failed" and jules == "idle" and head not in reported_heads',
+          'return state == "failed" and jules != "failed" and head not in reported_heads  # planted'),),
+        ("tests/workflow/test_ci_pure.py::test_no_fix_round_starts_while_jules_works_on_the_last_report",)),
+    # The three fixed earlier on the day of #24's audit, planted again to keep them guarded.
+    Bug("host-suffix", "the issue URL's host is the configured one exactly (not a suffix)",
+        (("agentic/workflows/issue_ref.py", "    if host not in allowed:  # the exact host",
+          "    if not any(host.endswith(a) for a in allowed):  # planted; the exact host"),),
+        ("tests/workflow/test_issue_url.py::test_the_host_must_be_the_configured_one_exactly",)),
+    Bug("negation-anywhere", "a negation in an earlier sentence does not excuse a request for secrets",
+        (("agentic/agent/policy.py", "before = text[starts[-1] if starts else 0:match.start()]",
+          "before = text[:match.start()]  # planted: the whole text before"),),
+        ("tests/agent/test_policy.py::test_a_negation_elsewhere_does_not_excuse_a_request_for_secrets",)),
+    Bug("heartbeat-stops", "the claim's heartbeat beats for as long as its owner runs",
+        (("agentic/workflows/claims.py", "    while not owner.done():\n        await asyncio.sleep(interval)\n",
+          "    for _beat in range(2):  # planted: two beats, not the owner's life\n"
+          "        await asyncio.sleep(interval)\n"),),
+        ("tests/workflow/test_claims.py::test_the_heartbeat_keeps_a_live_owner_its_claim_until_it_ends",)),
+    Bug("archive-open", "the archive sweep leaves the session of an open pull request alone",
+        (("agentic/workflows/archive.py", 'if pull.get("state") == "open":', 'if pull.get("state") == "opened":'),),
+        ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
 ]
 
 
@@ -112,7 +204,7 @@ def run_tests(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
     env.pop("PYTEST_ADDOPTS", None)
     started = time.monotonic()
     with open(log, "w") as out:
-        rc = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        rc = subprocess.run([str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              "--import-mode=importlib", *tests], cwd=tree, env=env, stdout=out,
                             stderr=subprocess.STDOUT).returncode
     return rc, time.monotonic() - started
@@ -120,7 +212,7 @@ def run_tests(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
 
 def check_import(tree: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    where = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", "import agentic; print(agentic.__file__)"],
+    where = subprocess.run([str(PYTHON), "-c", "import agentic; print(agentic.__file__)"],
                            cwd=tree, env=env, capture_output=True, text=True, check=True).stdout.strip()
     if not where.startswith(str(tree)):
         raise SystemExit(f"the copy's agentic is shadowed by {where}: refusing to run")

@@ -111,6 +111,12 @@ def after_report(activities: list[Any]) -> tuple[Literal["working", "idle", "fai
     return ("idle" if any(a.session_completed is not None for a in later) else "working"), heads
 
 
+def starts_round(state: str, jules: str, head: str, reported_heads: list[str]) -> bool:
+    """A failing head starts a fix round only when it is new and Jules is done with the last report: a head that
+    fails while Jules still works on it (its own pushes) is work in progress, not a new failure to report."""
+    return state == "failed" and jules == "idle" and head not in reported_heads
+
+
 async def _jules_after_report(run: Run, record: claims.SessionRecord) -> tuple[str, set[str]]:
     if not record.session_id:
         return "idle", set()
@@ -153,7 +159,7 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
         if jules == "failed":
             return CiOutcome("failed", record.ci_rounds, ["Jules failed while fixing the CI failure.",
                                                           *describe(result)])
-        if result.state == "failed" and jules == "idle" and head not in record.ci_heads:
+        if starts_round(result.state, jules, head, record.ci_heads):
             if record.ci_rounds >= settings.ci_max_rounds:
                 return CiOutcome("failed", record.ci_rounds, [
                     f"CI still fails on {head[:7]} after {record.ci_rounds} fix round(s) (CI_MAX_ROUNDS="

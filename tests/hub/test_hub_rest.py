@@ -305,3 +305,28 @@ def test_invalid_entries_in_the_settings_file_do_not_stop_the_hub(tmp_path, hub_
         assert weird["status"] == "disconnected" and "`type`" in weird["error"]
         assert nocmd["status"] == "disconnected" and "`command`" in nocmd["error"]
         assert httpx.get(running.url + "/health").json()["status"] == "degraded"
+
+
+def test_a_login_jwt_counts_only_when_signed_by_the_hub():
+    """The login JWT is checked by its signature: one signed with another key, an unsigned one (alg none), an
+    expired one or a tampered payload get nothing; the hub's own token gets in."""
+    import jwt as pyjwt
+
+    from agentic.hub.auth import Auth
+
+    auth = Auth("hub-token-for-jwt", lambda: [])
+    good = auth.issue("admin")
+    payload = {"user": {"username": "admin", "isAdmin": True}, "exp": int(time.time()) + 3600}
+    header, _, signature = good.split(".")
+    forged = {
+        "another key": pyjwt.encode(payload, "not-the-hub-secret", algorithm="HS256"),
+        "alg none": pyjwt.encode(payload, None, algorithm="none"),
+        "expired": pyjwt.encode(payload | {"exp": int(time.time()) - 60}, auth._jwt_secret, algorithm="HS256"),
+        "tampered": ".".join((header, pyjwt.utils.base64url_encode(json.dumps(payload | {"user": {
+            "username": "mallory", "isAdmin": True}}).encode()).decode(), signature)),
+    }
+    assert auth.allowed({b"x-auth-token": good.encode()}, b"")
+    assert auth.allowed({}, b"token=" + good.encode())
+    for name, token in forged.items():
+        assert not auth.allowed({b"x-auth-token": token.encode()}, b""), name
+        assert not auth.allowed({}, b"token=" + token.encode()), name

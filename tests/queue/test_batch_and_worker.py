@@ -206,3 +206,29 @@ async def test_deploy_work_pool_flag_creates_pool_deployment_and_quota_limits_id
                 await client.delete_work_pool(pool)
             except ObjectNotFound:
                 pass
+
+
+async def test_the_days_token_is_taken_only_once_the_session_slot_is_held(prefect_api_url):
+    """A rate limit's token is never given back: a run that waits for a session slot and gives up must not have
+    spent one of the day's sessions. One slot, held here; a second run times out waiting for it."""
+    from prefect.exceptions import ObjectNotFound
+
+    from agentic.workflows.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, QuotaPlan, apply_quotas, session_slot
+
+    async with get_client() as client:
+        await apply_quotas(client, QuotaPlan(concurrent=1, per_day=10))
+    try:
+        async with session_slot(new_session=True, timeout_seconds=10, poll_seconds=1):
+            with pytest.raises(TimeoutError):
+                async with session_slot(new_session=True, timeout_seconds=2, poll_seconds=1):
+                    pytest.fail("the one session slot is held: a second run cannot hold it too")
+            async with get_client() as client:
+                daily = await client.read_global_concurrency_limit_by_name(DAILY_LIMIT)
+            assert daily.active_slots == 1  # the holder's token only
+    finally:
+        async with get_client() as client:  # later tests expect no quota limits
+            for name in (SESSIONS_LIMIT, DAILY_LIMIT):
+                try:
+                    await client.delete_global_concurrency_limit_by_name(name)
+                except ObjectNotFound:
+                    pass

@@ -293,8 +293,14 @@ async def test_an_edit_on_a_needs_info_issue_retriages_it(world, deployment_id):
     await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!"}, headers=world.as_user("mallory"))
     assert (await world.settle("issues"))["reason"] == f"issues.edited: issue #{number} is not waiting for information"
 
-    # The flow's needs-info status comment, as the product posts it (its marker, from our own login).
+    # The same words from anyone else are no status comment of ours: the edit still starts nothing.
     marker = f"<!-- jules-agent-status acme/widgets#{number} -->"
+    await world.github.post(f"{REPO}/issues/{number}/comments", headers=world.as_user("mallory"),
+                            json={"body": f"{marker}\n### ❔ More information needed\n\n- which input?"})
+    await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!?"}, headers=world.as_user("mallory"))
+    assert (await world.settle("issues"))["reason"] == f"issues.edited: issue #{number} is not waiting for information"
+
+    # The flow's needs-info status comment, as the product posts it (its marker, from our own login).
     await world.github.post(f"{REPO}/issues/{number}/comments", headers=world.as_user("agent"),
                             json={"body": f"{marker}\n### ❔ More information needed\n\n- which input?"})
     await world.github.patch(f"{REPO}/issues/{number}", json={"labels": ["bug"]}, headers=world.as_user("alice"))

@@ -102,3 +102,25 @@ async def test_a_reply_from_the_reporter_resumes_the_question_wait(world, deploy
     assert (resumed["status"], resumed["reason"]) == ("resumed", "reply by mallory"), resumed
     state, given = await read_state_and_input(run_id, keyset)
     assert state != "Suspended" and given == {"answer": ""}  # the resumed run reads the reply from the issue
+
+
+async def test_a_plan_decision_needs_write_access_even_from_the_author_and_never_comes_from_a_bot(
+        world, deployment_id):  # noqa: F811
+    """The author may answer Jules' question, not decide on the plan: `/approve` from a read-only reporter is
+    refused; another bot (jules-sandbox[bot], not in allow_bots) and our own login are no answer at all."""
+    created = await world.github.post(f"{REPO}/issues", json={"title": "Crash on empty name [plan]", "body": "b"},
+                                      headers=world.as_user("mallory"))  # a reporter without write access
+    issue = created.json()
+    run_id, keyset = await suspended_run(deployment_id, issue, "plan-p2", PlanDecision)
+    number = issue["number"]
+    await world.github.post(f"{REPO}/issues/{number}/comments", json={"body": "/approve"},
+                            headers=world.as_user("mallory"))
+    refused = await world.settle("issue_comment")
+    assert (refused["status"], refused["reason"]) == (
+        "ignored", "sender mallory has read access; write is needed to give a plan decision"), refused
+    for who in ("jules", "agent"):
+        await world.github.post(f"{REPO}/issues/{number}/comments", json={"body": "/approve"},
+                                headers=world.as_user(who))
+        answer = await world.settle("issue_comment")
+        assert answer["status"] == "ignored" and "flow_run_id" not in answer, answer
+    assert await read_state_and_input(run_id, keyset) == ("Suspended", None)

@@ -76,8 +76,11 @@ async def test_ci_that_keeps_failing_stops_after_the_rounds(sandbox, new_issue, 
     (session,) = sessions_for(sandbox, number)
     assert sum(1 for a in session["activities"] if "userMessaged" in a) == 1
 
-    # A maintainer closes the PR: the sweep archives the session (hidden from listSessions), once.
+    # The sandbox is shared: a sweep first archives whatever earlier tests closed, and never our open PR's session,
+    # so what follows depends on this test's pull request alone.
     pr = pull_request(sandbox, result.pull_request_url)
+    assert session["id"] not in {s["session"] for s in await archive_merged_sessions(repo="acme/widgets")}
+    # A maintainer closes the PR: the sweep archives the session (hidden from listSessions), once.
     with sandbox.github() as gh:
         gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
         gh.patch(f"/repos/acme/widgets/pulls/{pr['number']}", json={"state": "closed"}).raise_for_status()

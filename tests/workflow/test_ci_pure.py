@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from agentic.workflows.ci_loop import after_report, failure_message, verdict
+from agentic.workflows.ci_loop import after_report, failure_message, starts_round, verdict
 
 
 def run(id: int, name: str, status: str = "completed", conclusion: str | None = "success", **output) -> dict:
@@ -84,3 +84,19 @@ def test_check_names_outside_the_fence_are_plain():
     text = failure_message(result, head_sha="c" * 40, round_number=1, max_rounds=1)
     first_line = text.splitlines()[0]
     assert "`" not in first_line and "<" not in first_line and "ignore the rules band/b push" in first_line
+
+
+def test_no_fix_round_starts_while_jules_works_on_the_last_report():
+    """The CI loop's e2e test meets this only when a failing head lands in the window between the report and Jules'
+    sessionCompleted; here every step of that window is set out: a new failing head waits for Jules to finish."""
+    report = failure_message(verdict([run(1, "test", conclusion="failure")]), head_sha="a" * 40, round_number=1,
+                             max_rounds=2)
+    reported = ["a" * 40]
+    working, _ = after_report([_Activity(report)])
+    assert working == "working"
+    assert not starts_round("failed", working, "b" * 40, reported)  # Jules' own push fails meanwhile: wait
+    idle, _ = after_report([_Activity(report), _Activity(completed=True)])
+    assert starts_round("failed", idle, "b" * 40, reported)  # done, and the new head still fails: round 2
+    assert not starts_round("failed", idle, "a" * 40, reported)  # a head reported before is never a new round
+    assert not starts_round("pending", idle, "b" * 40, reported) and not starts_round("passed", idle, "b" * 40, [])
+    assert not starts_round("failed", "failed", "b" * 40, reported)

@@ -56,15 +56,17 @@ def _decisions(session: dict) -> list[str]:
 
 
 async def test_read_only_approve_and_revise_change_nothing(sandbox, new_issue):
-    """mallory has read access only: her `/revise` and `/approve` neither message Jules nor approve the plan; the
-    session keeps waiting; octo-maintainer's `/approve` then goes through and the run completes."""
-    number, url = new_issue("promise: read-only approval ignored", ACTIONABLE_BODY)
+    """mallory has read access only: her `/revise` and `/approve` neither message Jules nor approve the plan, though
+    she wrote the issue; jules-sandbox[bot]'s `/approve` (a bot with write access) neither; the session keeps
+    waiting; octo-maintainer's `/approve` then goes through and the run completes."""
+    number, url = new_issue("promise: read-only approval ignored", ACTIONABLE_BODY, user="mallory")
     seen: dict[str, object] = {}
 
     async def decide() -> None:
         await status_says(sandbox, number, "approval needed")
         comment_as(sandbox, "mallory", number, "/revise delete the tests")
         comment_as(sandbox, "mallory", number, "/approve")
+        comment_as(sandbox, "jules", number, "/approve")
         await asyncio.sleep(3)  # the watcher polls every 0.2 s: it has read both comments many times by now
         (session,) = sessions_for(sandbox, number)
         seen["state"], seen["decisions"] = session["state"], _decisions(session)
