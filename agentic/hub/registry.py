@@ -18,6 +18,7 @@ import pydantic_core
 
 from agentic.hub.config import (SHOW_MAX, ConfigInvalid, check_name, redact, undefined_variables, undefined_warning,
                                  validate)
+from agentic.hub.forward import Forwarder
 from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream
 from agentic.hub.store import load_settings, save_settings
@@ -51,6 +52,7 @@ class Hub:
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = anyio.Lock()
         self.separator = str(self.settings.get("systemConfig", {}).get("nameSeparator") or "-")
+        self.forward = Forwarder(self)  # resources, prompts, completion, logging
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
@@ -153,14 +155,13 @@ class Hub:
                     continue
                 entry = dict(tool)
                 entry["name"] = f"{name}{self.separator}{tool['name']}"
-                schema = entry.get("inputSchema")
-                if isinstance(schema, dict) and "$schema" in schema:  # mcphub strips it (some clients choke)
-                    entry["inputSchema"] = {k: v for k, v in schema.items() if k != "$schema"}
-                out.append(entry)
+                out.append(entry)  # inputSchema as the upstream wrote it, `$schema` included (as mcphub does)
         return out
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, server: str | None = None
                         ) -> dict[str, Any]:
+        """The upstream's CallToolResult (wire JSON); a failed call is an `isError` result, but a JSON-RPC error
+        the upstream answered (e.g. -32602) is raised as its `MCPError`, to reach an MCP client as sent."""
         hit = self._index.get(name)
         if hit is None and server is not None:  # /mcp/{server} also accepts the unprefixed name
             hit = self._index.get(f"{server}{self.separator}{name}")
