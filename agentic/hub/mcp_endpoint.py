@@ -33,8 +33,10 @@ class _HubServer(Server):
 
     def create_initialization_options(self, notification_options: NotificationOptions | None = None,
                                       *args: Any, **kwargs: Any) -> Any:
-        # Servers come and go at runtime: advertise tools.listChanged so clients re-list.
-        return super().create_initialization_options(NotificationOptions(tools_changed=True), *args, **kwargs)
+        # Servers come and go at runtime: advertise listChanged so clients re-list (prompts and resources: also
+        # when an upstream says its own list changed).
+        options = NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
+        return super().create_initialization_options(options, *args, **kwargs)
 
 
 def _scope_server(ctx: Any) -> str | None:
@@ -85,7 +87,8 @@ def build_mcp_server(hub: Hub) -> Server:
         return {**await forward.list_resource_templates(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
 
     async def read_resource(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.read_resource(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        # Cacheable in 2026-07-28 like the lists: resultType, ttlMs and cacheScope are all required there.
+        return {**await forward.read_resource(_scope_server(ctx), _forwarded(ctx)), **_MODERN_LIST_ENVELOPE}
 
     async def list_prompts(ctx: Any, params: Any) -> dict[str, Any]:
         return {**await forward.list_prompts(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}

@@ -80,6 +80,7 @@ class Hub:
             upstream: Upstream = OpenAPIUpstream(name, config, self._changed, self.log_dir, limits=self.limits)
         else:
             upstream = MCPUpstream(name, config, self._changed, self.log_dir)
+            upstream.on_list_changed = self._list_changed
         self.upstreams[name] = upstream
         self._reindex()
         assert self._tg is not None, "Hub.start() first"
@@ -95,9 +96,16 @@ class Hub:
     # -- queries -----------------------------------------------------------------------------------------------
     def _changed(self) -> None:
         self._reindex()
+        # A server came, went or changed: its prompts and resources with its tools.
+        self._notify_all(_ALL_LIST_CHANGES)
+
+    def _list_changed(self, method: str) -> None:
+        self._notify_all((method,))
+
+    def _notify_all(self, methods: tuple[str, ...]) -> None:
         for connection in list(self._connections):
             if self._tg is not None:
-                self._tg.start_soon(_notify_tools_changed, connection)
+                self._tg.start_soon(_notify_changed, connection, methods)
 
     def _reindex(self) -> None:
         index: dict[str, tuple[Upstream, str]] = {}
@@ -352,12 +360,21 @@ class _Broken(Upstream):
         return error_result(self.error or "invalid config")
 
 
-async def _notify_tools_changed(connection: Any) -> None:
+_ALL_LIST_CHANGES = ("notifications/tools/list_changed", "notifications/prompts/list_changed",
+                     "notifications/resources/list_changed")
+
+
+async def _notify_changed(connection: Any, methods: tuple[str, ...]) -> None:
     from mcp.server.session import ServerSession
 
     try:
         with anyio.move_on_after(2):
             # Without a request: the notification goes out on the connection's standalone stream.
-            await ServerSession(None, connection).send_tool_list_changed()  # type: ignore[arg-type]
+            session = ServerSession(None, connection)  # type: ignore[arg-type]
+            senders = {"notifications/tools/list_changed": session.send_tool_list_changed,
+                       "notifications/prompts/list_changed": session.send_prompt_list_changed,
+                       "notifications/resources/list_changed": session.send_resource_list_changed}
+            for method in methods:
+                await senders[method]()
     except Exception:  # noqa: BLE001 - a gone client is not our problem
         pass

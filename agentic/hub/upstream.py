@@ -36,6 +36,8 @@ from agentic.hub.egress import EgressPolicy
 
 log = logging.getLogger("agentic.hub")
 
+# An upstream's list changes the hub passes on as they are (a tool change is the hub's own: it re-lists first).
+RELAYED_LIST_CHANGES = frozenset({"notifications/prompts/list_changed", "notifications/resources/list_changed"})
 DEFAULT_CONNECT_TIMEOUT = 60.0   # first `npx -y` of a package downloads it: be patient (mcphub: INIT_TIMEOUT 300 s)
 DEFAULT_CALL_TIMEOUT = 60.0      # mcphub's options.timeout default (60000 ms)
 MAX_BACKOFF = 30.0
@@ -62,6 +64,8 @@ class Upstream:
         self.tools: list[dict[str, Any]] = []   # upstream tool definitions (unprefixed names), wire JSON
         # The upstream's ServerCapabilities as wire JSON (`{"tools": {...}, "resources": {...}}`) while connected.
         self.capabilities: dict[str, Any] = {}
+        # Told of the upstream's prompts/resources list_changed notifications (the hub tells its clients).
+        self.on_list_changed: Callable[[str], None] | None = None
         self._on_change = on_change
         self._log_dir = log_dir
         self._secrets = secret_values(config)
@@ -240,7 +244,10 @@ class MCPUpstream(Upstream):
         if isinstance(message, Exception):  # e.g. a stdio server printing non-JSON-RPC lines on stdout
             self._last_stream_error = describe(message)[:300]
             return
-        if getattr(message, "method", None) == "notifications/tools/list_changed" and self.session is not None:
+        method = getattr(message, "method", None)
+        if method in RELAYED_LIST_CHANGES and self.on_list_changed is not None:
+            self.on_list_changed(method)
+        if method == "notifications/tools/list_changed" and self.session is not None:
             try:
                 self.tools = await _list_tools(self.session)
             except Exception as exc:  # noqa: BLE001

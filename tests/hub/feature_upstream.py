@@ -6,7 +6,7 @@ forwards: resources, a resource template, prompts, completion and logging — an
 NAME goes into its resource URIs (`memo://NAME/...`) so two instances behind one hub list different resources.
 `--bare` serves tools only (no resources, prompts, completion or logging capability).
 Tools: `level` (the level last set by logging/setLevel, or "unset"), `strict` (answers -32602 with data),
-`shaped` (an input schema with `$schema`).
+`shaped` (an input schema with `$schema`), `touch` (sends prompts and resources list_changed notifications).
 """
 
 from __future__ import annotations
@@ -36,11 +36,16 @@ def build(name: str, bare: bool) -> Server:
             types.Tool(name="shaped", description="Has a $schema.",
                        input_schema={"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
                                      "properties": {"x": {"type": "integer"}}}),
+            types.Tool(name="touch", description="Says its prompts and resources changed.",
+                       input_schema={"type": "object", "properties": {}}),
         ])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name == "strict":
             raise MCPError(types.INVALID_PARAMS, "strict wants nothing", data={"tool": "strict", "server": name})
+        if params.name == "touch":
+            await ctx.session.send_prompt_list_changed()
+            await ctx.session.send_resource_list_changed()
         text = level[-1] if level else "unset"
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import anyio
 import httpx
 import mcp_types as types
 import pytest
@@ -39,8 +40,8 @@ def hub(tmp_path_factory, hub_tools):
         yield running
 
 
-async def _with_session(url: str, fn):
-    async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
+async def _with_session(url: str, fn, **options):
+    async with streamable_http_client(url) as (read, write), ClientSession(read, write, **options) as session:
         init = await session.initialize()
         return await fn(session, init)
 
@@ -70,6 +71,7 @@ async def test_capabilities_are_advertised_only_where_an_upstream_has_them(hub):
         assert caps.resources is not None and caps.prompts is not None
         assert caps.completions is not None and caps.logging is not None and caps.tools is not None
         assert caps.resources.subscribe is False  # not forwarded yet: not promised
+        assert caps.resources.list_changed and caps.prompts.list_changed
     assert bare.tools is not None
     assert (bare.resources, bare.prompts, bare.completions, bare.logging) == (None, None, None, None)
     refused = await _with_session(hub.mcp_url + "/bare", bare_refuses)
@@ -197,3 +199,75 @@ async def test_tool_input_schemas_keep_their_dollar_schema(hub):
 
     schemas = await _with_session(hub.mcp_url, run)
     assert schemas["feat-shaped"]["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+async def test_the_2026_protocol_era_gets_the_same_forwarding(hub):
+    """A client on the handshake-free 2026-07-28 protocol (server/discover, per-request metadata): its results
+    carry that era's required envelope (resources/read is cacheable there: ttlMs, cacheScope)."""
+    async def run(url: str, fn):
+        async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
+            return await fn(session, await session.discover())
+
+    async def everything(session, found):
+        return (found.capabilities, await session.read_resource("memo://more/greeting"),
+                await session.get_prompt("feat-greet", {"who": "eve"}),
+                await _error(session.read_resource("memo://feat/missing")))
+
+    async def bare(session, found):
+        return found.capabilities, await _error(session.list_resources())
+
+    caps, greeting, prompt, missing = await run(hub.mcp_url, everything)
+    assert caps.resources is not None and caps.prompts is not None and caps.completions is not None
+    assert _text(greeting) == "hello from more"
+    assert prompt.messages[0].content.text == "feat greets eve"
+    assert (missing.code, missing.data) == (-32002, {"uri": "memo://feat/missing", "server": "feat"})
+    caps, refused = await run(hub.mcp_url + "/bare", bare)
+    assert (caps.resources, caps.prompts, caps.completions) == (None, None, None)
+    assert refused.code == types.METHOD_NOT_FOUND
+
+
+class _Told:
+    """The list_changed notifications a client session received."""
+
+    def __init__(self) -> None:
+        self.prompts, self.resources = anyio.Event(), anyio.Event()
+
+    async def __call__(self, message) -> None:
+        if isinstance(message, types.PromptListChangedNotification):
+            self.prompts.set()
+        elif isinstance(message, types.ResourceListChangedNotification):
+            self.resources.set()
+
+    async def both(self) -> None:
+        with anyio.fail_after(30):
+            await self.prompts.wait()
+            await self.resources.wait()
+
+
+async def test_an_upstreams_list_changes_reach_the_client(hub):
+    """The upstream's own notifications/{prompts,resources}/list_changed, passed on (no server changed)."""
+    told = _Told()
+
+    async def run(session, init):
+        await session.call_tool("feat-touch", {})
+        await told.both()
+
+    await _with_session(hub.mcp_url + "/feat", run, message_handler=told)
+
+
+async def test_a_server_added_changes_the_prompt_and_resource_lists(hub_tools, tmp_path):
+    settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {"feat": _feature_config(hub_tools, "feat")})
+    with hub_tools.running_hub(settings) as fresh:
+        client = HubClient(fresh.url)
+        client.wait_connected("feat", timeout=30)
+        told = _Told()
+
+        async def run(session, init):
+            before = [p.name for p in (await session.list_prompts()).prompts]
+            await anyio.to_thread.run_sync(lambda: (client.upsert_server("extra", _feature_config(hub_tools, "x")),
+                                                    client.wait_connected("extra", timeout=30)))
+            await told.both()
+            return before, [p.name for p in (await session.list_prompts()).prompts]
+
+        before, after = await _with_session(fresh.mcp_url, run, message_handler=told)
+    assert before == ["feat-greet"] and after == ["feat-greet", "extra-greet"]
