@@ -3,6 +3,7 @@
 Each is offered in a scope (`/mcp` = every server, `/mcp/<server>` = one) only when some connected, enabled upstream
 in it advertised the capability (`resources`, `prompts`, `completions`, `logging`); otherwise the method is -32601.
 Lists are fetched from the upstreams on each request (all pages, concurrently); nothing is cached but routing.
+Subscriptions (resources/subscribe) go to the server of the URI; its resources/updated go to the subscribed clients.
 
 Names and URIs:
 - `/mcp/<server>`: everything as the upstream names it.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,8 @@ class Forwarder:
         self.hub = hub
         self._uris: dict[str, str] = {}               # resource URI -> server that listed it
         self._templates: dict[str, _Template] = {}    # URI template -> server that listed it
+        # (server, URI) -> the client connections subscribed to it (weak: a gone client drops out by itself)
+        self._watchers: dict[tuple[str, str], weakref.WeakSet[Any]] = {}
 
     # -- which upstreams ---------------------------------------------------------------------------------------
     def upstreams(self, scope: str | None, feature: str) -> list[Upstream]:
@@ -59,6 +63,11 @@ class Forwarder:
 
     def offers(self, scope: str | None, feature: str) -> bool:
         return bool(self.upstreams(scope, feature))
+
+    def subscribable(self, scope: str | None) -> bool:
+        """Some resource server in scope advertised `resources.subscribe`."""
+        return any((u.capabilities.get("resources") or {}).get("subscribe") is True
+                   for u in self.upstreams(scope, "resources"))
 
     def _require(self, scope: str | None, feature: str, method: str) -> list[Upstream]:
         upstreams = self.upstreams(scope, feature)
@@ -156,6 +165,31 @@ class Forwarder:
         if len(self._templates) + len(seen) > _MAX_ROUTES:
             self._templates = {}
         self._templates.update(seen)
+
+    # -- subscriptions: the upstream is subscribed once per URI, its updates go to every subscribed client ------
+    async def subscribe(self, scope: str | None, params: dict[str, Any], connection: Any) -> dict[str, Any]:
+        uri = params.get("uri")
+        upstream = await self._resource_target(scope, uri, "resources", "resources/subscribe")
+        await upstream.request("resources/subscribe", params)  # its refusal (-32601, ...) is the client's
+        if connection is not None and isinstance(uri, str):
+            self._watchers.setdefault((upstream.name, uri), weakref.WeakSet()).add(connection)
+        return {}
+
+    async def unsubscribe(self, scope: str | None, params: dict[str, Any], connection: Any) -> dict[str, Any]:
+        uri = params.get("uri")
+        upstream = await self._resource_target(scope, uri, "resources", "resources/unsubscribe")
+        key = (upstream.name, uri if isinstance(uri, str) else "")
+        watchers = self._watchers.get(key)
+        if watchers is not None and connection is not None:
+            watchers.discard(connection)
+        if not watchers:  # nobody else follows it: the upstream can stop
+            self._watchers.pop(key, None)
+            await upstream.request("resources/unsubscribe", params)
+        return {}
+
+    def watchers(self, server: str, uri: str) -> list[Any]:
+        """The client connections subscribed to `uri` of `server`."""
+        return list(self._watchers.get((server, uri), ()))
 
     # -- completion, logging -----------------------------------------------------------------------------------
     async def complete(self, scope: str | None, params: dict[str, Any]) -> dict[str, Any]:

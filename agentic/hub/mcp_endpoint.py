@@ -58,12 +58,15 @@ def _forwarded(ctx: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k != "_meta"}
 
 
-def _offered(result: dict[str, Any], hub: Hub, scope: str | None) -> dict[str, Any]:
+def _offered(result: dict[str, Any], hub: Hub, scope: str | None, handshake: bool) -> dict[str, Any]:
     """An initialize/server/discover result advertising only the features some upstream in scope has."""
     capabilities = result.get("capabilities")
     if not isinstance(capabilities, dict):
         return result
     kept = {k: v for k, v in capabilities.items() if k not in FEATURES or hub.forward.offers(scope, k)}
+    resources = kept.get("resources")
+    if handshake and isinstance(resources, dict):  # 2026-07-28 has no resources/subscribe: the SDK's value stands
+        kept["resources"] = {**resources, "subscribe": hub.forward.subscribable(scope)}
     return {**result, "capabilities": kept}
 
 
@@ -89,6 +92,14 @@ def build_mcp_server(hub: Hub) -> Server:
     async def read_resource(ctx: Any, params: Any) -> dict[str, Any]:
         # Cacheable in 2026-07-28 like the lists: resultType, ttlMs and cacheScope are all required there.
         return {**await forward.read_resource(_scope_server(ctx), _forwarded(ctx)), **_MODERN_LIST_ENVELOPE}
+
+    async def subscribe(ctx: Any, params: Any) -> dict[str, Any]:
+        connection = getattr(ctx.session, "_connection", None)  # where the updates go (see Hub.remember)
+        return {**await forward.subscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+
+    async def unsubscribe(ctx: Any, params: Any) -> dict[str, Any]:
+        connection = getattr(ctx.session, "_connection", None)
+        return {**await forward.unsubscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
 
     async def list_prompts(ctx: Any, params: Any) -> dict[str, Any]:
         return {**await forward.list_prompts(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
@@ -118,12 +129,13 @@ def build_mcp_server(hub: Hub) -> Server:
                 return {"tools": hub.list_tools(_scope_server(ctx))}
         result = await call_next(ctx)
         if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
-            return _offered(result, hub, _scope_server(ctx))
+            return _offered(result, hub, _scope_server(ctx), handshake=ctx.method == "initialize")
         return result
 
     server = _HubServer("agentic-mcp-hub", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool,
                         on_list_resources=list_resources, on_list_resource_templates=list_resource_templates,
-                        on_read_resource=read_resource, on_list_prompts=list_prompts, on_get_prompt=get_prompt,
+                        on_read_resource=read_resource, on_subscribe_resource=subscribe,
+                        on_unsubscribe_resource=unsubscribe, on_list_prompts=list_prompts, on_get_prompt=get_prompt,
                         on_completion=complete)
     # Not the constructor's on_set_logging_level: that warns (logging is deprecated as of 2026-07-28).
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)

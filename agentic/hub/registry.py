@@ -81,6 +81,7 @@ class Hub:
         else:
             upstream = MCPUpstream(name, config, self._changed, self.log_dir)
             upstream.on_list_changed = self._list_changed
+            upstream.on_resource_updated = self._resource_updated
         self.upstreams[name] = upstream
         self._reindex()
         assert self._tg is not None, "Hub.start() first"
@@ -101,6 +102,11 @@ class Hub:
 
     def _list_changed(self, method: str) -> None:
         self._notify_all((method,))
+
+    def _resource_updated(self, server: str, uri: str) -> None:
+        for connection in self.forward.watchers(server, uri):
+            if self._tg is not None:
+                self._tg.start_soon(_notify_updated, connection, uri)
 
     def _notify_all(self, methods: tuple[str, ...]) -> None:
         for connection in list(self._connections):
@@ -376,5 +382,15 @@ async def _notify_changed(connection: Any, methods: tuple[str, ...]) -> None:
                        "notifications/resources/list_changed": session.send_resource_list_changed}
             for method in methods:
                 await senders[method]()
+    except Exception:  # noqa: BLE001 - a gone client is not our problem
+        pass
+
+
+async def _notify_updated(connection: Any, uri: str) -> None:
+    from mcp.server.session import ServerSession
+
+    try:
+        with anyio.move_on_after(2):
+            await ServerSession(None, connection).send_resource_updated(uri)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a gone client is not our problem
         pass

@@ -66,6 +66,8 @@ class Upstream:
         self.capabilities: dict[str, Any] = {}
         # Told of the upstream's prompts/resources list_changed notifications (the hub tells its clients).
         self.on_list_changed: Callable[[str], None] | None = None
+        # Told of notifications/resources/updated: (this server's name, the URI).
+        self.on_resource_updated: Callable[[str, str], None] | None = None
         self._on_change = on_change
         self._log_dir = log_dir
         self._secrets = secret_values(config)
@@ -247,6 +249,10 @@ class MCPUpstream(Upstream):
         method = getattr(message, "method", None)
         if method in RELAYED_LIST_CHANGES and self.on_list_changed is not None:
             self.on_list_changed(method)
+        if method == "notifications/resources/updated" and self.on_resource_updated is not None:
+            uri = getattr(getattr(message, "params", None), "uri", None)
+            if uri is not None:
+                self.on_resource_updated(self.name, str(uri))
         if method == "notifications/tools/list_changed" and self.session is not None:
             try:
                 self.tools = await _list_tools(self.session)

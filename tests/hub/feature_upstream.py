@@ -6,7 +6,8 @@ forwards: resources, a resource template, prompts, completion and logging — an
 NAME goes into its resource URIs (`memo://NAME/...`) so two instances behind one hub list different resources.
 `--bare` serves tools only (no resources, prompts, completion or logging capability).
 Tools: `level` (the level last set by logging/setLevel, or "unset"), `strict` (answers -32602 with data),
-`shaped` (an input schema with `$schema`), `touch` (sends prompts and resources list_changed notifications).
+`shaped` (an input schema with `$schema`), `touch` (sends prompts and resources list_changed notifications),
+`bump` (sends notifications/resources/updated for each subscribed URI and answers with them, one a line).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ NAMES = ["alice", "bob", "carol"]
 
 def build(name: str, bare: bool) -> Server:
     level: list[str] = []  # what logging/setLevel asked for last
+    subscribed: set[str] = set()
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[
@@ -38,6 +40,8 @@ def build(name: str, bare: bool) -> Server:
                                      "properties": {"x": {"type": "integer"}}}),
             types.Tool(name="touch", description="Says its prompts and resources changed.",
                        input_schema={"type": "object", "properties": {}}),
+            types.Tool(name="bump", description="Says each subscribed resource was updated.",
+                       input_schema={"type": "object", "properties": {}}),
         ])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -46,6 +50,10 @@ def build(name: str, bare: bool) -> Server:
         if params.name == "touch":
             await ctx.session.send_prompt_list_changed()
             await ctx.session.send_resource_list_changed()
+        if params.name == "bump":
+            for uri in sorted(subscribed):
+                await ctx.session.send_resource_updated(uri)
+            return types.CallToolResult(content=[types.TextContent(type="text", text="\n".join(sorted(subscribed)))])
         text = level[-1] if level else "unset"
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 
@@ -93,6 +101,14 @@ def build(name: str, bare: bool) -> Server:
             values = []
         return types.CompleteResult(completion=types.Completion(values=values, total=len(values)))
 
+    async def subscribe(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        subscribed.add(str(params.uri))
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        subscribed.discard(str(params.uri))
+        return types.EmptyResult()
+
     async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
         level.append(params.level)
         return types.EmptyResult()
@@ -101,6 +117,7 @@ def build(name: str, bare: bool) -> Server:
         return Server(name, on_list_tools=list_tools, on_call_tool=call_tool)
     server = Server(name, on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
                     on_list_resource_templates=list_templates, on_read_resource=read_resource,
+                    on_subscribe_resource=subscribe, on_unsubscribe_resource=unsubscribe,
                     on_list_prompts=list_prompts, on_get_prompt=get_prompt, on_completion=complete)
     # Registered directly: the constructor's on_set_logging_level warns (logging is deprecated in 2026-07-28).
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)

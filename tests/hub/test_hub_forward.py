@@ -70,7 +70,7 @@ async def test_capabilities_are_advertised_only_where_an_upstream_has_them(hub):
     for caps in (everything, one):
         assert caps.resources is not None and caps.prompts is not None
         assert caps.completions is not None and caps.logging is not None and caps.tools is not None
-        assert caps.resources.subscribe is False  # not forwarded yet: not promised
+        assert caps.resources.subscribe is True  # the upstreams have it
         assert caps.resources.list_changed and caps.prompts.list_changed
     assert bare.tools is not None
     assert (bare.resources, bare.prompts, bare.completions, bare.logging) == (None, None, None, None)
@@ -271,3 +271,27 @@ async def test_a_server_added_changes_the_prompt_and_resource_lists(hub_tools, t
 
         before, after = await _with_session(fresh.mcp_url, run, message_handler=told)
     assert before == ["feat-greet"] and after == ["feat-greet", "extra-greet"]
+
+
+async def test_resource_subscriptions_reach_the_upstream_and_its_updates_the_client(hub):
+    updated: list[str] = []
+    arrived = anyio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updated.append(str(message.params.uri))
+            arrived.set()
+
+    async def run(session, init):
+        with warnings.catch_warnings():  # the SDK warns: resources/subscribe is gone in 2026-07-28
+            warnings.simplefilter("ignore")
+            await session.subscribe_resource("memo://more/greeting")
+            following = _text(await session.call_tool("more-bump", {}))  # the upstream sends its update
+            with anyio.fail_after(30):
+                await arrived.wait()
+            await session.unsubscribe_resource("memo://more/greeting")
+        return following, _text(await session.call_tool("more-bump", {}))
+
+    following, after = await _with_session(hub.mcp_url, run, message_handler=on_message)
+    assert following == "memo://more/greeting" and after == ""
+    assert updated == ["memo://more/greeting"]
