@@ -1,4 +1,5 @@
-"""The hub's MCP side: a low-level `mcp` Server whose tools/list and tools/call read the live `Hub`.
+"""The hub's MCP side: a low-level `mcp` Server whose tools/list and tools/call read the live `Hub`; resources,
+prompts, completion and logging/setLevel go to the upstreams that have them (agentic.hub.forward).
 
 A thin forwarder on purpose (the issue's latency budget: <= 2 ms added at p50): no FastMCP tool objects, no
 re-validation of arguments or results — params go to the upstream session as they came, the upstream's result
@@ -20,6 +21,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentic import __version__
+from agentic.hub.forward import FEATURES
 from agentic.hub.registry import Hub
 
 
@@ -31,8 +33,10 @@ class _HubServer(Server):
 
     def create_initialization_options(self, notification_options: NotificationOptions | None = None,
                                       *args: Any, **kwargs: Any) -> Any:
-        # Servers come and go at runtime: advertise tools.listChanged so clients re-list.
-        return super().create_initialization_options(NotificationOptions(tools_changed=True), *args, **kwargs)
+        # Servers come and go at runtime: advertise listChanged so clients re-list (prompts and resources: also
+        # when an upstream says its own list changed).
+        options = NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
+        return super().create_initialization_options(options, *args, **kwargs)
 
 
 def _scope_server(ctx: Any) -> str | None:
@@ -44,6 +48,26 @@ def _scope_server(ctx: Any) -> str | None:
 
 
 _MODERN_LIST_ENVELOPE = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
+_COMPLETE = {"resultType": "complete"}
+
+
+def _forwarded(ctx: Any) -> dict[str, Any]:
+    """The request's params as the client sent them, less `_meta`: the hub's own session with the upstream
+    carries its protocol metadata (the tools path forwards name and arguments only, likewise)."""
+    params = ctx.params if isinstance(ctx.params, dict) else {}
+    return {k: v for k, v in params.items() if k != "_meta"}
+
+
+def _offered(result: dict[str, Any], hub: Hub, scope: str | None, handshake: bool) -> dict[str, Any]:
+    """An initialize/server/discover result advertising only the features some upstream in scope has."""
+    capabilities = result.get("capabilities")
+    if not isinstance(capabilities, dict):
+        return result
+    kept = {k: v for k, v in capabilities.items() if k not in FEATURES or hub.forward.offers(scope, k)}
+    resources = kept.get("resources")
+    if handshake and isinstance(resources, dict):  # 2026-07-28 has no resources/subscribe: the SDK's value stands
+        kept["resources"] = {**resources, "subscribe": hub.forward.subscribable(scope)}
+    return {**result, "capabilities": kept}
 
 
 def build_mcp_server(hub: Hub) -> Server:
@@ -55,6 +79,39 @@ def build_mcp_server(hub: Hub) -> Server:
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
         result = await hub.call_tool(params.name, params.arguments, _scope_server(ctx))
         return {"resultType": "complete", **result} if isinstance(result, dict) else result
+
+    # Resources, prompts, completion, logging: raw params in, the upstream's result out (its errors as sent).
+    forward = hub.forward
+
+    async def list_resources(ctx: Any, params: Any) -> dict[str, Any]:
+        return {**await forward.list_resources(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+
+    async def list_resource_templates(ctx: Any, params: Any) -> dict[str, Any]:
+        return {**await forward.list_resource_templates(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+
+    async def read_resource(ctx: Any, params: Any) -> dict[str, Any]:
+        # Cacheable in 2026-07-28 like the lists: resultType, ttlMs and cacheScope are all required there.
+        return {**await forward.read_resource(_scope_server(ctx), _forwarded(ctx)), **_MODERN_LIST_ENVELOPE}
+
+    async def subscribe(ctx: Any, params: Any) -> dict[str, Any]:
+        connection = getattr(ctx.session, "_connection", None)  # where the updates go (see Hub.remember)
+        return {**await forward.subscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+
+    async def unsubscribe(ctx: Any, params: Any) -> dict[str, Any]:
+        connection = getattr(ctx.session, "_connection", None)
+        return {**await forward.unsubscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+
+    async def list_prompts(ctx: Any, params: Any) -> dict[str, Any]:
+        return {**await forward.list_prompts(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+
+    async def get_prompt(ctx: Any, params: Any) -> dict[str, Any]:
+        return {**await forward.get_prompt(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+
+    async def complete(ctx: Any, params: Any) -> dict[str, Any]:
+        return {**await forward.complete(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+
+    async def set_level(ctx: Any, params: Any) -> dict[str, Any]:
+        return {**await forward.set_level(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
 
     async def passthrough(ctx: Any, call_next: Any) -> Any:
         """tools/call and tools/list without the SDK's per-message pydantic passes (validate the request,
@@ -70,9 +127,18 @@ def build_mcp_server(hub: Hub) -> Server:
                                            _scope_server(ctx))
             if ctx.method == "tools/list":
                 return {"tools": hub.list_tools(_scope_server(ctx))}
-        return await call_next(ctx)
+        result = await call_next(ctx)
+        if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
+            return _offered(result, hub, _scope_server(ctx), handshake=ctx.method == "initialize")
+        return result
 
-    server = _HubServer("agentic-mcp-hub", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
+    server = _HubServer("agentic-mcp-hub", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool,
+                        on_list_resources=list_resources, on_list_resource_templates=list_resource_templates,
+                        on_read_resource=read_resource, on_subscribe_resource=subscribe,
+                        on_unsubscribe_resource=unsubscribe, on_list_prompts=list_prompts, on_get_prompt=get_prompt,
+                        on_completion=complete)
+    # Not the constructor's on_set_logging_level: that warns (logging is deprecated as of 2026-07-28).
+    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
     server.hub = hub
     # Replaces the default OpenTelemetry middleware too (~0.1 ms per message; no exporter is installed here).
     server.middleware = [passthrough]

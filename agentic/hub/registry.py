@@ -18,6 +18,7 @@ import pydantic_core
 
 from agentic.hub.config import (SHOW_MAX, ConfigInvalid, check_name, redact, undefined_variables, undefined_warning,
                                  validate)
+from agentic.hub.forward import Forwarder
 from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream
 from agentic.hub.store import load_settings, save_settings
@@ -51,6 +52,7 @@ class Hub:
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = anyio.Lock()
         self.separator = str(self.settings.get("systemConfig", {}).get("nameSeparator") or "-")
+        self.forward = Forwarder(self)  # resources, prompts, completion, logging
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
@@ -78,6 +80,8 @@ class Hub:
             upstream: Upstream = OpenAPIUpstream(name, config, self._changed, self.log_dir, limits=self.limits)
         else:
             upstream = MCPUpstream(name, config, self._changed, self.log_dir)
+            upstream.on_list_changed = self._list_changed
+            upstream.on_resource_updated = self._resource_updated
         self.upstreams[name] = upstream
         self._reindex()
         assert self._tg is not None, "Hub.start() first"
@@ -93,9 +97,21 @@ class Hub:
     # -- queries -----------------------------------------------------------------------------------------------
     def _changed(self) -> None:
         self._reindex()
+        # A server came, went or changed: its prompts and resources with its tools.
+        self._notify_all(_ALL_LIST_CHANGES)
+
+    def _list_changed(self, method: str) -> None:
+        self._notify_all((method,))
+
+    def _resource_updated(self, server: str, uri: str) -> None:
+        for connection in self.forward.watchers(server, uri):
+            if self._tg is not None:
+                self._tg.start_soon(_notify_updated, connection, uri)
+
+    def _notify_all(self, methods: tuple[str, ...]) -> None:
         for connection in list(self._connections):
             if self._tg is not None:
-                self._tg.start_soon(_notify_tools_changed, connection)
+                self._tg.start_soon(_notify_changed, connection, methods)
 
     def _reindex(self) -> None:
         index: dict[str, tuple[Upstream, str]] = {}
@@ -153,14 +169,13 @@ class Hub:
                     continue
                 entry = dict(tool)
                 entry["name"] = f"{name}{self.separator}{tool['name']}"
-                schema = entry.get("inputSchema")
-                if isinstance(schema, dict) and "$schema" in schema:  # mcphub strips it (some clients choke)
-                    entry["inputSchema"] = {k: v for k, v in schema.items() if k != "$schema"}
-                out.append(entry)
+                out.append(entry)  # inputSchema as the upstream wrote it, `$schema` included (as mcphub does)
         return out
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, server: str | None = None
                         ) -> dict[str, Any]:
+        """The upstream's CallToolResult (wire JSON); a failed call is an `isError` result, but a JSON-RPC error
+        the upstream answered (e.g. -32602) is raised as its `MCPError`, to reach an MCP client as sent."""
         hit = self._index.get(name)
         if hit is None and server is not None:  # /mcp/{server} also accepts the unprefixed name
             hit = self._index.get(f"{server}{self.separator}{name}")
@@ -351,12 +366,31 @@ class _Broken(Upstream):
         return error_result(self.error or "invalid config")
 
 
-async def _notify_tools_changed(connection: Any) -> None:
+_ALL_LIST_CHANGES = ("notifications/tools/list_changed", "notifications/prompts/list_changed",
+                     "notifications/resources/list_changed")
+
+
+async def _notify_changed(connection: Any, methods: tuple[str, ...]) -> None:
     from mcp.server.session import ServerSession
 
     try:
         with anyio.move_on_after(2):
             # Without a request: the notification goes out on the connection's standalone stream.
-            await ServerSession(None, connection).send_tool_list_changed()  # type: ignore[arg-type]
+            session = ServerSession(None, connection)  # type: ignore[arg-type]
+            senders = {"notifications/tools/list_changed": session.send_tool_list_changed,
+                       "notifications/prompts/list_changed": session.send_prompt_list_changed,
+                       "notifications/resources/list_changed": session.send_resource_list_changed}
+            for method in methods:
+                await senders[method]()
+    except Exception:  # noqa: BLE001 - a gone client is not our problem
+        pass
+
+
+async def _notify_updated(connection: Any, uri: str) -> None:
+    from mcp.server.session import ServerSession
+
+    try:
+        with anyio.move_on_after(2):
+            await ServerSession(None, connection).send_resource_updated(uri)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a gone client is not our problem
         pass

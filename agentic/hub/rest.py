@@ -13,12 +13,14 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from mcp.shared.exceptions import MCPError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentic.hub.config import ConfigInvalid, kind_of, show, split_body
 from agentic.hub.registry import Hub, ServerExists, ServerNotFound
+from agentic.hub.upstream import error_result
 
 
 def ok(data: Any = None, message: str | None = None, status: int = 200) -> JSONResponse:
@@ -232,7 +234,10 @@ async def call_tool(request: Request) -> Response:
     if not isinstance(arguments, dict):
         return fail("`arguments` must be an object")
     name = tool if tool.startswith(server + hub.separator) else f"{server}{hub.separator}{tool}"
-    result = await hub.call_tool(name, arguments, server)
+    try:
+        result = await hub.call_tool(name, arguments, server)
+    except MCPError as exc:  # the REST dialect has no JSON-RPC errors: the upstream's refusal as a failed call
+        result = error_result(f"Error calling tool {tool}: {exc.message}")
     return ok({"content": result.get("content", []), "isError": result.get("isError", False),
                "toolName": tool, "arguments": arguments})
 

@@ -2,7 +2,7 @@
 
 Why a persistent session: opening an upstream MCP session per call costs ~30 ms (FastMCP `create_proxy`); one
 long-lived `ClientSession` per upstream, shared by every hub client, costs a few hundred microseconds. Tool calls
-are forwarded as raw JSON-RPC params/results (no pydantic round trip) — see `_fast_call`.
+are forwarded as raw JSON-RPC params/results (no pydantic round trip) — see `_raw_request`.
 
 Lifecycle: `run()` connects, lists tools, then waits for the connection to end (stdio child exits, stream closes,
 a call reports the transport dead) and reconnects with exponential backoff (1 s .. 30 s). Failures never escape:
@@ -17,23 +17,27 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
+import mcp_types as types
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 
 from agentic.hub.config import expand, scrub, secret_values
 from agentic.hub.egress import EgressPolicy
 
 log = logging.getLogger("agentic.hub")
 
+# An upstream's list changes the hub passes on as they are (a tool change is the hub's own: it re-lists first).
+RELAYED_LIST_CHANGES = frozenset({"notifications/prompts/list_changed", "notifications/resources/list_changed"})
 DEFAULT_CONNECT_TIMEOUT = 60.0   # first `npx -y` of a package downloads it: be patient (mcphub: INIT_TIMEOUT 300 s)
 DEFAULT_CALL_TIMEOUT = 60.0      # mcphub's options.timeout default (60000 ms)
 MAX_BACKOFF = 30.0
@@ -58,6 +62,12 @@ class Upstream:
         self.status = "connecting"
         self.error: str | None = None
         self.tools: list[dict[str, Any]] = []   # upstream tool definitions (unprefixed names), wire JSON
+        # The upstream's ServerCapabilities as wire JSON (`{"tools": {...}, "resources": {...}}`) while connected.
+        self.capabilities: dict[str, Any] = {}
+        # Told of the upstream's prompts/resources list_changed notifications (the hub tells its clients).
+        self.on_list_changed: Callable[[str], None] | None = None
+        # Told of notifications/resources/updated: (this server's name, the URI).
+        self.on_resource_updated: Callable[[str, str], None] | None = None
         self._on_change = on_change
         self._log_dir = log_dir
         self._secrets = secret_values(config)
@@ -83,7 +93,7 @@ class Upstream:
                         reason = self._closed_reason()
                     except Exception as exc:  # noqa: BLE001 - any upstream failure is a status, never a crash
                         reason = describe(exc)
-                    self.tools = []
+                    self.tools, self.capabilities = [], {}
                     self._set("disconnected", self._explain(reason))
                     if time.monotonic() - started > 60:
                         attempt = 0
@@ -94,7 +104,7 @@ class Upstream:
                         await self._wake.wait()
                     self._wake = anyio.Event()
             finally:
-                self.tools = []
+                self.tools, self.capabilities = [], {}
                 self._stopped.set()
 
     def reconnect(self) -> None:
@@ -123,8 +133,14 @@ class Upstream:
         raise NotImplementedError
 
     async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
-        """Forward one tools/call; return the CallToolResult as wire JSON (errors as `isError` results)."""
+        """Forward one tools/call; return the CallToolResult as wire JSON (errors as `isError` results).
+        A JSON-RPC error of the upstream (e.g. -32602 invalid params) is raised as the same `MCPError`."""
         raise NotImplementedError
+
+    async def request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Forward any other request (resources/read, prompts/get, ...); the result as wire JSON.
+        Every failure is an `MCPError`: the upstream's own error as it sent it, or one saying why it failed."""
+        raise MCPError(types.METHOD_NOT_FOUND, "Method not found", data=method)
 
     def logs(self) -> list[str]:
         return []
@@ -230,7 +246,14 @@ class MCPUpstream(Upstream):
         if isinstance(message, Exception):  # e.g. a stdio server printing non-JSON-RPC lines on stdout
             self._last_stream_error = describe(message)[:300]
             return
-        if getattr(message, "method", None) == "notifications/tools/list_changed" and self.session is not None:
+        method = getattr(message, "method", None)
+        if method in RELAYED_LIST_CHANGES and self.on_list_changed is not None:
+            self.on_list_changed(method)
+        if method == "notifications/resources/updated" and self.on_resource_updated is not None:
+            uri = getattr(getattr(message, "params", None), "uri", None)
+            if uri is not None:
+                self.on_resource_updated(self.name, str(uri))
+        if method == "notifications/tools/list_changed" and self.session is not None:
             try:
                 self.tools = await _list_tools(self.session)
             except Exception as exc:  # noqa: BLE001
@@ -253,6 +276,9 @@ class MCPUpstream(Upstream):
                     tools = await _list_tools(session)
             except TimeoutError:
                 raise TimeoutError(f"no answer to initialize within {self.connect_timeout:g} s") from None
+            capabilities = session.server_capabilities
+            self.capabilities = (capabilities.model_dump(by_alias=True, mode="json", exclude_none=True)
+                                 if capabilities is not None else {})
             self.session, self.tools = session, tools
             self._set("connected", None)
             log.info("hub server %s connected: %d tools", self.name, len(tools))
@@ -304,15 +330,36 @@ class MCPUpstream(Upstream):
             return error_result(f"Server '{self.name}' is not connected"
                                 + (f": {self.error}" if self.error else ""))
         try:
-            return await _fast_call(session, tool, arguments, self.call_timeout)
+            return await _raw_request(session, "tools/call", _call_params(tool, arguments), self.call_timeout,
+                                      fallback=lambda: _typed_call(session, tool, arguments, self.call_timeout))
         except Exception as exc:  # noqa: BLE001
-            from mcp.shared.exceptions import MCPError
-
-            if isinstance(exc, MCPError) and getattr(exc, "code", None) != -32000:  # the server said no: pass it on
-                return error_result(f"Error calling tool {tool}: {exc}")
-            if self._closed is not None and not self._closed.is_set() and _looks_dead(exc):
-                self.reconnect()
+            if _from_upstream(exc):  # a protocol error of the server (e.g. -32602): the client gets it as sent
+                raise
+            self._after_failure(exc)
             return error_result(f"Error calling tool {tool} on server '{self.name}': {describe(exc)}")
+
+    async def request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        session = self.session
+        if session is None:
+            raise MCPError(types.INTERNAL_ERROR, f"Server '{self.name}' is not connected"
+                           + (f": {self.error}" if self.error else ""))
+        try:
+            return await _raw_request(session, method, params, self.call_timeout)
+        except Exception as exc:  # noqa: BLE001
+            if _from_upstream(exc):
+                raise
+            self._after_failure(exc)
+            raise MCPError(types.INTERNAL_ERROR, f"Error forwarding {method} to server '{self.name}': "
+                           f"{describe(exc)}") from None
+
+    def _after_failure(self, exc: BaseException) -> None:
+        if self._closed is not None and not self._closed.is_set() and _looks_dead(exc):
+            self.reconnect()
+
+
+def _from_upstream(exc: BaseException) -> bool:
+    """An error response the upstream sent — not the SDK's own for a closed connection or a timeout."""
+    return isinstance(exc, MCPError) and exc.code not in (types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT)
 
 
 def _looks_dead(exc: BaseException) -> bool:
@@ -333,22 +380,33 @@ async def _list_tools(session: ClientSession) -> list[dict[str, Any]]:
             return tools
 
 
-async def _fast_call(session: ClientSession, tool: str, arguments: dict[str, Any] | None,
-                     timeout: float) -> dict[str, Any]:
-    """tools/call as raw JSON: skips building/validating pydantic models both ways (the hub passes results
-    through unchanged, like mcphub). Falls back to the public API if the SDK's internals move."""
+def _call_params(tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
     params: dict[str, Any] = {"name": tool}
     if arguments is not None:
         params["arguments"] = arguments
+    return params
+
+
+async def _typed_call(session: ClientSession, tool: str, arguments: dict[str, Any] | None,
+                      timeout: float) -> dict[str, Any]:
+    result = await session.call_tool(tool, arguments, read_timeout_seconds=timeout)
+    return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+async def _raw_request(session: ClientSession, method: str, params: dict[str, Any] | None, timeout: float,
+                       fallback: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """One request as raw JSON: skips building/validating pydantic models both ways (the hub passes results
+    through unchanged, like mcphub). If the SDK's internals move: `fallback` (tools/call), else an error."""
     dispatcher = getattr(session, "_dispatcher", None)
     stamp = getattr(session, "_stamp", None)
     if dispatcher is None or stamp is None:
-        result = await session.call_tool(tool, arguments, read_timeout_seconds=timeout)
-        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    data = {"method": "tools/call", "params": params}
+        if fallback is None:
+            raise RuntimeError("the MCP SDK's session internals moved; cannot forward " + method)
+        return await fallback()
+    data: dict[str, Any] = {"method": method, "params": params}
     opts: dict[str, Any] = {"timeout": timeout}
     stamp(data, opts)
-    return await dispatcher.send_raw_request("tools/call", data["params"], opts)
+    return await dispatcher.send_raw_request(method, data["params"], opts)
 
 
 def default_log_dir() -> Path:

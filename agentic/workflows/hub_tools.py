@@ -48,6 +48,7 @@ _TRANSIENT_TEXT = re.compile(
     r"|is (?:starting|restarting|reconnecting)", re.IGNORECASE)
 _UNKNOWN_TOOL = re.compile(r"Unknown tool|Tool .{0,80}not found|No such tool|Server not found", re.IGNORECASE)
 CONNECTION_CLOSED = -32000  # MCP SDK's code when the transport goes away mid-request
+REQUEST_TIMEOUT = -32001    # MCP SDK's code when no answer came within the read timeout
 
 
 class SessionExpired(HubUnavailable):
@@ -328,6 +329,10 @@ class HubTools:
             raise
         except Exception as exc:
             await self._lost(conn, exc, f"calling {tool}")
+            if isinstance(exc, MCPError) and exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
+                # The hub passes an upstream's JSON-RPC refusal on as sent (e.g. -32602): a failed call, as the
+                # `isError` text it used to be.
+                raise classify_failure(tool, f"Error calling tool {tool}: {exc.error.message}") from exc
             raise
         text = "".join(getattr(part, "text", "") for part in getattr(result, "content", []) or [])
         if getattr(result, "is_error", False):

@@ -174,3 +174,29 @@ async def test_a_hub_that_forgets_the_new_session_too_is_transient_not_final(tmp
             assert hub.calls["echo-echo"] == 2 and hub.reconnects == 1
         finally:
             await hub.close()
+
+
+async def test_an_upstream_refusal_is_a_failed_call_for_the_flow(tmp_path, hub_tools):
+    """The hub now passes an upstream's JSON-RPC error on (-32602 with data) instead of an `isError` text: the
+    flow's client still sees a failed call (ToolCallFailed, not final-looking MCPError), with the upstream's words."""
+    from agentic.errors import TransientError
+    from agentic.workflows.hub_tools import ToolCallFailed
+
+    script = str(Path(hub_tools.upstream).with_name("feature_upstream.py"))
+    settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {
+        "feat": {"type": "stdio", "command": hub_tools.python, "args": [script, "feat"]}})
+    port = free_port()
+    hub = HubTools(f"http://127.0.0.1:{port}/mcp", reconnect_seconds=10)
+    with serving(create_app(settings), port) as url:
+        await asyncio.to_thread(HubClient(url).wait_connected, "feat", 30)
+        await hub.connect(budget=10)
+        try:
+            try:
+                await hub.call("feat-strict", {})
+            except ToolCallFailed as exc:
+                assert "strict wants nothing" in str(exc) and not isinstance(exc, TransientError)
+            else:
+                raise AssertionError("a refused call succeeded")
+            assert await hub.call("feat-level", {}) == "unset"  # the session is still good
+        finally:
+            await hub.close()
