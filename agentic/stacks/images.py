@@ -103,15 +103,14 @@ class Kit:
                       parent=_from_tag(dockerfile))
 
     def _add_chain(self, tag: str) -> None:
-        while tag and tag not in self.recipes:
+        """`tag`'s recipe (a stand-in unless a compose file builds it) and its parents', up the FROM chain."""
+        if tag not in self.recipes:
             recipe = stand_in(tag, self.stacks_dir)
             if recipe is None:
                 return
             self.recipes[tag] = recipe
-            tag = recipe.parent or ""
-        parent = self.recipes[tag].parent if tag in self.recipes else None
-        if parent:
-            self._add_chain(parent)
+        if self.recipes[tag].parent:
+            self._add_chain(self.recipes[tag].parent)
 
     def order(self, tags: Iterable[str]) -> list[str]:
         """`tags` and the parents the kit makes, parents first, each once."""
