@@ -21,6 +21,7 @@ from agentic.stacks.process import start_process, stop_process
 from agentic.workflows import recovery
 from tests.queue.test_batch_and_worker import BODY, _cleanup, _register, _runs_of, sandbox_sessions
 from tests.workflow.test_e2e import status_comments
+from tests.workflow.test_resilience import sim
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -49,6 +50,10 @@ async def test_a_run_whose_worker_is_stopped_mid_run_is_continued_to_the_pull_re
     successor = None
     try:
         async with get_client() as client:
+            # Jules answers slowly for a while, so the run is still following when its worker stops (on a quiet
+            # machine the whole run can otherwise end before the stop).
+            sim(sandbox, "POST", "/_sim/faults", json={"faults": [
+                {"kind": "latency", "seconds": 5, "count": 4, "route": "listActivities"}]}).raise_for_status()
             first = await client.create_flow_run_from_deployment(deployment_id, parameters={"github_issue_url": url})
 
             async def running():
@@ -93,5 +98,6 @@ async def test_a_run_whose_worker_is_stopped_mid_run_is_continued_to_the_pull_re
         await asyncio.sleep(5)
         assert len(await _runs_of(deployment_id)) == 2, "the successor's own end starts nothing"
     finally:
+        sim(sandbox, "DELETE", "/_sim/faults")
         stop_process(worker)
         await _cleanup(deployment_id, pool)
