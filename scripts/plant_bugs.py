@@ -169,6 +169,24 @@ BUGS = [
     Bug("archive-open", "the archive sweep leaves the session of an open pull request alone",
         (("agentic/workflows/archive.py", 'if pull.get("state") == "open":', 'if pull.get("state") == "opened":'),),
         ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
+    Bug("go-read-only", "`/jules go` needs write access whatever min_permission lets start a run (#23)",
+        (("agentic/triggers/app.py",
+          'need = "write" if trigger.kind == "go" and trigger.rules.min_permission == "read" else '
+          "trigger.rules.min_permission",
+          "need = trigger.rules.min_permission  # planted: the repository's floor"),),
+        ("tests/triggers/test_receiver_e2e.py::test_jules_go_is_its_own_run_and_only_writers_may_say_it",)),
+    Bug("cautious-medium", "the cautious level holds an actionable verdict short of high confidence (#23)",
+        (("agentic/agent/automation.py", 'if level == "full" or triage.confidence == "high":',
+          'if level == "full" or triage.confidence != "low":  # planted: medium goes on alone'),),
+        ("tests/agent/test_automation.py::test_the_gate_under_each_automation_level",)),
+    Bug("go-past-policy", "`/jules go` cannot carry a brief the secrets policy refused (#23)",
+        (("agentic/agent/automation.py", "    if refused:\n", "    if refused and not go:  # planted\n"),),
+        ("tests/agent/test_automation.py::test_a_policy_refusal_stands_against_go",
+         "tests/agent/test_automation.py::test_go_cannot_carry_a_brief_that_asks_for_secrets")),
+    Bug("go-no-concerns", "the triage's doubts travel to Jules with an overruled brief (#23)",
+        (("agentic/workflows/jules_workflow.py", "        concerns = automation.concerns(triage) if go else []\n",
+          "        concerns = []  # planted\n"),),
+        ("tests/workflow/test_overrule.py::test_go_dispatches_an_issue_triaged_needs_info",)),
 ]
 
 

@@ -169,7 +169,7 @@ class Receiver:
         status = await self.github.own_comment(owner, repo, issue.number,
                                                status_marker(f"{owner.lower()}/{repo.lower()}#{issue.number}"),
                                                own) if own else None
-        if not status or HEADLINES["needs_info"] not in status:
+        if not status or not (HEADLINES["needs_info"] in status or HEADLINES["held"] in status):
             return "ignored", f"issues.edited: issue #{issue.number} is not waiting for information", 200, {}
         trigger = Trigger(event="issues.edited", kind="edit", owner=owner, repo=repo, number=issue.number,
                           issue_url=issue.html_url, title=issue.title, body=issue.body or "", sender=sender.login,
@@ -207,7 +207,8 @@ class Receiver:
 
     async def _start(self, trigger: Trigger, *, check_permission: bool = True, settle: float = 0,
                      key_suffix: str = "") -> tuple[str, str, int, dict]:
-        need = trigger.rules.min_permission
+        # Overruling the triage is a maintainer's call, whatever the repository lets start a run.
+        need = "write" if trigger.kind == "go" and trigger.rules.min_permission == "read" else trigger.rules.min_permission
         permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender) \
             if check_permission else need
         if PERMISSION_RANK.get(permission, 0) < PERMISSION_RANK[need]:
@@ -216,8 +217,10 @@ class Receiver:
             await self.github.add_eyes(trigger.owner, trigger.repo, trigger.number)
         except GitHubUnavailable as exc:
             log.warning("no 👀 on %s#%d (the run starts anyway): %s", trigger.full_name, trigger.number, exc)
+        # `/jules go` is its own run of the same text: the run that held or asked for information already has the
+        # plain key (a redelivered or repeated `/jules go` still maps to one run).
         key = idempotency_key(self.config.api_url, trigger.owner, trigger.repo, trigger.number, trigger.title,
-                              trigger.body) + key_suffix
+                              trigger.body) + ("~go" if trigger.kind == "go" else "") + key_suffix
         launched = await launch(self.prefect, self.config.deployment, trigger, key, start_in=settle)
         extra = {"flow_run_id": launched.flow_run_id, "flow_run_name": launched.flow_run_name,
                  "idempotency_key": key, "trigger": trigger.kind}

@@ -22,8 +22,9 @@ from prefect.concurrency.asyncio import AcquireConcurrencySlotTimeoutError
 from prefect.runtime import flow_run
 
 from agentic import observability
-from agentic.agent.brief import Triage, render_prompt, session_title
-from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_issue
+from agentic.agent import automation
+from agentic.agent.brief import Triage, issue_brief, render_prompt, session_title
+from agentic.agent.triage import IssueDeps, TriageOutcome, build_agent, issue_prompt, triage_issue
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed, JulesSourceBusy
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
@@ -58,31 +59,35 @@ async def _all(*steps: Any) -> list[Any]:
 
 
 @observability.traced("triage")
-async def _triage(run: Run) -> Triage:
+async def _triage(run: Run, go: bool) -> TriageOutcome:
     agent = build_agent(run.settings)
     issue = run.issue
     prompt = issue_prompt(repo=run.ref.full_name, number=run.ref.number, title=issue.title, body=issue.body,
-                          labels=issue.labels, author=issue.author, max_body_chars=run.settings.max_issue_body_chars)
-    # The agent's read-only GitHub tools are pinned to this repository through its typed deps.
-    outcome = await triage_issue(agent, prompt, run.settings, deps=IssueDeps(run.ref.owner, run.ref.repo))
+                          labels=issue.labels, author=issue.author, max_body_chars=run.settings.max_issue_body_chars,
+                          go=go)
+    # The agent's read-only GitHub tools are pinned to this repository through its typed deps. A maintainer's
+    # `/jules go` needs a brief whatever the verdict: the issue itself stands in when the model wrote none.
+    outcome = await triage_issue(agent, prompt, run.settings, deps=IssueDeps(run.ref.owner, run.ref.repo),
+                                 fallback=issue_brief(issue.title, issue.body) if go else None)
     run.usage.llm_requests += outcome.requests
     run.usage.llm_input_tokens += outcome.input_tokens
     run.usage.llm_output_tokens += outcome.output_tokens
     if outcome.cost_usd is not None:
         run.usage.llm_cost_usd = float(Decimal(str(run.usage.llm_cost_usd or 0)) + outcome.cost_usd)
-    run.event("triage", f"{outcome.triage.decision}: {'; '.join(outcome.triage.reasons)}")
-    return outcome.triage
+    triage = outcome.triage
+    run.event("triage", f"{triage.decision} ({triage.confidence} confidence): {'; '.join(triage.reasons)}")
+    return outcome
 
 
 async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, look_first: bool,
-                    require_plan_approval: bool, branch: str) -> Session:
+                    require_plan_approval: bool, branch: str, concerns: list[str]) -> Session:
     """Create the one session for this issue text, queueing while Jules answers 429 or, under parallel load, 400
     "Could not get source" (bounded: `jules_create_attempts`). Every create after the first looks for the marker
     first, so an answer that hid a created session never makes a second one."""
     # The issue's own text goes to Jules too, fenced and capped as data (agentic/agent/brief.py).
     prompt = render_prompt(triage.brief, issue_number=run.ref.number, issue_url=run.issue.html_url,
                            marker=record.marker, issue_title=run.issue.title, issue_body=run.issue.body,
-                           max_body_chars=run.settings.max_issue_body_chars)
+                           max_body_chars=run.settings.max_issue_body_chars, concerns=concerns)
     title = session_title(triage.brief, run.ref.number)
     deadline = run.clock() + run.settings.quota_wait_seconds
     attempts, busy = run.settings.jules_create_attempts, 0
@@ -132,6 +137,26 @@ async def _show_position(run: Run) -> None:
         run.view.details = details
         await run.show("queued")
         run.event("queued", details[0])
+
+
+def _automation_level(run: Run) -> automation.Level:
+    """The repository's automation level from the trigger rules (TRIGGERS_RULES_PATH), `cautious` by default."""
+    from agentic.triggers.rules import load_rules
+
+    return load_rules(run.settings.triggers_rules_path).for_repo(run.ref.full_name).automation
+
+
+def _verdict_details(run: Run, triage: Triage, gate: automation.Gate) -> list[str]:
+    """The status comment of an issue not handed to Jules: the verdict, its confidence and rationale, the reasons,
+    the reporter's questions (three at most), and what a maintainer can do."""
+    verdict = f"**Triage:** {triage.decision.replace('_', ' ')}, {triage.confidence} confidence"
+    details = [verdict + (f": {triage.rationale}" if triage.rationale else "."), "",
+               *[f"- {reason}" for reason in triage.reasons], "", gate.why]
+    if triage.questions and gate.outcome == "needs_info":
+        details += ["", f"@{run.issue.author}, could you answer these? Please edit the issue to add the "
+                    "details, then comment `/jules` to try again (a maintainer has to if you lack write access).",
+                    *[f"1. {q}" for q in triage.questions]]
+    return details
 
 
 async def _end(run: Run, record: claims.SessionRecord | None, phase: str, details: list[str]) -> None:
@@ -260,7 +285,7 @@ async def _refuse_issue_state(run: Run, *, allow_closed: bool, allow_locked: boo
 
 async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: str | None,
                      new_session_on_edit: bool, requested_by: str | None, allow_closed: bool = False,
-                     allow_locked: bool = False, allow_existing_pr: bool = False) -> WorkflowResult:
+                     allow_locked: bool = False, allow_existing_pr: bool = False, go: bool = False) -> WorkflowResult:
     ref, claim = run.ref, run.claim
     digest = claims.text_hash(run.issue.title, run.issue.body)
     # Finished before: answer without touching the status comment or spending tokens. (A run that died after
@@ -295,26 +320,27 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         return starting_branch or await tasks.read_default_branch(run.hub, ref)
 
     triage: Triage | None = None
+    judged: TriageOutcome | None = None
+    concerns: list[str] = []
     try:
         # Re-entering a dispatched session (resumed after a suspension, a retry): triage and branch were decided
         # before, so the model is not asked again and the status comment does not flash back to "triage".
         if not (record is not None and record.session_id):
             # Independent steps side by side: the reaction, the first status comment, the judgment, the branch.
-            _, _, triage, branch_name = await _all(tasks.react(run.hub, ref), run.show("triage"), _triage(run),
+            _, _, judged, branch_name = await _all(tasks.react(run.hub, ref), run.show("triage"), _triage(run, go),
                                                    branch())
     except Exception as exc:
         if run.claim.status_comment_id is not None:
             await _end(run, None, "FAILED", [f"**Could not read or triage the issue:** {str(exc)[:300]}"])
         raise
-    if triage is not None and triage.decision != "actionable":
-        phase = "needs_info" if triage.decision == "needs_info" else "rejected"
-        details = [f"- {reason}" for reason in triage.reasons]
-        if triage.questions:
-            details += ["", f"@{run.issue.author}, could you answer these? Please edit the issue to add the "
-                        "details, then comment `/jules` to try again (a maintainer has to if you lack write access).",
-                        *[f"1. {q}" for q in triage.questions]]
-        await _end(run, None, phase, details)
-        return run.result(phase, "; ".join(triage.reasons))
+    if judged is not None:
+        triage = judged.triage
+        gate = automation.gate(triage, _automation_level(run), go=go, refused=judged.refusal is not None)
+        run.event("gate", f"{gate.outcome}: {gate.why}")
+        if not gate.dispatch:
+            await _end(run, None, gate.outcome, _verdict_details(run, triage, gate))
+            return run.result(gate.outcome, f"{gate.why}; " + "; ".join(triage.reasons))
+        concerns = automation.concerns(triage) if go else []
 
     # A record written by an earlier run may hide a session that run created before dying: look before creating.
     # A record this run writes cannot (the record is durable before any create).
@@ -334,7 +360,7 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
             if record.session_id:
                 session = await tasks.get_session(run.jules, record.session_id)
             else:
-                session = await _dispatch(run, triage, record, look_first=look_first,
+                session = await _dispatch(run, triage, record, look_first=look_first, concerns=concerns,
                                           require_plan_approval=require_plan_approval, branch=branch_name)
             record.session_id, record.url, record.state = session.id, session.url, session.state
             await claims.update(run.claim_key, run.run_id, claim)  # ...and the session id right after
@@ -368,6 +394,7 @@ async def jules_agent_workflow(
     allow_existing_pr: bool = False,
     wait_expired: bool = False,
     crash_recoveries: int = 0,
+    go: bool = False,
 ) -> WorkflowResult:
     """Hand a GitHub issue to Google Jules and follow it to a pull request, reporting on the issue."""
     settings = await with_secret_blocks(get_settings())  # keys from Prefect Secret blocks when present (#13)
@@ -401,7 +428,7 @@ async def jules_agent_workflow(
             run, require_plan_approval=settings.require_plan_approval if require_plan_approval is None
             else require_plan_approval, starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,
             requested_by=requested_by, allow_closed=allow_closed, allow_locked=allow_locked,
-            allow_existing_pr=allow_existing_pr))
+            allow_existing_pr=allow_existing_pr, go=go))
         lost = asyncio.Event()
         beating = asyncio.create_task(claims.heartbeat(key, run_id, run.claim, owned, settings.claim_stale_seconds,
                                                        lost, run.logger))

@@ -22,7 +22,7 @@ from agentic.workflows.hub_tools import HubTools
 from agentic.workflows.issue_ref import IssueRef
 from agentic.workflows.status_comment import StatusView
 
-Status = Literal["completed", "needs_info", "rejected", "duplicate", "failed"]
+Status = Literal["completed", "needs_info", "rejected", "held", "duplicate", "failed"]
 
 
 class Usage(BaseModel):

@@ -41,6 +41,7 @@ HEADLINES = {
     "FAILED": "❌ Jules could not finish",
     "needs_info": "❔ More information needed",
     "rejected": "🚫 Not something Jules should do",
+    "held": "✋ Waiting for a maintainer's `/jules go`",
     "duplicate": "🔁 Already being handled",
     "timed_out": "⌛ Timed out",
     "stuck": "🧊 Jules went silent",
