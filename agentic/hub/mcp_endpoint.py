@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agentic import __version__
 from agentic.hub.forward import FEATURES
 from agentic.hub.registry import Hub
+from agentic.hub.relay import CURRENT, RELAYED_CALLS, Relay
+from agentic.hub.streams import JSON_ONLY, LazyStream
 
 
 log = logging.getLogger("agentic.hub")
@@ -49,6 +51,18 @@ def _scope_server(ctx: Any) -> str | None:
 
 _MODERN_LIST_ENVELOPE = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
 _COMPLETE = {"resultType": "complete"}
+
+
+def _enveloped(ctx: Any, result: dict[str, Any], envelope: dict[str, str | int]) -> dict[str, Any]:
+    """2026-07-28 requires the envelope; a 2025 client's strict result schema refuses its keys (an empty result
+    with `resultType` fails the TypeScript SDK's EmptyResult), so only the modern era gets it."""
+    return {**result, **envelope} if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else result
+
+
+def _streamable(ctx: Any) -> bool:
+    request = getattr(ctx, "request", None)
+    scope = getattr(request, "scope", None) or {}
+    return not scope.get(JSON_ONLY, False)
 
 
 def _forwarded(ctx: Any) -> dict[str, Any]:
@@ -84,34 +98,36 @@ def build_mcp_server(hub: Hub) -> Server:
     forward = hub.forward
 
     async def list_resources(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.list_resources(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.list_resources(_scope_server(ctx)), _MODERN_LIST_ENVELOPE)
 
     async def list_resource_templates(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.list_resource_templates(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.list_resource_templates(_scope_server(ctx)), _MODERN_LIST_ENVELOPE)
 
     async def read_resource(ctx: Any, params: Any) -> dict[str, Any]:
         # Cacheable in 2026-07-28 like the lists: resultType, ttlMs and cacheScope are all required there.
-        return {**await forward.read_resource(_scope_server(ctx), _forwarded(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.read_resource(_scope_server(ctx), _forwarded(ctx)),
+                          _MODERN_LIST_ENVELOPE)
 
     async def subscribe(ctx: Any, params: Any) -> dict[str, Any]:
         connection = getattr(ctx.session, "_connection", None)  # where the updates go (see Hub.remember)
-        return {**await forward.subscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+        return _enveloped(ctx, await forward.subscribe(_scope_server(ctx), _forwarded(ctx), connection), _COMPLETE)
 
     async def unsubscribe(ctx: Any, params: Any) -> dict[str, Any]:
         connection = getattr(ctx.session, "_connection", None)
-        return {**await forward.unsubscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+        return _enveloped(ctx, await forward.unsubscribe(_scope_server(ctx), _forwarded(ctx), connection),
+                          _COMPLETE)
 
     async def list_prompts(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.list_prompts(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.list_prompts(_scope_server(ctx)), _MODERN_LIST_ENVELOPE)
 
     async def get_prompt(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.get_prompt(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        return _enveloped(ctx, await forward.get_prompt(_scope_server(ctx), _forwarded(ctx)), _COMPLETE)
 
     async def complete(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.complete(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        return _enveloped(ctx, await forward.complete(_scope_server(ctx), _forwarded(ctx)), _COMPLETE)
 
     async def set_level(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.set_level(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        return _enveloped(ctx, await forward.set_level(_scope_server(ctx), _forwarded(ctx)), _COMPLETE)
 
     async def passthrough(ctx: Any, call_next: Any) -> Any:
         """tools/call and tools/list without the SDK's per-message pydantic passes (validate the request,
@@ -119,6 +135,16 @@ def build_mcp_server(hub: Hub) -> Server:
         The upstream already produced a valid result; a short-circuiting middleware owns its result as is.
         The 2026-07-28 (modern) era needs the SDK's result envelope, so it takes the regular path."""
         hub.remember(ctx.session)  # the handshake comes this way: its client hears of tool changes
+        if ctx.method in RELAYED_CALLS and ctx.request_id is not None:
+            # What the upstream sends while serving this call comes back to this client (agentic.hub.relay).
+            token = CURRENT.set(Relay.of(ctx, _streamable(ctx)))
+            try:
+                return await _serve(ctx, call_next)
+            finally:
+                CURRENT.reset(token)
+        return await _serve(ctx, call_next)
+
+    async def _serve(ctx: Any, call_next: Any) -> Any:
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.request_id is not None:
             params = ctx.params if isinstance(ctx.params, dict) else {}
             if ctx.method == "tools/call" and isinstance(params.get("name"), str):
@@ -146,16 +172,19 @@ def build_mcp_server(hub: Hub) -> Server:
 
 
 def build_session_manager(server: Server) -> StreamableHTTPSessionManager:
-    # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`), JSON responses: a tools/call
-    # answer is one JSON body instead of an SSE stream — cheaper to produce and to parse.
+    # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`). The SDK answers on SSE so a
+    # call's progress, log messages and the upstream's requests can reach the client mid-call; `LazyStream` turns an
+    # answer that is nothing but the result back into one JSON body (the common case, cheaper to parse).
     # No SDK DNS-rebinding check here: agentic.hub.hosts guards /mcp and /api (Host/Origin) in front of it.
-    manager = StreamableHTTPSessionManager(app=server, json_response=True, stateless=False,
+    manager = StreamableHTTPSessionManager(app=server, json_response=False, stateless=False,
                                            session_idle_timeout=3600)
     hub = getattr(server, "hub", None)
+    app: ASGIApp = LazyStream(manager.asgi_app)
     if isinstance(hub, Hub) and _CachedList.supports(manager):
-        manager.asgi_app = _CachedList(manager.asgi_app, manager, hub)
+        app = _CachedList(app, manager, hub)
     else:
         log.warning("hub: tools/list takes the MCP SDK's full path (its session internals moved)")
+    manager.asgi_app = app
     return manager
 
 
@@ -183,7 +212,7 @@ class _CachedList:
         """The SDK internals read below are still there (checked once; else the SDK path serves everything)."""
         return (isinstance(getattr(manager, "_server_instances", None), dict)
                 and isinstance(getattr(manager, "_session_owners", None), dict)
-                and manager.json_response and not manager.stateless)
+                and not manager.stateless)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         transport = self._plain_session(scope)

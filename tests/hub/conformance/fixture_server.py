@@ -4,6 +4,7 @@ resources, prompts and behaviours its server scenarios call, written from the sc
 
     python fixture_server.py --port PORT        # streamable HTTP on http://127.0.0.1:PORT/mcp (SSE answers)
     python fixture_server.py --stdio             # the same server on stdio
+    --test-tools adds `test_exit_mid_call` (the process exits while answering: for the hub's own tests, not the suite)
 
 Direct runs of the suite against it are the baseline that the hub's /mcp/<server> and /mcp must match.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -89,9 +91,14 @@ def _result(*content: dict[str, Any], is_error: bool = False) -> dict[str, Any]:
     return out
 
 
-def build() -> Server:
+EXIT_TOOL = _tool("test_exit_mid_call", "Logs once, then the server process exits before it answers")
+
+
+def build(test_tools: bool = False) -> Server:
+    tools = [*TOOLS, EXIT_TOOL] if test_tools else TOOLS
+
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=TOOLS)
+        return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
         related = ServerMessageMetadata(related_request_id=ctx.request_id)
@@ -148,6 +155,10 @@ def build() -> Server:
             message = str(arguments.get("message") or "Please fill in the form")
             answer = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
             return _result(_text(f"User response: action={answer.action}, content={answer.content}"))
+        if name == "test_exit_mid_call" and test_tools:
+            await ctx.session.send_log_message("info", "about to exit", related_request_id=ctx.request_id)
+            await anyio.sleep(0.2)
+            os._exit(3)
         if name == "json_schema_2020_12_tool":
             return _result(_text(f"Received: {arguments}"))
         return _result(_text(f"Unknown tool: {name}"), is_error=True)
@@ -259,10 +270,10 @@ def http_app(server: Server) -> Any:
                      lifespan=lifespan)
 
 
-async def _stdio() -> None:
+async def _stdio(test_tools: bool) -> None:
     from mcp.server.stdio import stdio_server
 
-    server = build()
+    server = build(test_tools)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
 
@@ -273,13 +284,14 @@ def main() -> None:
     group.add_argument("--port", type=int)
     group.add_argument("--stdio", action="store_true")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--test-tools", action="store_true")
     args = parser.parse_args()
     if args.stdio:
-        anyio.run(_stdio)
+        anyio.run(_stdio, args.test_tools)
         return
     import uvicorn
 
-    uvicorn.run(http_app(build()), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(http_app(build(args.test_tools)), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
