@@ -18,13 +18,13 @@ import pydantic_core
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentic import __version__
 from agentic.hub.forward import FEATURES
 from agentic.hub.registry import Hub
 from agentic.hub.relay import CURRENT, RELAYED_CALLS, Relay
-from agentic.hub.streams import JSON_ONLY, LazyStream
+from agentic.hub.streams import CHANNEL, JSON_ONLY, LazyStream, peek_body, replay
 
 
 log = logging.getLogger("agentic.hub")
@@ -137,7 +137,7 @@ def build_mcp_server(hub: Hub) -> Server:
         hub.remember(ctx.session)  # the handshake comes this way: its client hears of tool changes
         if ctx.method in RELAYED_CALLS and ctx.request_id is not None:
             # What the upstream sends while serving this call comes back to this client (agentic.hub.relay).
-            token = CURRENT.set(Relay.of(ctx, _streamable(ctx)))
+            token = CURRENT.set(Relay.of(ctx, _streamable(ctx), CHANNEL.get()))
             try:
                 return await _serve(ctx, call_next)
             finally:
@@ -172,14 +172,15 @@ def build_mcp_server(hub: Hub) -> Server:
 
 
 def build_session_manager(server: Server) -> StreamableHTTPSessionManager:
-    # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`). The SDK answers on SSE so a
-    # call's progress, log messages and the upstream's requests can reach the client mid-call; `LazyStream` turns an
-    # answer that is nothing but the result back into one JSON body (the common case, cheaper to parse).
+    # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`). JSON answers by default (one
+    # body per call: cheaper to produce and to parse); `LazyStream` makes a call's answer an SSE stream when progress
+    # or log messages belong to it, and puts the session of a client that can be asked things mid-call (sampling,
+    # elicitation, roots) in the SDK's SSE mode (agentic.hub.streams).
     # No SDK DNS-rebinding check here: agentic.hub.hosts guards /mcp and /api (Host/Origin) in front of it.
-    manager = StreamableHTTPSessionManager(app=server, json_response=False, stateless=False,
+    manager = StreamableHTTPSessionManager(app=server, json_response=True, stateless=False,
                                            session_idle_timeout=3600)
     hub = getattr(server, "hub", None)
-    app: ASGIApp = LazyStream(manager.asgi_app)
+    app: ASGIApp = LazyStream(manager.asgi_app, manager)
     if isinstance(hub, Hub) and _CachedList.supports(manager):
         app = _CachedList(app, manager, hub)
     else:
@@ -188,7 +189,6 @@ def build_session_manager(server: Server) -> StreamableHTTPSessionManager:
     return manager
 
 
-_MAX_PEEK = 64 * 1024  # a tools/list request is ~100 bytes; anything longer is the SDK's to read and judge
 _LISTING_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
 
 
@@ -212,17 +212,17 @@ class _CachedList:
         """The SDK internals read below are still there (checked once; else the SDK path serves everything)."""
         return (isinstance(getattr(manager, "_server_instances", None), dict)
                 and isinstance(getattr(manager, "_session_owners", None), dict)
-                and not manager.stateless)
+                and manager.json_response and not manager.stateless)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         transport = self._plain_session(scope)
         if transport is None:
             await self.app(scope, receive, send)
             return
-        messages, body = await _peek_body(receive)
+        messages, body = await peek_body(receive)  # a tools/list request is ~100 bytes
         request_id = _listing_request_id(body) if body is not None else None
         if request_id is None:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, replay(messages, receive), send)
             return
         server = (scope.get("path_params") or {}).get("server")
         payload = b"".join((b'{"jsonrpc":"2.0","id":', pydantic_core.to_json(request_id), b',"result":',
@@ -267,32 +267,6 @@ class _CachedList:
 def _accepts_json(accept: bytes) -> bool:
     types_ = [part.split(b";")[0].strip().lower() for part in accept.split(b",")]
     return any(t in (b"application/json", b"application/*", b"*/*") for t in types_)
-
-
-async def _peek_body(receive: Receive) -> tuple[list[Message], bytes | None]:
-    """The ASGI messages read, and the whole body if it is short (None if longer, or the client went away)."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, None
-        size += len(message.get("body", b""))
-        if size > _MAX_PEEK:
-            return messages, None
-        if not message.get("more_body", False):
-            return messages, b"".join(m.get("body", b"") for m in messages)
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """`receive` from the start again: the messages already read, then the rest of the stream."""
-    pending = list(reversed(messages))
-
-    async def replayed() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replayed
 
 
 def _listing_request_id(body: bytes) -> int | str | None:

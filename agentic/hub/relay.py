@@ -48,10 +48,11 @@ class Relay:
     request_id: types.RequestId
     progress_token: types.ProgressToken | None
     streamable: bool = True            # False: the client takes JSON only, so no request can reach it mid-call
+    channel: Any = None                # the call's answer (agentic.hub.streams), for a session in JSON mode
     timeout: float = DEFAULT_RELAY_TIMEOUT
 
     @classmethod
-    def of(cls, ctx: Any, streamable: bool = True) -> Relay | None:
+    def of(cls, ctx: Any, streamable: bool = True, channel: Any = None) -> Relay | None:
         """The relay of a low-level server request context (None for a notification)."""
         if ctx.request_id is None:
             return None
@@ -59,12 +60,24 @@ class Relay:
         token = meta.get("progressToken") if isinstance(meta, dict) else None
         if isinstance(token, bool) or not isinstance(token, str | int):
             token = None
-        return cls(ctx.session, ctx.request_id, token, streamable)
+        return cls(ctx.session, ctx.request_id, token, streamable, channel)
+
+    def _own_channel(self) -> bool:
+        """The session answers in JSON (no SDK back-channel): notifications go into the answer ourselves."""
+        return self.channel is not None and not self.session.can_send_request
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self.progress_token is None:
             return
         try:
+            if self._own_channel():
+                params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
+                if total is not None:
+                    params["total"] = total
+                if message is not None:
+                    params["message"] = message
+                await self.channel.notify({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+                return
             await self.session.send_progress_notification(self.progress_token, progress, total, message,
                                                           related_request_id=self.request_id)
         except Exception as exc:  # noqa: BLE001 - a client gone mid-call must not fail the upstream's call
@@ -72,6 +85,10 @@ class Relay:
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None:
         try:
+            if self._own_channel():
+                await self.channel.notify({"jsonrpc": "2.0", "method": "notifications/message",
+                                           "params": params.model_dump(by_alias=True, mode="json", exclude_none=True)})
+                return
             await self.session.send_log_message(params.level, params.data, logger=params.logger,
                                                 related_request_id=self.request_id)
         except Exception as exc:  # noqa: BLE001
@@ -82,12 +99,12 @@ class Relay:
         kinds = _REQUESTS.get(method)
         if kinds is None:
             return types.ErrorData(code=types.METHOD_NOT_FOUND, message=f"{method} is not relayed by the hub")
-        if not self.streamable:
-            return types.ErrorData(code=types.INVALID_REQUEST, message=(
-                f"the client's call has no stream for {method} (it accepts JSON answers only)"))
         if not client_has(self.session, method):
             return types.ErrorData(code=types.INVALID_REQUEST, message=(
                 f"the client did not declare the capability {method} needs"))
+        if not self.streamable or not self.session.can_send_request:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=(
+                f"the client's call has no stream for {method} (it accepts JSON answers only)"))
         request_type, result_type = kinds
         if method == "sampling/createMessage" and (params.tools or params.tool_choice):
             result_type = types.CreateMessageResultWithTools

@@ -1,20 +1,23 @@
-"""SSE only when the call has more to say than its result: ASGI in front of the SDK's streamable-HTTP handler.
+"""SSE only when a call has more to say than its result: ASGI in front of the SDK's streamable-HTTP handler.
 
-The SDK answers every request POST with an SSE stream (so progress, log messages and the upstream's requests can
-reach the client mid-call). Most answers are the result alone: `LazyStream` holds the stream's start until its
-first event and, when that event is the result, answers with one JSON body instead (as a JSON-mode server would).
-Anything else first (a notification, a request to the client) and the SSE stream goes out as it is.
+Two kinds of session, chosen when the client initializes:
+- a client that declared `sampling`, `elicitation` or `roots` may be asked something mid-call, which needs the SDK's
+  request-scoped back-channel: its session is put in the SDK's SSE mode, and `_Answer` holds each SSE answer until
+  its first event — when that is the result, the answer goes out as one JSON body instead;
+- any other client (the flow's, most agents): the SDK's JSON mode, the cheaper path (no SSE machinery per call).
+  Progress and log messages of its call are written by the relay into the POST's answer (`CHANNEL`), which turns
+  into an SSE stream at the first of them; the SDK's JSON result then becomes the stream's last event.
 
-A client that accepts only `application/json` (allowed before 2025-03-26's SSE rule; some scripts) is let through
-to the SDK as if it took both, marked `JSON_ONLY` in the ASGI scope: it gets the result as JSON, what came before
-is dropped (as the SDK's own JSON mode drops it), and the relay refuses the upstream's requests at once instead of
-leaving them unanswered (agentic.hub.relay).
+A client that accepts only `application/json` gets the result as JSON and nothing else (marked `JSON_ONLY` in the
+ASGI scope; in an SSE session it is let through as if it took both, and what precedes the result is dropped).
 """
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
+import anyio
 import pydantic_core
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,50 +25,115 @@ JSON_ONLY = "agentic.hub.json_only"   # ASGI scope key: the client takes no SSE
 _SSE = b"text/event-stream"
 _DROPPED_HEADERS = frozenset({b"content-type", b"cache-control", b"connection", b"x-accel-buffering",
                               b"content-length", b"transfer-encoding"})
+_ASKABLE = ("sampling", "elicitation", "roots")  # client capabilities that let an upstream ask the client
+MAX_PEEK = 64 * 1024
+
+# The answer of the POST being served, seen by the request's handler: the SDK runs it in a copy of the context of
+# the task that read the POST.
+CHANNEL: contextvars.ContextVar[_Answer | None] = contextvars.ContextVar("agentic_hub_answer", default=None)
 
 
 class LazyStream:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, manager: Any) -> None:
         self.app = app
+        self.manager = manager
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        accept = b",".join(v for k, v in scope["headers"] if k == b"accept").lower()
+        session_id = _header(scope, b"mcp-session-id")
+        askable = None
+        if session_id is None:  # an initialize: the client's capabilities choose the session's kind
+            messages, body = await peek_body(receive)
+            receive = replay(messages, receive)
+            askable = _declares_askable(body)
+        accept = (_header(scope, b"accept") or b"").lower()
         if _SSE not in accept and b"text/*" not in accept and b"*/*" not in accept:
-            headers = [(k, v) for k, v in scope["headers"] if k != b"accept"]
-            headers.append((b"accept", b"application/json, text/event-stream"))
-            scope = {**scope, "headers": headers, JSON_ONLY: True}
-        await self.app(scope, receive, _Answer(send, json_only=scope.get(JSON_ONLY, False)))
+            scope = {**scope, JSON_ONLY: True}
+            if self._sse_session(session_id):  # the SDK's SSE mode wants both in Accept
+                headers = [(k, v) for k, v in scope["headers"] if k != b"accept"]
+                scope["headers"] = [*headers, (b"accept", b"application/json, text/event-stream")]
+        answer = _Answer(send, bool(scope.get(JSON_ONLY)), session_id, self._set_mode if askable else None)
+        token = CHANNEL.set(answer)
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            CHANNEL.reset(token)
+
+    def _sse_session(self, session_id: bytes | None) -> bool:
+        transport = self.manager._server_instances.get(session_id.decode("latin-1")) if session_id else None
+        return transport is not None and not transport.is_json_response_enabled
+
+    def _set_mode(self, session_id: str) -> None:
+        transport = self.manager._server_instances.get(session_id)
+        if transport is not None:
+            transport.is_json_response_enabled = False  # before the client's next request: it awaits this answer
 
 
 class _Answer:
-    """The `send` of one POST: decides JSON or SSE on the stream's first complete event."""
+    """The `send` of one POST, and the relay's channel into it (`notify`)."""
 
-    def __init__(self, send: Send, json_only: bool) -> None:
+    def __init__(self, send: Send, json_only: bool, session_id: bytes | None, on_session: Any) -> None:
         self._send = send
         self._json_only = json_only
-        self._start: Message | None = None   # the held SSE response start
+        self._session_id = session_id
+        self._on_session = on_session        # initialize of an askable client: put its session in SSE mode
+        self._start: Message | None = None   # a held response start
         self._buffer = b""
-        self._state = "new"                  # new -> holding -> (streaming | done)
+        self._state = "new"  # new -> (holding: SDK SSE | own: our SSE) -> (streaming | done)
+        self._lock = anyio.Lock()
 
     async def __call__(self, message: Message) -> None:
+        async with self._lock:
+            await self._on_sdk(message)
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        """A notification of the call (progress, a log message): starts the SSE answer if need be."""
+        if self._json_only:
+            return
+        async with self._lock:
+            if self._state == "new":
+                headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache, no-transform")]
+                if self._session_id is not None:
+                    headers.append((b"mcp-session-id", self._session_id))
+                self._state = "own"
+                await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+            if self._state == "own":
+                await self._send({"type": "http.response.body", "body": _event(pydantic_core.to_json(message)),
+                                  "more_body": True})
+
+    async def _on_sdk(self, message: Message) -> None:
         if self._state == "streaming":
             await self._send(message)
             return
         if self._state == "done":
-            return  # the JSON answer is out: the rest of the SSE stream (its end) has no wire
+            return  # the answer is out: the rest of the SDK's SSE stream (its end) has no wire
         if message["type"] == "http.response.start":
-            if _content_type(message) == _SSE:
+            if self._on_session is not None:
+                session = dict(message.get("headers", [])).get(b"mcp-session-id")
+                if session is not None:
+                    self._on_session(session.decode("latin-1"))
+            if self._state == "own":      # the SDK's JSON result: our stream's last event
+                self._start = message
+            elif _content_type(message) == _SSE:
                 self._start, self._state = message, "holding"
             else:
                 self._state = "streaming"
                 await self._send(message)
             return
-        if message["type"] != "http.response.body" or self._state != "holding":
+        if message["type"] != "http.response.body":
             await self._send(message)
             return
+        if self._state == "own":
+            self._buffer += message.get("body", b"")
+            if not message.get("more_body", False):
+                self._state = "done"
+                await self._send({"type": "http.response.body", "body": _event(self._buffer)})
+            return
+        await self._on_sdk_sse(message)
+
+    async def _on_sdk_sse(self, message: Message) -> None:
         self._buffer += message.get("body", b"")
         while True:
             event, rest = _split_event(self._buffer)
@@ -100,6 +168,29 @@ class _Answer:
         await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
 
+def _event(data: bytes) -> bytes:
+    return b"event: message\r\ndata: " + data + b"\r\n\r\n"
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
+def _declares_askable(body: bytes | None) -> bool:
+    try:
+        message = pydantic_core.from_json(body) if body else None
+    except ValueError:
+        return False
+    if not isinstance(message, dict) or message.get("method") != "initialize":
+        return False
+    capabilities = (message.get("params") or {}).get("capabilities") if isinstance(message.get("params"), dict) \
+        else None
+    return isinstance(capabilities, dict) and any(capabilities.get(k) is not None for k in _ASKABLE)
+
+
 def _content_type(message: Message) -> bytes:
     for key, value in message.get("headers", []):
         if key.lower() == b"content-type":
@@ -131,3 +222,29 @@ def _is_response(data: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(message, dict) and "method" not in message and ("result" in message or "error" in message)
+
+
+async def peek_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The ASGI messages read, and the whole body if it is short (None if longer, or the client went away)."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > MAX_PEEK:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` from the start again: the messages already read, then the rest of the stream."""
+    pending = list(reversed(messages))
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed

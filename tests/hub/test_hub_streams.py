@@ -153,10 +153,11 @@ def _post(client: httpx.Client, url: str, session_id: str, body: dict, accept: s
     return client.post(url, headers=headers, json=body)
 
 
-def _open(client: httpx.Client, url: str) -> str:
+def _open(client: httpx.Client, url: str, capabilities: dict | None = None) -> str:
     opened = client.post(url, headers=HEADERS, json={
         "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+            "protocolVersion": "2025-11-25", "capabilities": capabilities or {},
+            "clientInfo": {"name": "raw", "version": "1"}}})
     assert opened.status_code == 200, opened.text
     session_id = opened.headers["mcp-session-id"]
     _post(client, url, session_id, {"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -174,10 +175,13 @@ def _events(body: str) -> list[dict]:
     return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:") and line[5:].strip()]
 
 
-def test_json_unless_the_call_streams(hub):
+# A client that declares nothing the upstream could ask has a JSON-mode session (the relay writes into the answer);
+# one that declares sampling has an SSE-mode session (the SDK's back-channel, answers held until their first event).
+@pytest.mark.parametrize("capabilities", [{}, {"sampling": {}}], ids=["json-session", "sse-session"])
+def test_json_unless_the_call_streams(hub, capabilities):
     url = hub.mcp_url + "/fx"
     with httpx.Client(timeout=20) as client:
-        session_id = _open(client, url)
+        session_id = _open(client, url, capabilities)
         plain = _post(client, url, session_id, _call(1, "test_simple_text"))
         streamed = _post(client, url, session_id, _call(2, "test_tool_with_progress", token="tok"))
         unasked = _post(client, url, session_id, _call(3, "test_tool_with_progress"))  # no token: nothing to say
@@ -186,6 +190,7 @@ def test_json_unless_the_call_streams(hub):
     assert plain.headers["content-type"] == "application/json"
     assert plain.json()["result"]["content"][0]["text"] == "This is a simple text response for testing."
     assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.headers["mcp-session-id"] == session_id
     events = _events(streamed.text)
     assert [e["params"]["progress"] for e in events[:-1]] == [0, 50, 100]
     assert {e["params"]["progressToken"] for e in events[:-1]} == {"tok"}

@@ -4,7 +4,8 @@ resources, prompts and behaviours its server scenarios call, written from the sc
 
     python fixture_server.py --port PORT        # streamable HTTP on http://127.0.0.1:PORT/mcp (SSE answers)
     python fixture_server.py --stdio             # the same server on stdio
-    --test-tools adds `test_exit_mid_call` (the process exits while answering: for the hub's own tests, not the suite)
+    --test-tools adds `test_exit_mid_call` (the process exits while answering) and `test_progress_stamps` (timed
+    progress): for the hub's own tests and bench, not the suite
 
 Direct runs of the suite against it are the baseline that the hub's /mcp/<server> and /mcp must match.
 """
@@ -15,6 +16,7 @@ import argparse
 import base64
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -92,10 +94,18 @@ def _result(*content: dict[str, Any], is_error: bool = False) -> dict[str, Any]:
 
 
 EXIT_TOOL = _tool("test_exit_mid_call", "Logs once, then the server process exits before it answers")
+STAMPS_TOOL = _tool("test_progress_stamps", "Sends `count` progress notifications, each message the wall clock "
+                    "time it was sent (bench/hub_latency.py)", {"type": "object", "properties": {
+                        "count": {"type": "integer"}}})
+
+
+def _progress_token(ctx: Any) -> Any:
+    meta = ctx.meta  # the SDK's RequestParamsMeta: a TypedDict of the validated `_meta`
+    return meta.get("progress_token", meta.get("progressToken")) if isinstance(meta, dict) else None
 
 
 def build(test_tools: bool = False) -> Server:
-    tools = [*TOOLS, EXIT_TOOL] if test_tools else TOOLS
+    tools = [*TOOLS, EXIT_TOOL, STAMPS_TOOL] if test_tools else TOOLS
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools)
@@ -125,8 +135,7 @@ def build(test_tools: bool = False) -> Server:
                                                    related_request_id=ctx.request_id)
             return _result(_text("Tool with logging executed successfully"))
         if name == "test_tool_with_progress":
-            token = ctx.meta.get("progress_token") if isinstance(ctx.meta, dict) else getattr(
-                ctx.meta, "progress_token", None)
+            token = _progress_token(ctx)
             for i, progress in enumerate((0, 50, 100)):
                 if i:
                     await anyio.sleep(0.05)
@@ -159,6 +168,14 @@ def build(test_tools: bool = False) -> Server:
             await ctx.session.send_log_message("info", "about to exit", related_request_id=ctx.request_id)
             await anyio.sleep(0.2)
             os._exit(3)
+        if name == "test_progress_stamps" and test_tools:
+            token = _progress_token(ctx)
+            count = int(arguments.get("count", 5))
+            for i in range(count):
+                if token is not None:
+                    await ctx.session.send_progress_notification(token, i + 1, count, repr(time.time()),
+                                                                 related_request_id=ctx.request_id)
+            return _result(_text(f"{count} progress notifications"))
         if name == "json_schema_2020_12_tool":
             return _result(_text(f"Received: {arguments}"))
         return _result(_text(f"Unknown tool: {name}"), is_error=True)
