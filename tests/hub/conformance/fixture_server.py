@@ -16,6 +16,7 @@ import argparse
 import base64
 import contextlib
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -99,6 +100,11 @@ STAMPS_TOOL = _tool("test_progress_stamps", "Sends `count` progress notification
                         "count": {"type": "integer"}}})
 
 
+def _reached(kind: str, name: str) -> None:
+    """One stderr line per tool call and prompt get: the runner checks that a pass really reached the fixture."""
+    print(f"reached {kind} {name}", file=sys.stderr, flush=True)
+
+
 def _progress_token(ctx: Any) -> Any:
     meta = ctx.meta  # the SDK's RequestParamsMeta: a TypedDict of the validated `_meta`
     return meta.get("progress_token", meta.get("progressToken")) if isinstance(meta, dict) else None
@@ -113,6 +119,7 @@ def build(test_tools: bool = False) -> Server:
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
         related = ServerMessageMetadata(related_request_id=ctx.request_id)
         name, arguments = params.name, params.arguments or {}
+        _reached("tool", name)
         if name == "test_simple_text":
             return _result(_text("This is a simple text response for testing."))
         if name == "test_image_content":
@@ -226,6 +233,7 @@ def build(test_tools: bool = False) -> Server:
 
     async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> dict[str, Any]:
         args = params.arguments or {}
+        _reached("prompt", params.name)
         if params.name == "test_simple_prompt":
             messages = [{"role": "user", "content": _text("This is a simple prompt for testing.")}]
         elif params.name == "test_prompt_with_arguments":

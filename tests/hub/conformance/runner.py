@@ -40,6 +40,14 @@ DEFAULT_CACHE = Path.home() / ".cache" / "agentic" / "conformance" / "0.1.16"
 EXPECTED = HERE / "expected-failures.txt"
 SERVER = "everything"           # the fixture's name behind the hub
 TARGETS = ("direct", "per-server", "aggregate")
+# What the active scenarios call by name: each must reach the fixture in every target's run, else a pass there could
+# be hollow (a scenario that only wants some text or `isError` passes on the hub's "Unknown tool" too).
+REACHED = {f"tool {name}" for name in (
+    "test_simple_text", "test_image_content", "test_audio_content", "test_embedded_resource",
+    "test_multiple_content_types", "test_tool_with_logging", "test_error_handling", "test_tool_with_progress",
+    "test_sampling", "test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums")} | {
+    f"prompt {name}" for name in ("test_simple_prompt", "test_prompt_with_arguments",
+                                  "test_prompt_with_embedded_resource", "test_prompt_with_image")}
 _STAMP = re.compile(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z$")   # the suite's result directories: <scenario>-<timestamp>
 
 
@@ -163,16 +171,25 @@ def expected_failures(path: Path = EXPECTED) -> set[tuple[str, str]]:
     return entries
 
 
+def reached(log: str) -> set[str]:
+    """`tool <name>` / `prompt <name>` for each call the fixture server logged."""
+    return {line.removeprefix("reached ") for line in log.splitlines() if line.startswith("reached ")}
+
+
 @dataclass
 class Report:
     results: dict[str, dict[str, list[str]]]           # target -> scenario -> failed checks
     expected: set[tuple[str, str]]
+    reached: dict[str, set[str]] = field(default_factory=dict)  # target -> what reached the fixture in its run
     problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         scenarios = sorted({s for r in self.results.values() for s in r})
         if not scenarios:
             self.problems.append("the suite ran no scenario")
+        for target, names in self.reached.items():
+            for name in sorted(REACHED - names):
+                self.problems.append(f"{target}: the fixture never got {name} (a pass there would be hollow)")
         for target in TARGETS:
             got = self.results.get(target, {})
             for scenario in scenarios:
@@ -199,9 +216,16 @@ def run(cache: Path = DEFAULT_CACHE, keep: Path | None = None) -> Report:
     with tempfile.TemporaryDirectory(prefix="mcp-conformance-") as tmp:
         workdir = keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
+        fixture_log = workdir / "fixture.log"
+        results, seen = {}, {}
         with targets(workdir) as urls:
-            results = {target: run_suite(suite, url, workdir / target) for target, url in urls.items()}
-    return Report(results, expected_failures())
+            for target, url in urls.items():
+                before = fixture_log.stat().st_size
+                results[target] = run_suite(suite, url, workdir / target)
+                with open(fixture_log, "rb") as log:
+                    log.seek(before)
+                    seen[target] = reached(log.read().decode("utf-8", "replace"))
+    return Report(results, expected_failures(), seen)
 
 
 def main() -> int:
