@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,8 @@ class InstallationToken:
     expires_at: float
     repositories: list[str] | None = None  # narrowed at creation; None: all the installation covers
     permissions: dict[str, str] = field(default_factory=dict)
+    minted_at: float = field(default_factory=time.time)
+    uses: Counter = field(default_factory=Counter)  # User-Agent -> requests made with it (`/_sim/apps`)
 
 
 @dataclass

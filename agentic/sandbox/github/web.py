@@ -111,6 +111,7 @@ class Sim:
     faults: list[Fault] = field(default_factory=list)
     route_counts: Counter = field(default_factory=Counter)
     op_counts: Counter = field(default_factory=Counter)
+    unauthorized: Counter = field(default_factory=Counter)  # 401 answers per "METHOD /template"
     quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
 
 
@@ -216,6 +217,8 @@ def endpoint(sim: Sim, route: Route) -> Callable[[Request], Awaitable[Response]]
                 return Response(status_code=204, headers=headers)
             return _json(status, payload, headers)
         except ApiError as err:
+            if err.status == 401:
+                sim.unauthorized[f"{route.method} {route.path}"] += 1
             headers.update(err.headers)
             return _json(err.status, err.body(route.op_id), headers)
 
@@ -263,6 +266,7 @@ def _authenticate(sim: Sim, request: Request, kind: str = "token") -> str:
     if installation_token is not None:
         installation = apps.installations[installation_token.installation_id]
         request.state.token, request.state.installation_token = token, installation_token
+        installation_token.uses[request.headers.get("user-agent", "")[:80]] += 1
         request.state.quota = (f"installation:{installation.id}",
                                apps.rate_limit(sim.store, installation, sim.config.rate_limit))
         return apps.apps[installation.app_id].bot_login
