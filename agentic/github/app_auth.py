@@ -203,6 +203,47 @@ class GitHubAuth:
         return response.json()
 
 
+class RepoTokenAuth(httpx.Auth):
+    """httpx auth: each request to `/repos/{owner}/{repo}/...` carries that repository's token (`token_for`); a
+    401 drops the cached token and the request is sent once more with a new one. An App that cannot give a token
+    is an `httpx.RequestError` (callers already treat those as "GitHub unavailable now")."""
+
+    def __init__(self, auth: GitHubAuth) -> None:
+        self.auth = auth
+
+    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
+        repo = repository_of(request.url.path)
+        token = await self._token(request, repo)
+        if token:
+            request.headers["Authorization"] = f"token {token}"
+        response = yield request
+        if response.status_code == 401 and token and self.auth.is_app:
+            self.auth.forget(token)
+            token = await self._token(request, repo)
+            request.headers["Authorization"] = f"token {token}"
+            yield request
+
+    async def _token(self, request: httpx.Request, repo: tuple[str, str] | None) -> str | None:
+        try:
+            if repo is not None:
+                return await self.auth.token_for(*repo)
+            if self.auth.is_app:  # not about one repository: the pinned or only installation
+                return await self.auth.installation_token(await self.auth.default_installation())
+            return self.auth._pat
+        except GitHubAppError as exc:
+            raise httpx.RequestError(str(exc), request=request) from None
+
+
+def repository_of(path: str) -> tuple[str, str] | None:
+    """(owner, repo) of a REST path `.../repos/{owner}/{repo}/...` (an Enterprise `/api/v3` prefix allowed)."""
+    parts = [p for p in path.split("/") if p]
+    if "repos" in parts:
+        i = parts.index("repos")
+        if len(parts) > i + 2:
+            return parts[i + 1], parts[i + 2]
+    return None
+
+
 async def _pause() -> None:
     import anyio
 
@@ -221,4 +262,5 @@ def app_credentials(settings: Any) -> AppCredentials | None:
     return AppCredentials(str(app_id), key, settings.github_app_installation_id)
 
 
-__all__ = ["AppCredentials", "GitHubAppError", "GitHubAuth", "InstallationToken", "app_credentials", "app_jwt"]
+__all__ = ["AppCredentials", "GitHubAppError", "GitHubAuth", "InstallationToken", "RepoTokenAuth", "app_credentials",
+           "app_jwt", "repository_of"]
