@@ -3,15 +3,11 @@ raw requests: JWT rules, installations, installation tokens that expire, the bot
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github, GithubIntegration
@@ -19,7 +15,7 @@ from github.GithubException import BadCredentialsException
 
 from agentic.sandbox.github import create_app, load_seed_file
 from agentic.sandbox.github.seed import DEMO_SEED
-from agentic.stacks.ports import free_port
+from agentic.testing.services import serving_in_thread
 
 APP_ID = 4242
 
@@ -45,21 +41,9 @@ def key() -> tuple[str, str]:
     return new_key()
 
 
-@contextlib.contextmanager
-def serving(seed: dict) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app({"seed": seed}), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+def serving(seed: dict):
+    """The simulator with `seed` on a real socket (PyGithub is synchronous); yields its URL."""
+    return serving_in_thread(create_app({"seed": seed}))
 
 
 def demo_with_app(public_pem: str, **app: object) -> dict:
@@ -91,7 +75,7 @@ def test_pygithub_app_auth_reaches_the_repo_as_the_bot(key):
 
 def test_installation_tokens_expire_with_401_and_limits_count_per_installation(key):
     private, public = key
-    with serving(demo_with_app(public, token_seconds=1)) as url:
+    with serving(demo_with_app(public, token_seconds=3)) as url:
         jwt_headers = {"Authorization": f"Bearer {app_jwt(private)}"}
         created = httpx.post(f"{url}/app/installations/777/access_tokens", headers=jwt_headers)
         assert created.status_code == 201, created.text
@@ -107,13 +91,13 @@ def test_installation_tokens_expire_with_401_and_limits_count_per_installation(k
         listed = httpx.get(f"{url}/installation/repositories", headers=auth).json()
         assert listed["total_count"] == 1 and listed["repository_selection"] == "all"
         assert httpx.get(f"{url}/user", headers=auth).status_code == 403  # a bot is no user: GET /app says who
-        time.sleep(1.2)
+        time.sleep(3.2)
         expired = httpx.get(f"{url}/repos/acme/widgets/issues/1", headers=auth)
         assert expired.status_code == 401 and expired.json()["message"] == "Bad credentials"
         # PyGithub renews an installation token that expired by itself.
         gh = Github(auth=Auth.AppInstallationAuth(Auth.AppAuth(APP_ID, private), 777), base_url=url)
         assert gh.get_repo("acme/widgets").get_issue(1).number == 1
-        time.sleep(1.2)
+        time.sleep(3.2)
         assert gh.get_repo("acme/widgets").get_issue(1).number == 1
 
 

@@ -1,7 +1,7 @@
 """The receiver as a GitHub App (agentic/github/app_auth.py): App-level deliveries (`installation`,
 `installation_repositories`) are accepted, a delivery's `installation.id` picks the token, a repository without
 one is looked up once, tokens renew when they expire, a revoked one is replaced after its 401, and our own login is
-the app's `<slug>[bot]`. GitHub is the simulator (real HTTP), tokens live 2 s."""
+the app's `<slug>[bot]`. GitHub is the simulator (real HTTP), tokens live 4 s."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class NeverCalled:
 
 
 def _seed(public: str) -> dict:
-    seed = demo_with_app(public, token_seconds=2)
+    seed = demo_with_app(public, token_seconds=4)
     seed["repos"] = [*seed["repos"], {"owner": "globex", "name": "tools", "collaborators": {"alice": "write"}}]
     seed["apps"][0]["installations"].append({"account": "globex", "id": 888})
     return seed
@@ -66,7 +66,7 @@ async def test_receiver_as_an_app(tmp_path):
 
         tokens = httpx.get(f"{github}/_sim/apps").json()["tokens"]
         assert sorted(t["installation_id"] for t in tokens) == [777, 888]  # one each, reused
-        await asyncio.sleep(2.1)  # both expired: renewed before use, never sent stale
+        await asyncio.sleep(4.1)  # both expired: renewed before use, never sent stale
         assert await receiver.github.permission("acme", "widgets", "alice") == "write"
         assert httpx.get(f"{github}/_sim/requests").json()["unauthorized"] == {}
 
