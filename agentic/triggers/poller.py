@@ -148,7 +148,8 @@ def _config(settings: Any) -> ReceiverConfig:
 
     token = settings.github_token.get_secret_value() if settings.github_token else None
     return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=None,
-                          auth=GitHubAuth.from_settings(settings), rules=load_rules(settings.triggers_rules_path), deployment=settings.triggers_deployment,
+                          auth=GitHubAuth.from_settings(settings), rules=load_rules(settings.triggers_rules_path),
+                          deployment=settings.triggers_deployment,
                           deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login,
                           edit_settle_seconds=settings.triggers_edit_settle_seconds)
 

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # store.py holds an `Apps`
 
 CLOCK_SKEW_SECONDS = 60
 MAX_JWT_SECONDS = 600
-JWT_DOCS = "https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app"
+JWT_DOCS = ("https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/"
+            "generating-a-json-web-token-jwt-for-a-github-app")
 # Permission level -> the repository role it amounts to (issues/pull_requests write lets the bot comment and edit).
 DEFAULT_PERMISSIONS = {"issues": "write", "pull_requests": "write", "contents": "read", "checks": "read",
                        "metadata": "read"}
@@ -110,7 +111,8 @@ class Apps:
                                   "assertion was issued" if name == "iat" else
                                   f"'{claim}' claim ('{name}') must be a numeric value representing the future "
                                   "time at which the assertion expires")
-        if claims["exp"] - claims["iat"] > MAX_JWT_SECONDS or claims["exp"] > now + MAX_JWT_SECONDS + CLOCK_SKEW_SECONDS:
+        too_long = claims["exp"] - claims["iat"] > MAX_JWT_SECONDS
+        if too_long or claims["exp"] > now + MAX_JWT_SECONDS + CLOCK_SKEW_SECONDS:
             raise JwtRejected("'Expiration time' claim ('exp') is too far in the future")
         if claims["iat"] > now + CLOCK_SKEW_SECONDS:
             raise JwtRejected("'Issued at' claim ('iat') must be an Integer representing the time that the "

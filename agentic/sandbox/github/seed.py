@@ -7,7 +7,8 @@ issues: [{title, body?, user, state?, labels?, assignees?, created_at?, locked?:
           comments: [{user, body, created_at?}]}]
 pulls:  [{title, body?, user, head, base?, files: {path: text}, draft?}]  (creates branch `head` with those files)
 apps:   [{id, slug, name?, owner?, public_key: PEM (or public_keys: [PEM]), client_id?, token_seconds?: 3600,
-          permissions?: {issues: write, ...}, events?: [...], installations: [{account, id?, repositories?: all|[name]}]}]
+          permissions?: {issues: write, ...}, events?: [...],
+          installations: [{account, id?, repositories?: all|[name]}]}]
 """
 
 from __future__ import annotations

@@ -150,8 +150,8 @@ class Ctx:
             repo = self.store.repo(*str((payload.get("repository") or {}).get("full_name", "/")).split("/", 1))
             installed = self.store.apps.installations_covering(repo) if repo else []
             if installed:  # an app's deliveries name the installation (its id picks the token to answer with)
-                payload = {**payload, "installation": {"id": installed[0].id,
-                                                       "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installed[0].id}"}}
+                node = f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installed[0].id}"
+                payload = {**payload, "installation": {"id": installed[0].id, "node_id": node}}
             self.sim.webhooks.emit(event, payload)
 
     def paginate(self, items: list) -> tuple[list, dict[str, str]]:
