@@ -70,8 +70,15 @@ async def test_whole_run_as_an_app_with_tokens_shorter_than_the_run(sandbox, new
     hub_url, hub_log = app_hub
     number, url = new_issue("slugify() leaves a trailing dash (as an App)", ACTIONABLE_BODY)
     unauthorized_before = _sim(sandbox, "/_sim/requests")["unauthorized"]
+    # Jules answers listActivities 2 s late five times: the session phase alone outlasts a token, on any machine.
+    jules = sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/faults"
+    httpx.post(jules, json={"faults": [{"kind": "latency", "seconds": 2, "count": 5, "route": "listActivities"}]},
+               timeout=10).raise_for_status()
     started = time.time()
-    result = await jules_agent_workflow(github_issue_url=url)
+    try:
+        result = await jules_agent_workflow(github_issue_url=url)
+    finally:
+        httpx.delete(jules, timeout=10)
     finished = time.time()
     await asyncio.sleep(TOKEN_SECONDS * 0.6)  # the token the run ended with has been renewed meanwhile
 
