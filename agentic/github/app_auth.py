@@ -99,6 +99,11 @@ class GitHubAuth:
     def is_app(self) -> bool:
         return self.app is not None
 
+    @property
+    def pat(self) -> str | None:
+        """The static token (GITHUB_TOKEN), used when no App is configured."""
+        return self._pat
+
     # -- the one question the rest of the product asks ----------------------------------------------------------
     async def token_for(self, owner: str, repo: str) -> str | None:
         """The token to call GitHub with for `owner/repo` now (None: no token configured at all)."""
@@ -229,7 +234,7 @@ class RepoTokenAuth(httpx.Auth):
                 return await self.auth.token_for(*repo)
             if self.auth.is_app:  # not about one repository: the pinned or only installation
                 return await self.auth.installation_token(await self.auth.default_installation())
-            return self.auth._pat
+            return self.auth.pat
         except GitHubAppError as exc:
             raise httpx.RequestError(str(exc), request=request) from None
 

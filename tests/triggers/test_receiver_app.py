@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 
@@ -108,3 +109,33 @@ def test_repository_of_paths():
     assert repository_of("/user") is None and repository_of("/repos/acme") is None
 
 
+
+
+def test_tokens_renew_five_minutes_or_half_their_life_before_expiry():
+    from agentic.github.app_auth import InstallationToken
+
+    hour = InstallationToken("t", expires_at=3600.0, minted_at=0.0)
+    assert hour.fresh(3299) and not hour.fresh(3300) and hour.renew_at == 3300
+    short = InstallationToken("t", expires_at=10.0, minted_at=0.0)  # the simulator's: renewed with half left
+    assert short.fresh(4.9) and not short.fresh(5.0)
+
+
+def test_app_jwt_passes_the_simulators_checks():
+    from agentic.github.app_auth import app_jwt
+    from agentic.sandbox.github.apps import App, Apps
+
+    private, public = new_key()
+    apps = Apps(apps={APP_ID: App(APP_ID, "issue-jules", "Issue Jules", "acme", [public])})
+    token = app_jwt(AppCredentials(str(APP_ID), private))
+    assert apps.verify_jwt(token).slug == "issue-jules"
+    assert apps.verify_jwt(app_jwt(AppCredentials(str(APP_ID), private), now=time.time() - 500)).id == APP_ID
+
+
+async def test_concurrent_askers_share_one_mint():
+    private, public = new_key()
+    with serving(_seed(public)) as github:
+        auth = GitHubAuth(github, app=AppCredentials(str(APP_ID), private, installation_id=777))
+        tokens = await asyncio.gather(*(auth.token_for("acme", "widgets") for _ in range(10)))
+        assert len(set(tokens)) == 1
+        assert len(httpx.get(f"{github}/_sim/apps").json()["tokens"]) == 1
+        assert httpx.get(f"{github}/_sim/requests").json()["routes"].get(LOOKUP) is None  # pinned: no lookup
