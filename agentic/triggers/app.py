@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agentic.github.app_auth import GitHubAuth
 from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import (DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment,
                                      supersede_pending)
@@ -52,6 +53,7 @@ class ReceiverConfig:
     deadline_seconds: float = 8.0
     bot_login: str | None = None
     edit_settle_seconds: float = 60.0  # an edit's run starts this much later; a newer edit replaces it
+    auth: Any = None             # GitHubAuth in App mode: installation tokens per repository (agentic/github)
 
 
 class _TooLarge(Exception):
@@ -78,7 +80,7 @@ def _answer(status: str, reason: str, code: int = 200, **extra: Any) -> JSONResp
 class Receiver:
     def __init__(self, config: ReceiverConfig, github: GitHub | None = None, prefect_client: Any = None) -> None:
         self.config = config
-        self.github = github or GitHub(config.api_url, config.token)
+        self.github = github or GitHub(config.api_url, config.token, auth=config.auth)
         self.prefect = prefect_client  # opened in the lifespan when not given
         # Deliveries answered 2xx, newest last. Fast path only: after a restart the idempotency key in Prefect
         # is what turns a redelivery into a no-op.
@@ -128,6 +130,13 @@ class Receiver:
     async def _process(self, name: str, data: Any) -> tuple[str, str, int, dict]:
         if name == "ping":
             return "ok", "pong", 200, {}
+        installed = _installation_of(data)
+        if installed is not None:  # an App's delivery: its installation answers for the repositories it names
+            for full_name in installed[1]:
+                self.github.note_installation(full_name, installed[0])
+        if name in ("installation", "installation_repositories"):
+            action = data.get("action") if isinstance(data, dict) else None
+            return "ok", f"{name}.{action}: {len(installed[1]) if installed else 0} repositories noted", 200, {}
         try:
             if name == "issue_comment":  # first: an answer to a run waiting on people resumes it
                 own = self.config.bot_login or await self.github.self_login()
@@ -232,6 +241,20 @@ class Receiver:
         return "duplicate", "a run for this issue text exists already", 200, extra
 
 
+def _installation_of(data: Any) -> tuple[int, list[str]] | None:
+    """(installation id, repositories) of an App's delivery: `installation.id` with the delivery's repository, or
+    the repositories an `installation` / `installation_repositories` event lists (added ones)."""
+    if not isinstance(data, dict) or not isinstance(data.get("installation"), dict):
+        return None
+    installation = data["installation"].get("id")
+    if not isinstance(installation, int):
+        return None
+    names = [str((data.get("repository") or {}).get("full_name") or "")]
+    for key in ("repositories", "repositories_added"):
+        names += [str(r.get("full_name") or "") for r in data.get(key) or [] if isinstance(r, dict)]
+    return installation, [n for n in names if "/" in n]
+
+
 def create_app(config: ReceiverConfig, *, github: GitHub | None = None, prefect_client: Any = None) -> Starlette:
     receiver = Receiver(config, github, prefect_client)
 
@@ -280,9 +303,10 @@ def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigne
         log.warning(UNSIGNED_WARNING)
     rules = load_rules(rules_path or settings.triggers_rules_path)
     token = settings.github_token.get_secret_value() if settings.github_token else None
-    if token is None:
+    auth = GitHubAuth.from_settings(settings)
+    if token is None and not auth.is_app:
         log.warning("GITHUB_TOKEN is not set: permission checks will fail and every trigger answers 503")
-    return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules,
+    return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules, auth=auth,
                           deployment=settings.triggers_deployment,
                           archive_deployment=settings.triggers_archive_deployment,
                           max_body_bytes=settings.triggers_max_body_bytes,

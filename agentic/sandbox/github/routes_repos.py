@@ -188,6 +188,8 @@ def user_get(ctx: Ctx):
 
 
 def user_me(ctx: Ctx):
+    if getattr(ctx.request.state, "installation_token", None) is not None:  # an app's bot is no user: GET /app
+        raise ApiError(403, "Resource not accessible by integration")
     return 200, ctx.render.public_user(ctx.login) | {
         "user_view_type": "private", "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0, "disk_usage": 0,
         "collaborators": 0, "two_factor_authentication": True}

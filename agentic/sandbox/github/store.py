@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agentic.sandbox.github.apps import Apps
+
 ROLES = ("read", "triage", "write", "maintain", "admin")  # ascending power
 LOCK_REASONS = ("off-topic", "too heated", "resolved", "spam")  # GitHub's `lock_reason` values
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -233,6 +235,7 @@ class Store:
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login (never dumped)
     app_tokens: set[str] = field(default_factory=set)  # tokens that act as a GitHub App installation
+    apps: Apps = field(default_factory=Apps)  # GitHub Apps, their installations and installation tokens
     repos: dict[str, Repo] = field(default_factory=dict)  # "owner/name" (lower-case) -> Repo
     last_id: int = 1_000_000
 
