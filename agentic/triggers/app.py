@@ -6,8 +6,8 @@
 One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it
 (resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key; a closed
 pull request starts the archive sweep of its repository instead; a review (or diff comment) by a writer on a pull
-request that closes an issue re-enters that issue's run, one run per review (`_review`). All of it runs before answering, bounded by
-`deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
+request that closes an issue re-enters that issue's run, one run per review (`_review`). All of it runs before
+answering, bounded by `deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
 nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
 """
 
@@ -142,7 +142,7 @@ class Receiver:
                 return await self._retriage(data)
             if name == "pull_request" and isinstance(data, dict) and data.get("action") == "closed":
                 return await self._archive(data)
-            if isinstance(data, dict) and REVIEW_EVENTS.get(name) == data.get("action"):
+            if name in REVIEW_EVENTS and isinstance(data, dict) and data.get("action") == REVIEW_EVENTS[name]:
                 return await self._review(name, data)
             decision = match(name, data, self.config.rules, self.config.bot_login)
         except ValidationError as exc:

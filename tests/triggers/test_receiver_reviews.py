@@ -11,7 +11,9 @@ import httpx
 
 from agentic.stacks.ports import free_port
 from agentic.triggers import WEBHOOK_PATH, ReceiverConfig, create_app
-from tests.triggers.test_receiver_e2e import REPO, SECRET, _numbers, deployment_id, runs_for, serving, world  # noqa: F401
+from tests.triggers.test_receiver_http import client, deliver  # noqa: F401
+from tests.triggers.test_receiver_e2e import (REPO, SECRET, _numbers, deployment_id, serving,  # noqa: F401
+                                              world)
 
 
 async def _pull(world, body: str) -> dict:
@@ -76,3 +78,12 @@ async def test_readers_reviews_and_prs_closing_no_issue_start_nothing(world, dep
     await _comment(world, other, "octo-maintainer", "@jules looks odd")
     assert [a["reason"] for a in _answers(world, start)] == [f"pull request #{other['number']} closes no issue"] * 2
     assert await world.runs(deployment_id, issue) == []
+
+
+def test_other_review_actions_are_ignored_and_a_bad_review_payload_refused(client):  # noqa: F811
+    """No GitHub, no Prefect (closed port, a client nothing may touch): decided from the payload alone."""
+    dismissed = deliver(client, "pull_request_review", {"action": "dismissed", "repository": {"full_name": "a/b"}})
+    assert (dismissed.status_code, dismissed.json()["status"]) == (200, "ignored"), dismissed.json()
+    bad = deliver(client, "pull_request_review_comment", {"action": "created", "repository": {"full_name": "a/b"},
+                                                          "pull_request": {"number": 3}}, delivery="d-2")
+    assert (bad.status_code, bad.json()["status"]) == (400, "refused"), bad.json()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from agentic.workflows.jules_workflow import jules_agent_workflow
@@ -37,7 +36,8 @@ async def _commit_saying(sandbox, pr: dict, prefix: str, timeout: float = 30) ->
         if found := [c for c in commits if c["commit"]["message"].startswith(prefix)]:
             return found[0]
         await asyncio.sleep(0.2)
-    raise AssertionError(f"no commit starting {prefix!r} on PR #{pr['number']}: {[c['commit']['message'] for c in commits]}")
+    messages = [c["commit"]["message"] for c in commits]
+    raise AssertionError(f"no commit starting {prefix!r} on PR #{pr['number']}: {messages}")
 
 
 def _review_messages(sandbox, number: int) -> list[str]:

@@ -91,8 +91,8 @@ def test_commits_after_completion():
     assert reviews.after_completion(commits, None) == commits[1:]
     assert reviews.after_completion(commits, "f" * 40) == commits  # the branch was rewritten
     lines = reviews.status_lines([], commits[1:])
-    assert lines == [f"- Commit `bbbbbbb` pushed after completion: Follow-up: review",
-                     f"- Commit `ccccccc` pushed after completion: Address review comment: x"]
+    assert lines == ["- Commit `bbbbbbb` pushed after completion: Follow-up: review",
+                     "- Commit `ccccccc` pushed after completion: Address review comment: x"]
 
 
 def test_status_lines_show_sent_and_recorded_not_ignored():

@@ -60,12 +60,18 @@ def _emit_review(ctx: Ctx, repo: Repo, issue: Issue, review: Review) -> None:
                                              pull_request=ctx.render.pull(repo, issue)))
 
 
-def reviews_list(ctx: Ctx):
+def _of_pull(ctx: Ctx, kind: str):
+    """The pull request's reviews or review comments, oldest first, one page."""
     repo = ctx.repo()
     issue = _pull(ctx, repo)
-    items = [v for v in repo.reviews.values() if v.pull_number == issue.number]
-    page, headers = ctx.paginate(items)
-    return 200, [ctx.render.review(repo, v) for v in page], headers
+    stored, render = (repo.reviews, ctx.render.review) if kind == "reviews" else \
+        (repo.review_comments, ctx.render.review_comment)
+    page, headers = ctx.paginate([x for x in stored.values() if x.pull_number == issue.number])
+    return 200, [render(repo, x) for x in page], headers
+
+
+def reviews_list(ctx: Ctx):
+    return _of_pull(ctx, "reviews")
 
 
 def review_get(ctx: Ctx):
@@ -113,11 +119,7 @@ def review_create(ctx: Ctx):
 
 
 def comments_list(ctx: Ctx):
-    repo = ctx.repo()
-    issue = _pull(ctx, repo)
-    items = [c for c in repo.review_comments.values() if c.pull_number == issue.number]
-    page, headers = ctx.paginate(items)
-    return 200, [ctx.render.review_comment(repo, c) for c in page], headers
+    return _of_pull(ctx, "comments")
 
 
 def comment_create(ctx: Ctx):
