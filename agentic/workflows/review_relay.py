@@ -77,7 +77,8 @@ class ReviewRelay:
         for author in {r.author for r in found} - set(self.writers):
             self.writers[author] = await github_ops.can_write(run.hub, run.ref, author)
         rules = load_rules(run.settings.triggers_rules_path).for_repo(run.ref.full_name)
-        activities = await tasks.poll_activities(run.jules, record.session_id, None)
+        # The session's messages say which reviews were sent; no review, no need to ask Jules.
+        activities = await tasks.poll_activities(run.jules, record.session_id, None) if found else []
         observed = reviews.Observed(
             reviews=found, writers=frozenset(a.lower() for a, ok in self.writers.items() if ok),
             jules_login=str((pull.get("user") or {}).get("login") or ""), own_login=run.claim.bot_login,

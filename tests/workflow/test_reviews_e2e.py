@@ -91,3 +91,42 @@ async def test_reactive_mode_review_comment_is_recorded_not_sent(sandbox, new_is
     (status,) = status_comments(sandbox, number)
     assert "Review by octo-maintainer (commented, 1 comment(s)): Jules took it up itself (👀)" in status["body"]
     assert f"Commit `{taken['sha'][:7]}` pushed after completion: Address review comment:" in status["body"]
+
+
+async def _pull_closing(sandbox, number: int, timeout: float = 90) -> dict:
+    for _ in range(int(timeout / 0.2)):
+        with sandbox.github() as gh:
+            pulls = gh.get(f"{REPO}/pulls", params={"state": "open", "per_page": 100}).json()
+        if found := [p for p in pulls if f"Fixes #{number}\n" in f"{p['body']}\n"]:
+            return found[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no pull request closes #{number}")
+
+
+async def test_a_review_during_the_ci_watch_goes_to_the_session_once(sandbox, new_issue, monkeypatch):
+    """The live run relays it: its CI watch reads the reviews on every pass, beside the @jules follow-ups."""
+    from tests.workflow.test_ci_loop import _ci
+
+    monkeypatch.setenv("REVIEW_GRACE_SECONDS", "0")
+    number, url = new_issue("reviews: a review while CI runs", ACTIONABLE_BODY)
+    _ci(sandbox, "POST", fail_rounds=0, duration_seconds=6)  # every head passes, slowly: the watch is still on
+    try:
+        run = asyncio.create_task(jules_agent_workflow(github_issue_url=url))
+        pr = await _pull_closing(sandbox, number)
+        (session,) = sessions_for(sandbox, number)
+        with sandbox.github() as gh:
+            gh.headers["Authorization"] = "Bearer sim-token-octo-maintainer"
+            review = gh.post(f"{REPO}/pulls/{pr['number']}/reviews", json={
+                "event": "REQUEST_CHANGES", "body": "Rename the helper to strip_trailing",
+                "comments": [{"path": f"jules/session-{session['id']}.md", "line": 1, "body": "and here"}]})
+            assert review.status_code == 200, review.text
+        result = await run
+    finally:
+        _ci(sandbox, "DELETE")
+    assert result.status == "completed" and "CI passed" in result.message, result
+    (message,) = _review_messages(sandbox, number)
+    assert message.startswith("Review from @octo-maintainer on your pull request (changes requested).")
+    assert "Rename the helper" in message and "and here" in message
+    (status,) = status_comments(sandbox, number)
+    assert "Review by octo-maintainer (changes requested, 1 comment(s)): sent to Jules" in status["body"]
+    assert "CI passed" in status["body"]
