@@ -47,7 +47,8 @@ async def test_a_review_comment_re_enters_its_issue_run_once(world, deployment_i
     pull = await _pull(world, f"Strip them.\n\nFixes #{issue['number']}")
     start = len(world.sim.webhooks.deliveries)
     await _comment(world, pull, "octo-maintainer", "@jules keep the old name too")
-    first, second = _answers(world, start)  # pull_request_review_comment.created, then pull_request_review.submitted
+    # pull_request_review_comment.created and pull_request_review.submitted, answered in either order
+    first, second = sorted(_answers(world, start), key=lambda a: a["status"] != "accepted")
     assert (first["status"], first["trigger"]) == ("accepted", "review"), first
     assert (second["status"], second["flow_run_id"]) == ("duplicate", first["flow_run_id"]), second
     assert first["idempotency_key"].startswith(f"{world.api_url}/acme/widgets#{issue['number']}~review@")
@@ -64,7 +65,23 @@ async def test_a_review_comment_re_enters_its_issue_run_once(world, deployment_i
 
     [run] = await world.runs(deployment_id, issue)
     assert run.parameters == {"github_issue_url": issue["html_url"]}
-    assert {"trigger:pull_request_review_comment", f"issue:acme/widgets#{issue['number']}"} <= set(run.tags)
+    assert {f"issue:acme/widgets#{issue['number']}", "repo:acme/widgets"} <= set(run.tags)
+    assert set(run.tags) & {"trigger:pull_request_review_comment", "trigger:pull_request_review"}
+
+    # Jules pushes to the PR's branch (asked or not): the run re-enters once per new head, to list the commit.
+    jules = {"Authorization": "Bearer sim-token-jules"}
+    current = (await world.github.get(f"{REPO}/contents/{pull['path']}", params={"ref": pull["head"]["ref"]},
+                                      headers=jules)).json()["sha"]
+    (await world.github.put(f"{REPO}/contents/{pull['path']}", headers=jules, json={
+        "message": "Address review comment", "content": "eQo=", "branch": pull["head"]["ref"], "sha": current}
+    )).raise_for_status()
+    pushed = await world.settle("pull_request")
+    assert (pushed["status"], pushed["trigger"]) == ("accepted", "push"), pushed
+    head = (await world.github.get(f"{REPO}/pulls/{pull['number']}", headers=jules)).json()["head"]["sha"]
+    assert pushed["idempotency_key"].endswith(f"#{issue['number']}~push@{head}"), pushed
+    again = await world.sim.webhooks.redeliver(pushed["delivery"])
+    assert json.loads(again["response"])["status"] == "duplicate"
+    assert len(await world.runs(deployment_id, issue)) == 2
 
 
 async def test_readers_reviews_and_prs_closing_no_issue_start_nothing(world, deployment_id):  # noqa: F811
