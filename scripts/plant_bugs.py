@@ -204,7 +204,7 @@ BUGS = [
           "        pass  # planted"),),
         ("tests/workflow/test_reviews_e2e.py::test_review_comment_reaches_the_session_once_and_its_commit_is_listed",)),
     Bug("review-ci-watch", "a review during the CI watch reaches the session (#23)",
-        (("agentic/workflows/ci_loop.py", "            await relay.step(run, record, pr_number)\n",
+        (("agentic/workflows/ci_loop.py", "            await relay.try_step(run, record, pr_number)\n",
           "            pass  # planted\n"),),
         ("tests/workflow/test_reviews_e2e.py::test_a_review_during_the_ci_watch_goes_to_the_session_once",)),
 ]

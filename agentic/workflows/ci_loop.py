@@ -147,7 +147,7 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
     while True:
         if record.session_id:
             await followups.forward(run, record.session_id, pr_number)
-            await relay.step(run, record, pr_number)
+            await relay.try_step(run, record, pr_number)
             await show_reviews(run, relay)
         pull = await tasks.read_pull(run.hub, ref, pr_number)
         if pull.get("state") != "open":

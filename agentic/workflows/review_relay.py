@@ -102,6 +102,17 @@ class ReviewRelay:
         return sent > 0
 
 
+    async def try_step(self, run: Run, record: claims.SessionRecord, number: int) -> bool:
+        """`step`, best effort: reviews are an extra; a failed read (a hub without the review tools, GitHub down)
+        must not end a CI watch or overwrite a finished run's status comment with an error. The next pass (or
+        the next re-entry) reads everything again."""
+        try:
+            return await self.step(run, record, number)
+        except Exception as exc:  # noqa: BLE001 - logged; nothing was half done (sends are recognised)
+            run.logger.warning("reviews: could not relay the reviews of #%d (%s); retrying later", number, exc)
+            return False
+
+
 async def show(run: Run, relay: ReviewRelay) -> None:
     """The live run: the view carries the lines; re-render only when they changed."""
     if relay.lines != run.view.after_pr:
@@ -115,15 +126,23 @@ async def after_end(run: Run, record: claims.SessionRecord) -> None:
     if not record.pull_request_url or record.archived:
         return
     relay = ReviewRelay()
-    await relay.step(run, record, github_ops.pull_number(record.pull_request_url))
-    if run.claim.status_comment_id is None or not relay.lines:
+    await relay.try_step(run, record, github_ops.pull_number(record.pull_request_url))
+    comment_id = run.claim.status_comment_id
+    if comment_id is None or not relay.lines:
         return
+    try:
+        await _rewrite_section(run, comment_id, relay.lines)
+    except Exception as exc:  # noqa: BLE001 - the finished run's comment stays as it was
+        run.logger.warning("reviews: the status comment's review section was not updated (%s)", exc)
+
+
+async def _rewrite_section(run: Run, comment_id: int, lines: list[str]) -> None:
     raw = await run.hub.call(github_ops.tool("getIssueComment"), {
-        "owner": run.ref.owner, "repo": run.ref.repo, "comment_id": run.claim.status_comment_id})
+        "owner": run.ref.owner, "repo": run.ref.repo, "comment_id": comment_id})
     author = str((raw.get("user") or {}).get("login") or "")
     if run.claim.bot_login and author != run.claim.bot_login:
         return  # not ours to edit
     body = str(raw.get("body") or "")
-    new = splice_after_pr(body, relay.lines)
+    new = splice_after_pr(body, lines)
     if new != body:
-        await github_ops.update_comment(run.hub, run.ref, run.claim.status_comment_id, new)
+        await github_ops.update_comment(run.hub, run.ref, comment_id, new)
