@@ -9,6 +9,7 @@ of its own and so rewrites only the status comment's "After the pull request" se
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +68,7 @@ class ReviewRelay:
 
     writers: dict[str, bool] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    wait_seconds: float = 0.0  # until the youngest review waiting for Jules' 👀 is due
 
     async def step(self, run: Run, record: claims.SessionRecord, number: int) -> bool:
         """Read, decide, send. True when a review went to Jules now (it works again)."""
@@ -86,6 +88,9 @@ class ReviewRelay:
             session_id=record.session_id, handle=rules.mention, reactive=rules.jules_reactive,
             now=datetime.now(UTC), grace_seconds=run.settings.review_grace_seconds)
         decisions = reviews.decide(observed)
+        self.wait_seconds = max((run.settings.review_grace_seconds - (observed.now - d.review.submitted_at)
+                                 .total_seconds() for d in decisions if d.outcome == "wait" and d.review.submitted_at),
+                                default=0.0)
         sent = 0
         for d in decisions:
             if d.outcome != "send":
@@ -125,8 +130,11 @@ async def after_end(run: Run, record: claims.SessionRecord) -> None:
     pull request" section (the rest is the finished run's and stays)."""
     if not record.pull_request_url or record.archived:
         return
-    relay = ReviewRelay()
-    await relay.try_step(run, record, github_ops.pull_number(record.pull_request_url))
+    relay, number = ReviewRelay(), github_ops.pull_number(record.pull_request_url)
+    await relay.try_step(run, record, number)
+    if relay.wait_seconds > 0:  # no later pass would come: wait out the grace here (REVIEW_GRACE_SECONDS at most)
+        await asyncio.sleep(relay.wait_seconds + 0.5)
+        await relay.try_step(run, record, number)
     comment_id = run.claim.status_comment_id
     if comment_id is None or not relay.lines:
         return
