@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     ci_max_rounds: int = Field(default=2, ge=0, description="Failure summaries sent to Jules per pull request.")
     ci_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long to wait for CI to settle.")
     ci_poll_max_seconds: float = Field(default=30.0, gt=0, description="Longest pause between CI checks.")
+    review_grace_seconds: float = Field(default=60.0, ge=0, description=(
+        "A review on Jules' pull request that mentions the trigger handle waits this long for Jules' own 👀 "
+        "(its Reactive Mode) before the product sends it to the session (agentic/workflows/reviews.py)."))
     archive_sweep_interval_seconds: float = Field(default=3600.0, ge=0, description=(
         "How often the archive deployment deploy.py registers sweeps the sessions of merged or closed pull requests "
         "(agentic/workflows/archive.py); 0: no schedule, only a `pull_request` `closed` webhook or a manual run."))

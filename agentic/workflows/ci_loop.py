@@ -19,6 +19,7 @@ from typing import Any, Literal
 from agentic.agent.brief import fenced_message
 from agentic.workflows import claims, tasks
 from agentic.workflows.followups import FollowUps
+from agentic.workflows.review_relay import ReviewRelay, show as show_reviews
 from agentic.workflows.run import Run
 
 PASSING = frozenset({"success", "neutral", "skipped"})
@@ -142,9 +143,12 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
     delay = settings.poll_min_seconds
     shown: tuple[str, str] | None = None
     followups = FollowUps(since=record.claimed_at)  # @mentions on the issue or the PR go to the same session
+    relay = ReviewRelay()  # reviews on the PR go to the same session, once (review_relay.py)
     while True:
         if record.session_id:
             await followups.forward(run, record.session_id, pr_number)
+            await relay.try_step(run, record, pr_number)
+            await show_reviews(run, relay)
         pull = await tasks.read_pull(run.hub, ref, pr_number)
         if pull.get("state") != "open":
             how = "merged" if pull.get("merged") else "closed"

@@ -30,7 +30,7 @@ from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
-from agentic.workflows import ci_loop, claims, github_ops, recovery, session_queue as queue, tasks
+from agentic.workflows import ci_loop, claims, github_ops, recovery, review_relay, session_queue as queue, tasks
 from agentic.workflows.follow_loop import follow
 from agentic.workflows.hub_tools import connect_hub
 from agentic.workflows.issue_ref import parse_issue_url
@@ -199,6 +199,7 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
     reviewer = requested_by or run.issue.author
     run.view.mentions = sorted({*run.view.mentions, reviewer})
     done = await tasks.finish_pull_request(run.hub, ref, pr_url, reviewer)
+    record.completed_head = record.completed_head or done["head_sha"]  # commits after it are listed (reviews.py)
     run.view.pull_request_url, run.view.question, run.view.latest = pr_url, None, None
     title = finished.pull_request.title if finished.pull_request and finished.pull_request.title else "Pull request"
     run.view.details = [f"**{title}** — {pr_url} (closes #{ref.number})"
@@ -293,6 +294,8 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
     done = claim.session_for(digest)
     if done and done.pull_request_url and done.ci_state in ("pending", "watching"):
         return await _resume_ci(run, done, requested_by)
+    if done and done.pull_request_url:
+        await review_relay.after_end(run, done)  # a review since the run ended (the receiver re-enters per review)
     if done and (done.state == "FAILED" or done.pull_request_url):
         return run.result("duplicate", f"already handled by session {done.session_id}"
                           + (f" (PR {done.pull_request_url})" if done.pull_request_url else " (FAILED)"), done)
