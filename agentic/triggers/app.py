@@ -358,8 +358,9 @@ def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigne
     if secret is None:
         log.warning(UNSIGNED_WARNING)
     rules = load_rules(rules_path or settings.triggers_rules_path)
-    token = settings.github_token.get_secret_value() if settings.github_token else None
     auth = GitHubAuth.from_settings(settings)
+    # An App speaks as its installations; a PAT also in the environment is not used (nor kept) by the receiver.
+    token = settings.github_token.get_secret_value() if settings.github_token and not auth.is_app else None
     if token is None and not auth.is_app:
         log.warning("GITHUB_TOKEN is not set: permission checks will fail and every trigger answers 503")
     return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules, auth=auth,
