@@ -71,9 +71,11 @@ async def test_whole_run_as_an_app_with_tokens_shorter_than_the_run(sandbox, new
     hub_url, hub_log = app_hub
     number, url = new_issue("slugify() leaves a trailing dash (as an App)", ACTIONABLE_BODY)
     unauthorized_before = _sim(sandbox, "/_sim/requests")["unauthorized"]
-    # Jules answers listActivities 3 s late five times: the session phase alone outlasts a token, on any machine.
+    # Jules answers the first listActivities later than a token lives: the run outlasts a token on any machine
+    # (the run reads activities at least once; a fast machine once read two pages and finished in 8 s of 3 s waits).
     jules = sandbox.jules_url.removesuffix("/v1alpha") + "/_sim/faults"
-    httpx.post(jules, json={"faults": [{"kind": "latency", "seconds": 3, "count": 5, "route": "listActivities"}]},
+    slow = {"kind": "latency", "seconds": TOKEN_SECONDS + 2, "count": 1, "route": "listActivities"}
+    httpx.post(jules, json={"faults": [slow]},
                timeout=10).raise_for_status()
     log_at_start = len(hub_log.read_text())
     started = time.time()
