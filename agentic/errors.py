@@ -8,7 +8,7 @@
     ├── BadIssueUrl                   not a GitHub issue URL (PR URL, malformed) — raised before any side effect
     ├── IssueNotFound                 the issue does not exist or the token cannot see it
     ├── SourceNotConnected            Jules is not installed on the repository
-    ├── DispatchLockStuck             the claims' lock stayed taken for its whole wait (agentic/workflows/claims.py)
+    ├── DispatchLockStuck             the claims' lock stayed taken for its whole wait (agentic/dispatch/claims.py)
     ├── JulesError                    Jules API said no
     │   ├── JulesQuotaExceeded        429 RESOURCE_EXHAUSTED: retryable later
     │   ├── JulesSourceBusy           400 "Could not get source" on create under parallel load: retryable later

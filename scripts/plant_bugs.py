@@ -116,11 +116,11 @@ BUGS = [
           "            return \"ignored\", f\"sender {sender.login} is a bot\", 200, {}\n        owner, _, repo"),),
         ("tests/triggers/test_receiver_e2e.py::test_an_edit_on_a_needs_info_issue_retriages_it",)),
     Bug("token-first", "the day's Jules token is taken only after the session lease",
-        (("agentic/workflows/session_queue.py",
+        (("agentic/dispatch/session_queue.py",
           "        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):\n",
           "        await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)  # planted\n"
           "        async with concurrency(SESSIONS_LIMIT, occupy=1, strict=False, timeout_seconds=timeout_seconds):\n"),
-         ("agentic/workflows/session_queue.py",
+         ("agentic/dispatch/session_queue.py",
           "            await rate_limit(DAILY_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=False)\n"
           "            await stop_ticker()",
           "            await stop_ticker()")),
@@ -154,7 +154,7 @@ BUGS = [
         ("tests/workflow/test_ci_pure.py::test_no_fix_round_starts_while_jules_works_on_the_last_report",)),
     # The three fixed earlier on the day of #24's audit, planted again to keep them guarded.
     Bug("host-suffix", "the issue URL's host is the configured one exactly (not a suffix)",
-        (("agentic/workflows/issue_ref.py", "    if host not in allowed:  # the exact host",
+        (("agentic/github/issue_ref.py", "    if host not in allowed:  # the exact host",
           "    if not any(host.endswith(a) for a in allowed):  # planted; the exact host"),),
         ("tests/workflow/test_issue_url.py::test_the_host_must_be_the_configured_one_exactly",)),
     Bug("negation-anywhere", "a negation in an earlier sentence does not excuse a request for secrets",
@@ -162,7 +162,7 @@ BUGS = [
           "before = text[:match.start()]  # planted: the whole text before"),),
         ("tests/agent/test_policy.py::test_a_negation_elsewhere_does_not_excuse_a_request_for_secrets",)),
     Bug("heartbeat-stops", "the claim's heartbeat beats for as long as its owner runs",
-        (("agentic/workflows/claims.py", "    while not owner.done():\n        await asyncio.sleep(interval)\n",
+        (("agentic/dispatch/claims.py", "    while not owner.done():\n        await asyncio.sleep(interval)\n",
           "    for _beat in range(2):  # planted: two beats, not the owner's life\n"
           "        await asyncio.sleep(interval)\n"),),
         ("tests/workflow/test_claims.py::test_the_heartbeat_keeps_a_live_owner_its_claim_until_it_ends",)),

@@ -26,8 +26,8 @@ from agentic import observability
 from agentic.errors import JulesError, JulesQuotaExceeded, JulesSourceBusy, SourceNotConnected, TransientError
 from agentic.jules import states
 from agentic.jules.models import Activity, Session
-from agentic.workflows.hub_tools import HubTools, ToolCallFailed, TransientToolFailure
-from agentic.workflows.issue_ref import IssueRef
+from agentic.hub.mcp_client import HubTools, ToolCallFailed, TransientToolFailure
+from agentic.github.issue_ref import IssueRef
 
 SERVER = "jules"
 logger = logging.getLogger(__name__)

@@ -21,9 +21,10 @@ from prefect import flow, get_client, get_run_logger
 from agentic.jules.client import JulesClient
 from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
-from agentic.workflows import claims, github_ops
-from agentic.workflows.hub_tools import HubTools, connect_hub
-from agentic.workflows.issue_ref import IssueRef, parse_issue_url
+from agentic.dispatch import claims
+from agentic.github import ops as github_ops
+from agentic.hub.mcp_client import HubTools, connect_hub
+from agentic.github.issue_ref import IssueRef, parse_issue_url
 
 FLOW_NAME = "jules-archive-merged"
 DEPLOYMENT_NAME = "jules-archive"  # `jules-archive-merged/jules-archive`: deploy.py registers it beside the workflow

@@ -24,9 +24,10 @@ from pydantic import BaseModel
 
 from agentic.errors import ConfigError
 from agentic.settings import Settings, get_settings
-from agentic.workflows import claims, progress
-from agentic.workflows.hub_tools import HubTools, connect_hub
-from agentic.workflows.issue_ref import IssueRef, parse_issue_url
+from agentic.dispatch import claims
+from agentic.workflows import progress
+from agentic.hub.mcp_client import HubTools, connect_hub
+from agentic.github.issue_ref import IssueRef, parse_issue_url
 
 BATCH_FLOW_NAME = "jules-batch"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agentic.agent.brief import fenced_message
-from agentic.workflows import claims, tasks
+from agentic.dispatch import claims
+from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps
 from agentic.workflows.run import Run
 

@@ -17,7 +17,9 @@ import hashlib
 from agentic.agent.brief import render_reply
 from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show, advance
 from agentic.jules.models import Session
-from agentic.workflows import claims, github_ops, tasks
+from agentic.dispatch import claims
+from agentic.github import ops as github_ops
+from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps, from_a_person
 from agentic.workflows.plan_approval import (after, can_suspend, parse_time, wait_plan_decision, wait_ran_out,
                                              wait_reply)

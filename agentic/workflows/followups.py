@@ -15,8 +15,9 @@ from datetime import datetime
 
 from agentic.agent.brief import REPLY_CHARS, fenced_message
 from agentic.triggers.rules import load_rules, mentions
-from agentic.workflows import github_ops, tasks
-from agentic.workflows.issue_ref import IssueRef
+from agentic.github import ops as github_ops
+from agentic.workflows import tasks
+from agentic.github.issue_ref import IssueRef
 from agentic.workflows.run import Run
 from agentic.workflows.status_comment import status_marker
 

@@ -29,10 +29,12 @@ from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
-from agentic.workflows import ci_loop, claims, github_ops, recovery, session_queue as queue, tasks
+from agentic.dispatch import claims, session_queue as queue
+from agentic.github import ops as github_ops
+from agentic.workflows import ci_loop, recovery, tasks
 from agentic.workflows.follow_loop import follow
-from agentic.workflows.hub_tools import connect_hub
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.hub.mcp_client import connect_hub
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.plan_approval import PlanDecision
 from agentic.workflows.run import Ended, Run, Usage, WorkflowResult
 
@@ -446,7 +448,7 @@ async def _stop_crashing(run: Run, crashes: int) -> WorkflowResult:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m agentic.workflows.jules_workflow URL`: run, show live progress, exit 0 only on a pull request."""
-    from agentic.workflows.cli import run_cli
+    from agentic.cli.run import run_cli
 
     return run_cli(argv if argv is not None else sys.argv[1:])
 

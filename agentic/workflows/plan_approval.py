@@ -27,7 +27,7 @@ from prefect.input import RunInput
 from prefect.context import FlowRunContext
 from pydantic import Field
 
-from agentic.workflows import github_ops
+from agentic.github import ops as github_ops
 from agentic.workflows.run import Ended, Run
 
 

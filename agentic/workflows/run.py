@@ -17,9 +17,11 @@ from pydantic import BaseModel, Field
 
 from agentic.jules.client import JulesClient
 from agentic.settings import Settings
-from agentic.workflows import claims, github_ops, progress
-from agentic.workflows.hub_tools import HubTools
-from agentic.workflows.issue_ref import IssueRef
+from agentic.dispatch import claims
+from agentic.github import ops as github_ops
+from agentic.workflows import progress
+from agentic.hub.mcp_client import HubTools
+from agentic.github.issue_ref import IssueRef
 from agentic.workflows.status_comment import StatusView
 
 Status = Literal["completed", "needs_info", "rejected", "duplicate", "failed"]

@@ -22,7 +22,7 @@ from agentic.errors import HubError, HubUnavailable
 from agentic.hub.client import HubClient
 from agentic.settings import get_settings
 from agentic.stacks.ports import free_port
-from agentic.workflows.hub_tools import connect_hub
+from agentic.hub.mcp_client import connect_hub
 
 TOKEN = "tls-test-token"
 

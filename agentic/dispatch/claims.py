@@ -34,7 +34,7 @@ from prefect.variables import Variable
 from pydantic import BaseModel, Field
 
 from agentic.errors import AgenticError
-from agentic.workflows.issue_ref import IssueRef
+from agentic.github.issue_ref import IssueRef
 
 LOCK_NAME = "jules-dispatch-lock"
 # How long a claim operation keeps trying through a Prefect or PostgreSQL outage (restart, failover).
