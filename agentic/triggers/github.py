@@ -58,16 +58,3 @@ class GitHub:
         except (GitHubException, httpx.HTTPError) as exc:
             raise GitHubUnavailable(f"reaction on #{number}: {type(exc).__name__}: {exc}") from None
 
-    async def own_comment(self, owner: str, repo: str, number: int, prefix: str, login: str) -> str | None:
-        """The newest comment on the issue by `login` starting with `prefix` (our status comment), else None."""
-        found = None
-        try:
-            async for comment in self._api.getiter("/repos/{owner}/{repo}/issues/{issue_number}/comments",
-                                                   {"owner": owner, "repo": repo, "issue_number": number}):
-                if (comment.get("user") or {}).get("login", "").lower() == login.lower() and \
-                        str(comment.get("body") or "").startswith(prefix):
-                    found = str(comment["body"])
-        except (GitHubException, httpx.HTTPError) as exc:
-            raise GitHubUnavailable(f"comments of #{number}: {type(exc).__name__}: {exc}") from None
-        return found
-

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from agentic.agent.brief import fenced_message
 from agentic.dispatch import claims
+from agentic.lifecycle import CiStarted
 from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps
 from agentic.workflows.run import Run
@@ -176,11 +177,11 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
             run.event("ci-failed", f"round {record.ci_rounds}: {', '.join(c.name for c in result.failed)}")
             run.view.details = [f"CI failed on {head[:7]}; the summary went to the Jules session "
                                 f"(fix round {record.ci_rounds} of {settings.ci_max_rounds}):", *describe(result)]
-            await run.show("ci_fixing")
+            await run.show(CiStarted(fixing=True))
             shown, delay = ("ci_fixing", head), settings.poll_min_seconds
         if result.state == "pending" and shown != ("ci_running", head) and head not in record.ci_heads:
             run.view.details = [f"Waiting for CI on {head[:7]} ({result.checks} check(s) reported so far)."]
-            await run.show("ci_running")
+            await run.show(CiStarted())
             shown = ("ci_running", head)
         if run.clock() >= deadline:
             return CiOutcome("timed_out", record.ci_rounds, [

@@ -15,8 +15,9 @@ from prefect.artifacts import acreate_markdown_artifact
 import hashlib
 
 from agentic.agent.brief import render_reply
-from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show, advance
+from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show
 from agentic.jules.models import Session
+from agentic.lifecycle import Phase, PlanDecided, Polled
 from agentic.dispatch import claims
 from agentic.github import ops as github_ops
 from agentic.workflows import tasks
@@ -48,9 +49,9 @@ async def _publish_plan(run: Run, action: PlanShown) -> None:
 
 async def _decide_plan(run: Run, view: FollowView, action: AskApproval) -> None:
     plan_id = action.plan.id
-    await run.show("AWAITING_PLAN_APPROVAL")
+    await run.show()
     decision = await wait_plan_decision(run, plan_id, action.plan_at)
-    view.decided_plans.add(plan_id)  # the next activities confirm it (planApproved / userMessaged)
+    run.step(PlanDecided(plan_id))  # the next activities confirm it (planApproved / userMessaged)
     if decision.approve:
         done = await tasks.approve_plan(run.jules, view.session_id, plan_id)
         run.event("plan-approved" if done else "plan-already-approved", plan_id)
@@ -83,7 +84,7 @@ async def _suspend_for_reply(run: Run, view: FollowView, action: AskReply) -> bo
     if not can_suspend(run):
         return False
     if wait_ran_out(run, parse_time(action.question.asked_at)):
-        raise Ended("timed_out", f"no reply to Jules' question within {run.settings.plan_approval_timeout_seconds:.0f}s")
+        raise Ended(Phase.TIMED_OUT, f"no reply to Jules' question within {run.settings.plan_approval_timeout_seconds:.0f}s")
     comments = await github_ops.list_comments(run.hub, run.ref, since=parse_time(action.question.asked_at))
     reply = await wait_reply(run, action.question.activity_id, max((c.id for c in comments), default=None))
     if not reply.answer.strip():
@@ -98,7 +99,7 @@ async def _suspend_for_reply(run: Run, view: FollowView, action: AskReply) -> bo
 async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Finished:
     """Follow the session until it ends; react to plans and questions; return how it ended."""
     s = run.settings
-    view = FollowView(session_id=session.id)
+    view = FollowView(session_id=session.id)  # until the first poll: nothing seen, read from the start
     poller = AdaptivePoller(s.poll_min_seconds, s.poll_max_seconds)
     followed_since, waited_on_people = run.clock(), 0.0
     polls, need_state = 0, True
@@ -113,7 +114,8 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
         if need_state or fresh or view.waiting_on_people or polls % 5 == 4:
             session = await tasks.get_session(run.jules, session.id)
         need_state = False
-        view, actions = advance(view, session, fresh)
+        actions = run.step(Polled(session, fresh))
+        view = run.state.follow or view
         poller.saw_activity() if fresh else poller.saw_nothing()
         polls += 1
         record.state = view.state
@@ -126,7 +128,7 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
         if finished := next((a for a in actions if isinstance(a, Finished)), None):
             return finished
         if any(isinstance(a, Show) for a in actions):
-            await run.show(view.state)
+            await run.show()
         if polls % 5 == 4 and not view.waiting_on_people and await followups.forward(run, session.id):
             need_state = True  # a maintainer's follow-up went to Jules: it works again
             poller.reset()
@@ -142,7 +144,7 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
                   and (await _relay_answer(run, view, action) or await _suspend_for_reply(run, view, action))):
                 relayed.add(action.question.activity_id)
                 run.view.question = None
-                await run.show(view.state)
+                await run.show()
                 need_state = True
                 poller.reset()
         # An iteration is a few API calls; one that took long went through retries (Prefect, PostgreSQL or the
@@ -154,8 +156,8 @@ async def follow(run: Run, session: Session, record: claims.SessionRecord) -> Fi
             waited_on_people += poller.interval
         elapsed = run.clock() - followed_since - waited_on_people
         if elapsed > s.session_timeout_seconds:
-            raise Ended("timed_out", f"no result after {elapsed:.0f}s (limit {s.session_timeout_seconds:.0f}s)")
+            raise Ended(Phase.TIMED_OUT, f"no result after {elapsed:.0f}s (limit {s.session_timeout_seconds:.0f}s)")
         if not view.waiting_on_people and poller.quiet_for > s.stuck_after_seconds:
-            raise Ended("stuck", f"no activity from Jules for {s.stuck_after_seconds:.0f}s in state {view.state}")
+            raise Ended(Phase.STUCK, f"no activity from Jules for {s.stuck_after_seconds:.0f}s in state {view.state}")
         await asyncio.sleep(poller.interval)
 

@@ -13,7 +13,6 @@ writes the brief; follow_loop.py follows the session.
 from __future__ import annotations
 
 import asyncio
-import sys
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +26,8 @@ from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_is
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed, JulesSourceBusy
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
+from agentic.lifecycle import (CiSettled, CiWatch, Observation, Phase, PullRequestOpened, Refused, SessionSeen,
+                               Stopped, Triaged, Triaging, Waiting)
 from agentic.secret_blocks import with_secret_blocks
 from agentic.settings import get_settings
 from agentic.dispatch import claims, session_queue as queue
@@ -43,7 +44,7 @@ FLOW_NAME = "jules-agent-workflow"
 # (or by hand: `prefect gcl create jules-sessions --limit 3`); a no-op until created (session_queue.py).
 SESSIONS_LIMIT = queue.SESSIONS_LIMIT
 
-__all__ = ["FLOW_NAME", "PlanDecision", "Usage", "WorkflowResult", "jules_agent_workflow", "main"]
+__all__ = ["FLOW_NAME", "PlanDecision", "Usage", "WorkflowResult", "jules_agent_workflow"]
 # Before any flow run starts in this process (a worker imports this module first), so that Prefect's run spans are
 # exported too. A no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/going-live.md#observability).
 observability.configure_tracing("agentic-flow")
@@ -96,11 +97,11 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, l
             break
         except JulesQuotaExceeded as exc:
             if run.clock() >= deadline:
-                raise Ended("queued", f"Jules quota still exhausted after {run.settings.quota_wait_seconds:.0f}s: "
+                raise Ended(Phase.QUEUED, f"Jules quota still exhausted after {run.settings.quota_wait_seconds:.0f}s: "
                                       f"{exc}. Retry later or raise the plan's limits.") from exc
-            if run.view.phase != "queued":
+            if run.state.phase is not Phase.QUEUED:
                 run.view.details = ["Jules answered 429 (quota reached); this run is queued and retries automatically."]
-                await run.show("queued")
+                await run.show(Waiting())
                 run.event("queued", str(exc))
             # A 429 created nothing, but an earlier pass of this loop may have been a lost success: look first.
             look_first = True
@@ -109,7 +110,7 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, l
             busy += 1
             run.event("source-busy", f"attempt {busy} of {attempts}: {exc}")
             if busy >= attempts:
-                await _end(run, record, "not_started", [
+                await _end(run, record, Stopped(Phase.NOT_STARTED), [
                     f"**Jules answered “Could not get source” to {busy} session creates** (what it answers when "
                     "too many sessions are created at once). Nothing was started; re-run the Prefect flow for this "
                     "issue later."])
@@ -118,7 +119,7 @@ async def _dispatch(run: Run, triage: Triage, record: claims.SessionRecord, *, l
             run.view.details = [f"Jules answered “Could not get source” (it does when many sessions are created at "
                                 f"once): this run is queued and creates again in {delay:.0f}s (attempt {busy + 1} of "
                                 f"{attempts})."]
-            await run.show("queued")
+            await run.show(Waiting())
             look_first = True  # the refused create may have made the session after all: never make a second one
             await asyncio.sleep(delay)
     run.usage.jules_sessions += 1
@@ -130,19 +131,19 @@ async def _show_position(run: Run) -> None:
     ahead = await queue.position(FLOW_NAME, run.run_id)
     details = [f"Waiting for a Jules session slot: queued, {ahead} ahead." if ahead is not None
                else "Waiting for a Jules session slot: queued."]
-    if run.view.phase != "queued" or run.view.details != details:
+    if run.state.phase is not Phase.QUEUED or run.view.details != details:
         run.view.details = details
-        await run.show("queued")
+        await run.show(Waiting())
         run.event("queued", details[0])
 
 
-async def _end(run: Run, record: claims.SessionRecord | None, phase: str, details: list[str]) -> None:
+async def _end(run: Run, record: claims.SessionRecord | None, how: Observation, details: list[str]) -> None:
     """Every way out after the status comment exists leaves it saying what happened — never mid-phase."""
-    if record is not None:
-        record.state = phase
     run.view.details, run.view.question = details, None
     run.ended = True
-    await run.show(phase)
+    await run.show(how)
+    if record is not None:
+        record.state = run.state.phase.value
     await run.report(record)
 
 
@@ -151,7 +152,7 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
                   requested_by: str | None) -> WorkflowResult:
     ref = run.ref
     if finished.outcome == "failed":
-        await _end(run, record, "FAILED", [f"Jules reported: {finished.reason}", "",
+        await _end(run, record, Stopped(Phase.FAILED), [f"Jules reported: {finished.reason}", "",
                    "To retry: edit the issue to clarify, then re-run with `new_session_on_edit=True`."])
         raise JulesSessionFailed(f"{ref}: Jules session {record.session_id} failed: {finished.reason}")
     pr_url = finished.pull_request.url if finished.pull_request else None
@@ -165,13 +166,13 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
             pr_url = session.pull_request.url if session.pull_request else None
     if not pr_url:
         produced = _describe_change(finished)
-        await _end(run, record, "FAILED", [f"Jules completed without opening a pull request. {produced}",
+        await _end(run, record, Stopped(Phase.FAILED), [f"Jules completed without opening a pull request. {produced}",
                                            f"See the session: {record.url}"])
         raise JulesSessionFailed(f"{ref}: session {record.session_id} completed without a pull request")
     record.pull_request_url = pr_url
     record.state = "COMPLETED"
     # "pending": the PR is not finished (Fixes #N, reviewer) nor its CI decided; a re-entry continues from here.
-    record.ci_state = record.ci_state or "pending"
+    record.ci_state = record.ci_state or CiWatch.PENDING
     await claims.update(run.claim_key, run.run_id, run.claim)  # durable before the PR is touched
     reviewer = requested_by or run.issue.author
     run.view.mentions = sorted({*run.view.mentions, reviewer})
@@ -181,7 +182,7 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
     run.view.details = [f"**{title}** — {pr_url} (closes #{ref.number})"
                         + (f"; review requested from @{reviewer}" if done["reviewer_requested"] else "")]
     run.event("pull-request", pr_url)
-    await run.show("COMPLETED")
+    await run.show(PullRequestOpened())
     ci = await _follow_ci(run, record, done["number"])
     await run.report(record)
     return run.result("completed", f"pull request {pr_url}" + (f"; CI {ci}" if ci else ""), record)
@@ -189,29 +190,29 @@ async def _finish(run: Run, record: claims.SessionRecord, session: Session, fini
 
 async def _follow_ci(run: Run, record: claims.SessionRecord, pr_number: int) -> str | None:
     """After the PR opens: the CI loop (ci_loop.py), its final state on the status comment. None: not watched."""
-    if record.ci_state not in (None, "pending", "watching"):
+    if record.ci_state not in (None, CiWatch.PENDING, CiWatch.WATCHING):
         return None
     if run.settings.ci_watch == "off":
-        record.ci_state = "off"
+        record.ci_state = CiWatch.OFF
         await claims.update(run.claim_key, run.run_id, run.claim)
         return None
-    if record.ci_state in (None, "pending"):
+    if record.ci_state in (None, CiWatch.PENDING):
         pull = await tasks.read_pull(run.hub, run.ref, pr_number)
         base = str((pull.get("base") or {}).get("ref") or "")
         watched = run.settings.ci_watch == "on" or await ci_loop.has_ci(run, base)
-        record.ci_state = "watching" if watched else "none"
+        record.ci_state = CiWatch.WATCHING if watched else CiWatch.NONE
         await claims.update(run.claim_key, run.run_id, run.claim)  # a re-entry continues the watch
         if not watched:
             return None
     outcome = await ci_loop.watch(run, record, pr_number)
-    record.ci_state = outcome.state
-    if outcome.state == "closed" and record.session_id and not record.archived:
+    record.ci_state = CiWatch(outcome.state)
+    if record.ci_state is CiWatch.CLOSED and record.session_id and not record.archived:
         await run.jules.archive(record.session_id)  # merged or closed: the session must not push again
         record.archived = True
     await claims.update(run.claim_key, run.run_id, run.claim)
     run.event("ci", f"{outcome.state} after {outcome.rounds} fix round(s)")
     run.view.details = [*run.view.details[:1], "", *outcome.details]
-    await run.show({"passed": "ci_passed", "closed": "COMPLETED"}.get(outcome.state, "ci_failed"))
+    await run.show(CiSettled(record.ci_state))
     return outcome.state
 
 
@@ -220,7 +221,7 @@ async def _resume_ci(run: Run, record: claims.SessionRecord, requested_by: str |
     that had not happened, then continue the CI watch."""
     pr_url = record.pull_request_url or ""
     run.view.session_id, run.view.session_url, run.view.pull_request_url = record.session_id, record.url, pr_url
-    if record.ci_state == "pending":
+    if record.ci_state is CiWatch.PENDING:
         await tasks.finish_pull_request(run.hub, run.ref, pr_url, requested_by or run.issue.author)
     run.view.details = [f"Pull request {pr_url} (closes #{run.ref.number})"]
     ci = await _follow_ci(run, record, github_ops.pull_number(pr_url))
@@ -256,7 +257,7 @@ async def _refuse_issue_state(run: Run, *, allow_closed: bool, allow_locked: boo
     if why is None:
         return None
     run.event("not-dispatched", why)
-    await _end(run, None, "rejected" if status == "rejected" else "duplicate", [f"**Not handed to Jules:** {why}."])
+    await _end(run, None, Refused(duplicate=status == "duplicate"), [f"**Not handed to Jules:** {why}."])
     return run.result(status, why)  # type: ignore[arg-type]
 
 
@@ -268,7 +269,7 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
     # Finished before: answer without touching the status comment or spending tokens. (A run that died after
     # COMPLETED but before finishing the PR has no pull_request_url yet and is finished below.)
     done = claim.session_for(digest)
-    if done and done.pull_request_url and done.ci_state in ("pending", "watching"):
+    if done and done.pull_request_url and done.ci_state in (CiWatch.PENDING, CiWatch.WATCHING):
         return await _resume_ci(run, done, requested_by)
     if done and (done.state == "FAILED" or done.pull_request_url):
         return run.result("duplicate", f"already handled by session {done.session_id}"
@@ -302,21 +303,22 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
         # before, so the model is not asked again and the status comment does not flash back to "triage".
         if not (record is not None and record.session_id):
             # Independent steps side by side: the reaction, the first status comment, the judgment, the branch.
-            _, _, triage, branch_name = await _all(tasks.react(run.hub, ref), run.show("triage"), _triage(run),
+            _, _, triage, branch_name = await _all(tasks.react(run.hub, ref), run.show(Triaging()), _triage(run),
                                                    branch())
     except Exception as exc:
         if run.claim.status_comment_id is not None:
-            await _end(run, None, "FAILED", [f"**Could not read or triage the issue:** {str(exc)[:300]}"])
+            await _end(run, None, Stopped(Phase.FAILED), [f"**Could not read or triage the issue:** {str(exc)[:300]}"])
         raise
     if triage is not None and triage.decision != "actionable":
-        phase = "needs_info" if triage.decision == "needs_info" else "rejected"
         details = [f"- {reason}" for reason in triage.reasons]
         if triage.questions:
             details += ["", f"@{run.issue.author}, could you answer these? Please edit the issue to add the "
                         "details, then comment `/jules` to try again (a maintainer has to if you lack write access).",
                         *[f"1. {q}" for q in triage.questions]]
-        await _end(run, None, phase, details)
-        return run.result(phase, "; ".join(triage.reasons))
+        await _end(run, None, Triaged(triage.decision), details)
+        return run.result(triage.decision, "; ".join(triage.reasons))
+    if triage is not None:
+        run.step(Triaged("actionable"))
 
     # A record written by an earlier run may hide a session that run created before dying: look before creating.
     # A record this run writes cannot (the record is durable before any create).
@@ -342,16 +344,16 @@ async def _run_owned(run: Run, *, require_plan_approval: bool, starting_branch: 
             await claims.update(run.claim_key, run.run_id, claim)  # ...and the session id right after
             run.view.session_id, run.view.session_url = record.session_id, record.url
             run.event("session", f"{record.session_id} {record.url}")
-            await run.show(record.state or "QUEUED")
+            await run.show(SessionSeen(record.state))
             finished = await follow(run, session, record)
     except AcquireConcurrencySlotTimeoutError:
         # The queue's wait (a session slot or today's quota) ran out: the run is queued no longer, nothing was created.
-        await _end(run, record, "queued", [f"**Still no Jules capacity after {run.settings.quota_wait_seconds:.0f}s "
+        await _end(run, record, Stopped(Phase.QUEUED), [f"**Still no Jules capacity after {run.settings.quota_wait_seconds:.0f}s "
                                            "(QUOTA_WAIT_SECONDS).** Nothing was sent to Jules; re-run the flow later "
                                            "or raise the plan's limits."])
         raise JulesSessionFailed(f"{ref}: no Jules capacity after {run.settings.quota_wait_seconds:.0f}s") from None
     except Ended as ended:
-        await _end(run, record, ended.phase, [f"**{ended.reason}.** The Jules session may still finish on its own: "
+        await _end(run, record, Stopped(ended.phase), [f"**{ended.reason}.** The Jules session may still finish on its own: "
                                               f"check {record.url or 'jules.google.com'}. To retry, re-run the "
                                               "Prefect flow for this issue."])
         raise JulesSessionFailed(f"{ref}: {ended.reason}") from None
@@ -412,7 +414,7 @@ async def jules_agent_workflow(
                 return await owned
         except TimeoutError:
             # The whole run's budget is spent (the follow loop's own limits should have ended it first).
-            await _end(run, None, "timed_out", [f"**This run exceeded its overall limit of "
+            await _end(run, None, Stopped(Phase.TIMED_OUT), [f"**This run exceeded its overall limit of "
                                                 f"{settings.run_budget_seconds:.0f}s (RUN_TIMEOUT_SECONDS).** "
                                                 "Re-run the flow to continue where it stopped."])
             raise JulesSessionFailed(f"{ref}: run exceeded {settings.run_budget_seconds:.0f}s") from None
@@ -423,7 +425,7 @@ async def jules_agent_workflow(
             # An end no branch above wrote (a final 4xx, retries spent): the comment must not stay mid-phase.
             if not run.ended and run.claim.status_comment_id is not None:
                 try:
-                    await _end(run, None, "error", [f"**{type(exc).__name__}:** {str(exc)[:300]}", "", "Re-run the "
+                    await _end(run, None, Stopped(Phase.ERROR), [f"**{type(exc).__name__}:** {str(exc)[:300]}", "", "Re-run the "
                                                     "Prefect flow for this issue to continue where it stopped."])
                 except Exception as unwritten:  # noqa: BLE001 - the run's own error is the one to raise
                     run.logger.warning("the status comment could not say how the run ended: %s", unwritten)
@@ -442,16 +444,15 @@ async def _stop_crashing(run: Run, crashes: int) -> WorkflowResult:
     """A run that crashes every time ends the chain of successors, saying so on the issue."""
     reason = (f"this issue's runs stopped {crashes} times in a row (their process died); not continuing on its "
               "own. Re-run the flow once the cause is fixed: it continues where it stopped.")
-    await _end(run, None, "failed", [f"**Stopped:** {reason}"])
+    await _end(run, None, Stopped(Phase.ERROR), [f"**Stopped:** {reason}"])
     return run.result("failed", reason)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m agentic.workflows.jules_workflow URL`: run, show live progress, exit 0 only on a pull request."""
+if __name__ == "__main__":
+    # The seed's entry point: `ibt run`'s command line (agentic/cli/run.py). Imported only when run as a script, so
+    # the flow module never depends on the CLI above it.
+    import sys
+
     from agentic.cli.run import run_cli
 
-    return run_cli(argv if argv is not None else sys.argv[1:])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(sys.argv[1:]))

@@ -28,6 +28,7 @@ from prefect.context import FlowRunContext
 from pydantic import Field
 
 from agentic.github import ops as github_ops
+from agentic.lifecycle import Phase
 from agentic.workflows.run import Ended, Run
 
 
@@ -166,7 +167,7 @@ async def wait_plan_decision(run: Run, plan_id: str, plan_at: str | None) -> Pla
         if found is not None:
             return found
         if wait_ran_out(run, moment):
-            raise Ended("timed_out", f"no plan decision within {timeout:.0f}s")
+            raise Ended(Phase.TIMED_OUT, f"no plan decision within {timeout:.0f}s")
         run.event("suspended", "waiting for /approve or /revise; no process is held")
         # Exits the process (prefect's Pause signal); on resume the flow restarts and this call returns the input.
         # Past `timeout` the server fails the suspended run.
@@ -176,7 +177,7 @@ async def wait_plan_decision(run: Run, plan_id: str, plan_at: str | None) -> Pla
         return await apause_flow_run(wait_for_input=PlanDecision, timeout=timeout,
                                      poll_interval=max(1, int(run.settings.poll_min_seconds)), key=key)
     except FlowPauseTimeout:
-        raise Ended("timed_out", f"no plan decision within {timeout}s") from None
+        raise Ended(Phase.TIMED_OUT, f"no plan decision within {timeout}s") from None
     finally:
         watcher.cancel()
 

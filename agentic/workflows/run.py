@@ -15,7 +15,9 @@ from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact, 
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
+from agentic import lifecycle
 from agentic.jules.client import JulesClient
+from agentic.lifecycle import IssueState, Observation, Phase, ShowStatus
 from agentic.settings import Settings
 from agentic.dispatch import claims
 from agentic.github import ops as github_ops
@@ -56,9 +58,9 @@ class WorkflowResult(BaseModel):
 
 
 class Ended(Exception):
-    """The run stops here with a phase the status comment shows (timed_out, stuck, FAILED …) and a reason."""
+    """The run stops here with a phase the status comment shows (timed_out, stuck, queued) and a reason."""
 
-    def __init__(self, phase: str, reason: str, status: Status = "failed") -> None:
+    def __init__(self, phase: Phase, reason: str, status: Status = "failed") -> None:
         super().__init__(reason)
         self.phase, self.reason, self.status = phase, reason, status
 
@@ -78,6 +80,7 @@ class Run:
     ended: bool = False  # the status comment says how the run ended (jules_workflow._end): nothing left mid-phase
     clock: Callable[[], float] = time.monotonic
     view: StatusView = field(init=False)
+    state: IssueState = field(default_factory=IssueState)  # the lifecycle (agentic/lifecycle)
     timeline: list[dict[str, str]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     started: float = field(init=False)
@@ -97,19 +100,28 @@ class Run:
         progress.emit(state=self.view.phase, event=what, detail=detail, session_url=self.view.session_url,
                       elapsed=self.clock() - self.started)
 
-    async def show(self, phase: str | None = None) -> None:
-        """Render the status comment (one, edited in place) and persist its id in the claim."""
+    def step(self, observation: Observation) -> list[lifecycle.LifecycleAction]:
+        """Advance the lifecycle (pure); the status comment shows the new phase at the next `show`."""
+        self.state, actions = lifecycle.step(self.state, observation)
+        self.view.phase = self.state.phase
+        return actions
+
+    async def show(self, observation: Observation | None = None) -> None:
+        """Step the lifecycle with `observation`, then render the status comment (one, edited in place) when the
+        step says so; without one, render the current phase again. The comment's id and the phase go to the claim."""
         from agentic.workflows.tasks import upsert_status
 
-        if phase:
-            self.view.phase = phase
+        if observation is not None and not any(isinstance(a, ShowStatus) for a in self.step(observation)):
+            return
         self.usage.wall_seconds = self.clock() - self.started
         self.usage.jules_api_calls = self.jules.calls
         self.view.usage_lines = self.usage.lines()
         comment = await upsert_status(self.hub, self.ref, self.claim.status_comment_id, self.view.render(),
                                       search=not self.first_claim, bot_login=self.claim.bot_login)
-        changed = (comment.id, comment.author) != (self.claim.status_comment_id, self.claim.bot_login)
+        changed = ((comment.id, comment.author, self.state.phase)
+                   != (self.claim.status_comment_id, self.claim.bot_login, self.claim.phase))
         self.claim.status_comment_id, self.claim.bot_login = comment.id, comment.author or self.claim.bot_login
+        self.claim.phase = self.state.phase
         if changed or self.first_claim:
             await claims.update(self.claim_key, self.run_id, self.claim)
 
