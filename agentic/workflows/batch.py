@@ -26,7 +26,8 @@ from agentic.errors import ConfigError
 from agentic.settings import Settings, get_settings
 from agentic.dispatch import claims
 from agentic.workflows import progress
-from agentic.hub.mcp_client import HubTools, connect_hub
+from agentic.hub.mcp_client import HubTools
+from agentic.workflows.deps import RunDeps
 from agentic.github.issue_ref import IssueRef, parse_issue_url
 
 BATCH_FLOW_NAME = "jules-batch"
@@ -150,9 +151,8 @@ async def batch_issues(repo: str, label: str | None = None, limit: int | None = 
     owner, name = parse_repo(repo)
     settings = get_settings()
     deployment = deployment or settings.triggers_deployment
-    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-    async with connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:  # a private CA too
-        issues = await list_open_issues(hub, owner, name, label)
+    async with RunDeps.from_settings(settings) as deps:  # the token and TLS (a private CA too) as for every run
+        issues = await list_open_issues(deps.hub, owner, name, label)
     progress.emit(batch="listed", total=len(issues))
     items: list[BatchItem] = []
     new = 0
