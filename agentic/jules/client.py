@@ -79,7 +79,7 @@ def _raise_jules(exc: ToolCallFailed) -> None:
     if exc.status == 429:
         raise JulesQuotaExceeded(f"Jules quota reached: {exc}") from exc
     if exc.status is not None and exc.status < 500:
-        raise JulesError(str(exc)) from exc
+        raise JulesError(str(exc), status=exc.status) from exc
     raise exc
 
 
@@ -204,7 +204,7 @@ class JulesClient:
             try:
                 raw = await self._call("listActivities", args) or {}
             except JulesError as exc:
-                if "404" in str(exc) or "NOT_FOUND" in str(exc):
+                if exc.status == 404:
                     raise ActivitiesNotReady(f"Jules has no activities for session {session_id} yet: {exc}") from exc
                 raise
             if not isinstance(raw, dict):

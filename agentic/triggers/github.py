@@ -10,9 +10,9 @@ import httpx
 from gidgethub import BadRequest, GitHubException, RateLimitExceeded
 from gidgethub.httpx import GitHubAPI
 
+from agentic.errors import GitHubUnavailable
 
-class GitHubUnavailable(Exception):
-    """A call GitHub could not answer now (5xx, rate limit, network): worth a redelivery."""
+__all__ = ["GitHub", "GitHubUnavailable"]
 
 
 class GitHub:
