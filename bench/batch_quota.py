@@ -227,7 +227,7 @@ async def _launch_probes(n: int) -> dict:
 async def _measure(sandbox, n: int, c: int, q: int, day: float, timeout: float, mode: str = "product") -> dict:
     from prefect import get_client
 
-    from agentic.workflows.batch import batch_issues
+    from agentic.triggers.batch import batch_issues
 
     name = "jules-agent-workflow/jules-agent-deployment" if mode == "product" else PROBE_DEPLOYMENT
     async with get_client() as client:

@@ -162,7 +162,7 @@ async def test_the_batch_flow_reads_issues_through_a_hub_behind_a_private_ca(hub
     from agentic.deployment.servers import hub_server_definitions
     from agentic.schemas import GITHUB_REST_SERVER_NAME
     from agentic.sandbox.github import DEMO_SEED
-    from agentic.workflows.batch import batch_issues
+    from agentic.triggers.batch import batch_issues
 
     port = free_port()
     github = f"http://127.0.0.1:{port}"

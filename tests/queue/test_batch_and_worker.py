@@ -18,7 +18,7 @@ from prefect.client.schemas.objects import StateType
 from agentic.errors import ConfigError
 from agentic.stacks.process import start_process, stop_process
 from agentic.dispatch import claims
-from agentic.workflows.batch import batch_issues
+from agentic.triggers.batch import batch_issues
 from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import FLOW_NAME
 

@@ -29,6 +29,8 @@ from agentic.workflows import progress
 from agentic.hub.mcp_client import HubTools
 from agentic.workflows.deps import RunDeps
 from agentic.github.issue_ref import IssueRef, parse_issue_url
+from agentic.triggers.launch import idempotency_key, launch
+from agentic.triggers.rules import RuleSet, Trigger
 
 BATCH_FLOW_NAME = "jules-batch"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
@@ -120,9 +122,6 @@ async def list_open_issues(hub: HubTools, owner: str, repo: str, label: str | No
 
 async def _hand_over(prefect: Any, settings: Settings, deployment: str, issue: OpenIssue,
                      dry_run: bool) -> BatchItem:
-    from agentic.triggers.launch import idempotency_key, launch
-    from agentic.triggers.rules import RuleSet, Trigger
-
     ref: IssueRef = parse_issue_url(issue.url)
     claim = await claims.load(claims.claim_key(settings.github_api_url, ref))
     skip = verdict(claim, issue.title, issue.body, settings.claim_stale_seconds)
