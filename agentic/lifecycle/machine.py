@@ -152,6 +152,7 @@ def session_phase(raw: str | None) -> Phase:
 
 
 def _triaging(state: IssueState, obs: Observation) -> Result:
+    """-> triage"""
     return _to(Phase.TRIAGE, state)
 
 
@@ -159,6 +160,7 @@ _DECIDED = {"needs_info": Phase.NEEDS_INFO, "rejected": Phase.REJECTED}
 
 
 def _triaged(state: IssueState, obs: Observation) -> Result:
+    """-> needs_info · rejected (actionable: stays, nothing to show)"""
     assert isinstance(obs, Triaged)
     if obs.decision == "actionable":  # no new phase to show: the session (or the queue) comes next
         return replace(state, entering=False), []
@@ -166,20 +168,24 @@ def _triaged(state: IssueState, obs: Observation) -> Result:
 
 
 def _refused(state: IssueState, obs: Observation) -> Result:
+    """-> duplicate (a PR fixes it) · rejected (closed, locked)"""
     assert isinstance(obs, Refused)
     return _to(Phase.DUPLICATE if obs.duplicate else Phase.REJECTED, state)
 
 
 def _waiting(state: IssueState, obs: Observation) -> Result:
+    """-> queued"""
     return _to(Phase.QUEUED, state)
 
 
 def _session_seen(state: IssueState, obs: Observation) -> Result:
+    """-> the session's state (canonical: QUEUED … PAUSED, COMPLETED, FAILED)"""
     assert isinstance(obs, SessionSeen)
     return _to(session_phase(obs.state), state)
 
 
 def _polled(state: IssueState, obs: Observation) -> Result:
+    """-> the session's state as the Jules machine folds the poll; its actions out"""
     assert isinstance(obs, Polled)
     view = state.follow if state.follow and state.follow.session_id == obs.session.id else None
     view, actions = advance(view or FollowView(session_id=obs.session.id), obs.session, obs.activities)
@@ -187,6 +193,7 @@ def _polled(state: IssueState, obs: Observation) -> Result:
 
 
 def _plan_decided(state: IssueState, obs: Observation) -> Result:
+    """-> stays (the Jules machine knows the plan is decided)"""
     assert isinstance(obs, PlanDecided)
     if state.follow is None:
         raise UnexpectedObservation(state.row, obs)
@@ -195,10 +202,12 @@ def _plan_decided(state: IssueState, obs: Observation) -> Result:
 
 
 def _pull_request(state: IssueState, obs: Observation) -> Result:
+    """-> COMPLETED"""
     return _to(Phase.COMPLETED, state)
 
 
 def _ci_started(state: IssueState, obs: Observation) -> Result:
+    """-> ci_running · ci_fixing"""
     assert isinstance(obs, CiStarted)
     return _to(Phase.CI_FIXING if obs.fixing else Phase.CI_RUNNING, state)
 
@@ -207,11 +216,13 @@ _SETTLED = {CiWatch.PASSED: Phase.CI_PASSED, CiWatch.CLOSED: Phase.COMPLETED}
 
 
 def _ci_settled(state: IssueState, obs: Observation) -> Result:
+    """-> ci_passed · ci_failed (failed, timed out) · COMPLETED (PR closed)"""
     assert isinstance(obs, CiSettled)
     return _to(_SETTLED.get(obs.outcome, Phase.CI_FAILED), state)
 
 
 def _stopped(state: IssueState, obs: Observation) -> Result:
+    """-> queued · FAILED · timed_out · stuck · not_started · error"""
     assert isinstance(obs, Stopped)
     if obs.phase not in STOPS:
         raise UnexpectedObservation(state.row, obs)
@@ -230,12 +241,13 @@ TABLE: dict[Phase | str, dict[type, Handler]] = {
                       **_FOLLOW, **_CI}),
     **_rows([Phase.TRIAGE], {Triaged: _triaged, Waiting: _waiting, **_FOLLOW}),
     **_rows([Phase.QUEUED], {Waiting: _waiting, **_FOLLOW}),
-    **_rows(SESSION, {**_FOLLOW, PlanDecided: _plan_decided, PullRequestOpened: _pull_request}),
+    **_rows(sorted(SESSION, key=list(Phase).index),
+            {**_FOLLOW, PlanDecided: _plan_decided, PullRequestOpened: _pull_request}),
     # A session that ended: its last poll (the follow loop returns), then its pull request and CI.
     **_rows([Phase.COMPLETED], {**_FOLLOW, PullRequestOpened: _pull_request, **_CI}),
     **_rows([Phase.CI_RUNNING, Phase.CI_FIXING], _CI),
     **_rows([Phase.FAILED], _FOLLOW),
-    **_rows(ENDED - {Phase.FAILED}, {}),
+    **_rows(sorted(ENDED - {Phase.FAILED}, key=list(Phase).index), {}),
 }
 for _row in TABLE.values():
     _row[Stopped] = _stopped
@@ -248,3 +260,17 @@ def step(state: IssueState, observation: Observation) -> Result:
     if handler is None:
         raise UnexpectedObservation(state.row, observation)
     return handler(state, observation)
+
+
+def table_markdown() -> list[str]:
+    """The table as docs/architecture.md shows it (a test keeps the two equal): rows with the same cells together."""
+    groups: dict[tuple[tuple[type, Handler], ...], list[str]] = {}
+    for row, cells in TABLE.items():
+        groups.setdefault(tuple((o, h) for o, h in cells.items() if o is not Stopped), []).append(str(row))
+    lines = ["| phase (row) | observation | leads to |", "|---|---|---|"]
+    for cells, rows in groups.items():
+        for observation, handler in cells or ((None, None),):
+            lines.append(f"| {', '.join(rows)} | {observation.__name__ if observation else '—'} | "
+                         f"{(handler.__doc__ or '').removeprefix('-> ') if handler else 'nothing but Stopped'} |")
+    lines.append(f"| every row | Stopped | {(_stopped.__doc__ or '').removeprefix('-> ')} |")
+    return lines

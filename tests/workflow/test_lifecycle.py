@@ -174,3 +174,13 @@ def test_jules_states_map_onto_phases(raw, phase):
 def test_phase_values_are_the_strings_older_claims_hold():
     assert Phase("needs_info") is Phase.NEEDS_INFO and Phase("AWAITING_PLAN_APPROVAL") is Phase.AWAITING_PLAN_APPROVAL
     assert CiWatch("watching") is CiWatch.WATCHING
+
+
+def test_the_architecture_doc_shows_the_table_of_the_code():
+    from pathlib import Path
+
+    from agentic.lifecycle.machine import table_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/architecture.md").read_text()
+    shown = doc.split("<!-- lifecycle-table:start -->\n", 1)[1].split("\n<!-- lifecycle-table:end -->", 1)[0]
+    assert shown.splitlines() == table_markdown()
