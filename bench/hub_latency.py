@@ -1,8 +1,8 @@
 """Latency a tool call gains by going through the hub, vs calling the same MCP server directly (issue #4), and
 `tools/list` of 250 tools through the hub side by side with real mcphub (issue #14).
 
-    .venv/bin/python bench/hub_latency.py [--calls 1000] [--list-calls 300] [--only calls|list]
-        [--mcphub-dir DIR | env MCPHUB_DIR] [--baseline-rev REV] [--json]
+    .venv/bin/python bench/hub_latency.py [--calls 1000] [--list-calls 300] [--progress-calls 200]
+        [--only calls|list|progress] [--mcphub-dir DIR | env MCPHUB_DIR] [--baseline-rev REV] [--json]
 
 Calls: one run starts a FastMCP streamable-HTTP upstream, the hub (`python -m agentic.hub`) with that upstream and
 a FastMCP stdio upstream, and times `tools/call echo` with the `mcp` SDK client (one session per target, as an
@@ -15,6 +15,10 @@ Lists: hubs that each hold 5 stdio servers x 50 tools (250 tools) — this tree'
 views: the `mcp` SDK client (what an agent sees; its own parsing of 250 tools is in it), a raw JSON-RPC POST on one
 keep-alive httpx connection (the server's share and the wire), and the CPU the hub process itself spent per
 request (from /proc: the view least moved by other processes). Goal: ours <= 1.0x mcphub.
+
+Progress (issue #25): the conformance fixture server (streamable HTTP) sends 5 progress notifications per call, each
+carrying the wall-clock time it was sent; the `mcp` SDK client measures when each arrives, calling the server directly
+and through the hub's /mcp/<server> in turn -> the latency a relayed notification gains.
 """
 
 from __future__ import annotations
@@ -148,6 +152,56 @@ async def run_calls(calls: int, procs: list[subprocess.Popen], tmp: Path) -> dic
     async with stdio_session() as direct, http_session(hub + "/mcp") as via_hub:
         results["stdio"] = await time_pair(direct, "echo", via_hub, "s-echo", calls)
     return results
+
+
+# -- progress notifications relayed (#25) ------------------------------------------------------------------------
+FIXTURE = str(ROOT / "tests" / "hub" / "conformance" / "fixture_server.py")
+PROGRESS_PER_CALL = 5
+
+
+async def time_progress(session: ClientSession, n: int) -> list[float]:
+    """ms from the upstream sending each progress notification to this client receiving it (same machine clock)."""
+    delays: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        delays.append((time.time() - float(message or "nan")) * 1000)
+
+    for _ in range(n):
+        result = await session.call_tool("test_progress_stamps", {"count": PROGRESS_PER_CALL},
+                                         progress_callback=on_progress)
+        assert not result.is_error, result
+    return delays
+
+
+async def run_progress(calls: int, procs: list[subprocess.Popen], tmp: Path) -> dict:
+    up_port, hub_port = free_port(), free_port()
+    procs.append(subprocess.Popen([PY, FIXTURE, "--port", str(up_port), "--test-tools"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    upstream_url = f"http://127.0.0.1:{up_port}/mcp"
+    _wait_http(upstream_url)
+    procs.append(start_hub({"mcpServers": {"fx": {"type": "streamable-http", "url": upstream_url}}}, hub_port, tmp))
+    hub = f"http://127.0.0.1:{hub_port}"
+    _wait_connected(hub, ["fx"])
+    direct_all: list[float] = []
+    hub_all: list[float] = []
+    async with http_session(upstream_url) as direct, http_session(hub + "/mcp/fx") as via_hub:
+        await time_progress(direct, 20)
+        await time_progress(via_hub, 20)
+        for _ in range(calls // 10):  # alternated in blocks of 10 calls, so load hits both series alike
+            direct_all += await time_progress(direct, 10)
+            hub_all += await time_progress(via_hub, 10)
+    return {"progress": (direct_all, hub_all)}
+
+
+def report_progress(results: dict, summary: dict) -> None:
+    direct, hub = results["progress"]
+    dp50, hp50, dp99, hp99 = pct(direct, 50), pct(hub, 50), pct(direct, 99), pct(hub, 99)
+    summary["progress"] = {"direct_p50": dp50, "hub_p50": hp50, "added_p50": hp50 - dp50, "direct_p99": dp99,
+                           "hub_p99": hp99, "notifications": len(hub)}
+    print(f"\nprogress notification latency, upstream send -> client receive, {len(hub)} notifications per target "
+          f"({PROGRESS_PER_CALL} a call), streamable-HTTP upstream, /mcp/<server> (ms)")
+    print(f"{'':10} {'direct p50':>10} {'hub p50':>8} {'added':>7} | {'direct p99':>10} {'hub p99':>8}")
+    print(f"{'progress':10} {dp50:10.2f} {hp50:8.2f} {hp50 - dp50:+7.2f} | {dp99:10.2f} {hp99:8.2f}")
 
 
 # -- tools/list of 250 tools, side by side (#14) ----------------------------------------------------------------
@@ -341,6 +395,8 @@ async def run(args: argparse.Namespace) -> dict:
         results: dict = {}
         if args.only in (None, "calls"):
             results.update(await run_calls(args.calls, procs, tmp))
+        if args.only in (None, "progress"):
+            results.update(await run_progress(args.progress_calls, procs, tmp))
         if args.only in (None, "list"):
             results["list"] = {content: await run_lists(content, args.list_calls, args.mcphub_dir, args.baseline_rev,
                                                         procs, tmp)
@@ -408,7 +464,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="tools/call per series")
     parser.add_argument("--list-calls", type=int, default=300, help="tools/list per target and view")
-    parser.add_argument("--only", choices=["calls", "list"], help="run one part")
+    parser.add_argument("--progress-calls", type=int, default=200, help="calls of 5 progress notifications per "
+                                                                         "target")
+    parser.add_argument("--only", choices=["calls", "list", "progress"], help="run one part")
     parser.add_argument("--list-content", choices=["plain", "fastmcp", "both"], default="both",
                         help="tool definitions the tools/list upstreams serve")
     parser.add_argument("--mcphub-dir", type=Path, default=os.environ.get("MCPHUB_DIR") or None,
@@ -423,6 +481,8 @@ def main() -> None:
     summary: dict = {}
     if "http" in results:
         report_calls(results, args.calls, summary)
+    if "progress" in results:
+        report_progress(results, summary)
     for content, lists in results.get("list", {}).items():
         report_lists(content, lists, args.list_calls, summary)
     if "list" in results and args.mcphub_dir is None:

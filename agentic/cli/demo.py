@@ -32,7 +32,7 @@ DEMO_REPO = "acme/widgets"
 # Realistic polling (the flow backs off between polls) but quick enough to watch: the simulator steps every second.
 DEMO_WORKFLOW = {"poll_min_seconds": "0.5", "poll_max_seconds": "3", "claim_stale_seconds": "30",
                  "require_plan_approval": "false"}
-EXIT_CODES = {"completed": 0, "duplicate": 0, "needs_info": 3, "rejected": 3, "failed": 1}
+EXIT_CODES = {"completed": 0, "duplicate": 0, "needs_info": 3, "rejected": 3, "held": 3, "failed": 1}
 
 app = typer.Typer(add_completion=False)
 console = Console(soft_wrap=True, highlight=False)

@@ -33,7 +33,7 @@ from agentic.errors import AgenticError, BadIssueUrl, ConfigError, IssueNotFound
 EXIT_COMPLETED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_HANDED_OVER, EXIT_DUPLICATE = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
 EXIT_CODES = {"completed": EXIT_COMPLETED, "duplicate": EXIT_DUPLICATE, "needs_info": EXIT_NOT_HANDED_OVER,
-              "rejected": EXIT_NOT_HANDED_OVER, "failed": EXIT_FAILED}
+              "rejected": EXIT_NOT_HANDED_OVER, "held": EXIT_NOT_HANDED_OVER, "failed": EXIT_FAILED}
 BAD_INPUT_ERRORS = (BadIssueUrl, ConfigError, IssueNotFound)
 PROG_NAME = "python -m agentic.workflows.jules_workflow"
 

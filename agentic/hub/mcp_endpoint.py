@@ -18,11 +18,13 @@ import pydantic_core
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentic import __version__
 from agentic.hub.forward import FEATURES
 from agentic.hub.registry import Hub
+from agentic.hub.relay import CURRENT, RELAYED_CALLS, Relay
+from agentic.hub.streams import CHANNEL, JSON_ONLY, LazyStream, peek_body, replay
 
 
 log = logging.getLogger("agentic.hub")
@@ -49,6 +51,18 @@ def _scope_server(ctx: Any) -> str | None:
 
 _MODERN_LIST_ENVELOPE = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
 _COMPLETE = {"resultType": "complete"}
+
+
+def _enveloped(ctx: Any, result: dict[str, Any], envelope: dict[str, str | int]) -> dict[str, Any]:
+    """2026-07-28 requires the envelope; a 2025 client's strict result schema refuses its keys (an empty result
+    with `resultType` fails the TypeScript SDK's EmptyResult), so only the modern era gets it."""
+    return {**result, **envelope} if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else result
+
+
+def _streamable(ctx: Any) -> bool:
+    request = getattr(ctx, "request", None)
+    scope = getattr(request, "scope", None) or {}
+    return not scope.get(JSON_ONLY, False)
 
 
 def _forwarded(ctx: Any) -> dict[str, Any]:
@@ -84,34 +98,36 @@ def build_mcp_server(hub: Hub) -> Server:
     forward = hub.forward
 
     async def list_resources(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.list_resources(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.list_resources(_scope_server(ctx)), _MODERN_LIST_ENVELOPE)
 
     async def list_resource_templates(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.list_resource_templates(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.list_resource_templates(_scope_server(ctx)), _MODERN_LIST_ENVELOPE)
 
     async def read_resource(ctx: Any, params: Any) -> dict[str, Any]:
         # Cacheable in 2026-07-28 like the lists: resultType, ttlMs and cacheScope are all required there.
-        return {**await forward.read_resource(_scope_server(ctx), _forwarded(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.read_resource(_scope_server(ctx), _forwarded(ctx)),
+                          _MODERN_LIST_ENVELOPE)
 
     async def subscribe(ctx: Any, params: Any) -> dict[str, Any]:
         connection = getattr(ctx.session, "_connection", None)  # where the updates go (see Hub.remember)
-        return {**await forward.subscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+        return _enveloped(ctx, await forward.subscribe(_scope_server(ctx), _forwarded(ctx), connection), _COMPLETE)
 
     async def unsubscribe(ctx: Any, params: Any) -> dict[str, Any]:
         connection = getattr(ctx.session, "_connection", None)
-        return {**await forward.unsubscribe(_scope_server(ctx), _forwarded(ctx), connection), **_COMPLETE}
+        return _enveloped(ctx, await forward.unsubscribe(_scope_server(ctx), _forwarded(ctx), connection),
+                          _COMPLETE)
 
     async def list_prompts(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.list_prompts(_scope_server(ctx)), **_MODERN_LIST_ENVELOPE}
+        return _enveloped(ctx, await forward.list_prompts(_scope_server(ctx)), _MODERN_LIST_ENVELOPE)
 
     async def get_prompt(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.get_prompt(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        return _enveloped(ctx, await forward.get_prompt(_scope_server(ctx), _forwarded(ctx)), _COMPLETE)
 
     async def complete(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.complete(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        return _enveloped(ctx, await forward.complete(_scope_server(ctx), _forwarded(ctx)), _COMPLETE)
 
     async def set_level(ctx: Any, params: Any) -> dict[str, Any]:
-        return {**await forward.set_level(_scope_server(ctx), _forwarded(ctx)), **_COMPLETE}
+        return _enveloped(ctx, await forward.set_level(_scope_server(ctx), _forwarded(ctx)), _COMPLETE)
 
     async def passthrough(ctx: Any, call_next: Any) -> Any:
         """tools/call and tools/list without the SDK's per-message pydantic passes (validate the request,
@@ -119,6 +135,16 @@ def build_mcp_server(hub: Hub) -> Server:
         The upstream already produced a valid result; a short-circuiting middleware owns its result as is.
         The 2026-07-28 (modern) era needs the SDK's result envelope, so it takes the regular path."""
         hub.remember(ctx.session)  # the handshake comes this way: its client hears of tool changes
+        if ctx.method in RELAYED_CALLS and ctx.request_id is not None:
+            # What the upstream sends while serving this call comes back to this client (agentic.hub.relay).
+            token = CURRENT.set(Relay.of(ctx, _streamable(ctx), CHANNEL.get()))
+            try:
+                return await _serve(ctx, call_next)
+            finally:
+                CURRENT.reset(token)
+        return await _serve(ctx, call_next)
+
+    async def _serve(ctx: Any, call_next: Any) -> Any:
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.request_id is not None:
             params = ctx.params if isinstance(ctx.params, dict) else {}
             if ctx.method == "tools/call" and isinstance(params.get("name"), str):
@@ -146,20 +172,23 @@ def build_mcp_server(hub: Hub) -> Server:
 
 
 def build_session_manager(server: Server) -> StreamableHTTPSessionManager:
-    # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`), JSON responses: a tools/call
-    # answer is one JSON body instead of an SSE stream — cheaper to produce and to parse.
+    # Stateful sessions (the MCP Inspector and mcphub clients expect `mcp-session-id`). JSON answers by default (one
+    # body per call: cheaper to produce and to parse); `LazyStream` makes a call's answer an SSE stream when progress
+    # or log messages belong to it, and puts the session of a client that can be asked things mid-call (sampling,
+    # elicitation, roots) in the SDK's SSE mode (agentic.hub.streams).
     # No SDK DNS-rebinding check here: agentic.hub.hosts guards /mcp and /api (Host/Origin) in front of it.
     manager = StreamableHTTPSessionManager(app=server, json_response=True, stateless=False,
                                            session_idle_timeout=3600)
     hub = getattr(server, "hub", None)
+    app: ASGIApp = LazyStream(manager.asgi_app, manager)
     if isinstance(hub, Hub) and _CachedList.supports(manager):
-        manager.asgi_app = _CachedList(manager.asgi_app, manager, hub)
+        app = _CachedList(app, manager, hub)
     else:
         log.warning("hub: tools/list takes the MCP SDK's full path (its session internals moved)")
+    manager.asgi_app = app
     return manager
 
 
-_MAX_PEEK = 64 * 1024  # a tools/list request is ~100 bytes; anything longer is the SDK's to read and judge
 _LISTING_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
 
 
@@ -190,10 +219,10 @@ class _CachedList:
         if transport is None:
             await self.app(scope, receive, send)
             return
-        messages, body = await _peek_body(receive)
+        messages, body = await peek_body(receive)  # a tools/list request is ~100 bytes
         request_id = _listing_request_id(body) if body is not None else None
         if request_id is None:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, replay(messages, receive), send)
             return
         server = (scope.get("path_params") or {}).get("server")
         payload = b"".join((b'{"jsonrpc":"2.0","id":', pydantic_core.to_json(request_id), b',"result":',
@@ -238,32 +267,6 @@ class _CachedList:
 def _accepts_json(accept: bytes) -> bool:
     types_ = [part.split(b";")[0].strip().lower() for part in accept.split(b",")]
     return any(t in (b"application/json", b"application/*", b"*/*") for t in types_)
-
-
-async def _peek_body(receive: Receive) -> tuple[list[Message], bytes | None]:
-    """The ASGI messages read, and the whole body if it is short (None if longer, or the client went away)."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, None
-        size += len(message.get("body", b""))
-        if size > _MAX_PEEK:
-            return messages, None
-        if not message.get("more_body", False):
-            return messages, b"".join(m.get("body", b"") for m in messages)
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """`receive` from the start again: the messages already read, then the rest of the stream."""
-    pending = list(reversed(messages))
-
-    async def replayed() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replayed
 
 
 def _listing_request_id(body: bytes) -> int | str | None:

@@ -141,7 +141,8 @@ class Hub:
             self._connections.add(connection)
 
     def list_tools(self, server: str | None = None) -> list[dict[str, Any]]:
-        """Prefixed tool definitions (wire JSON) of every connected, enabled server, or of one server.
+        """Tool definitions (wire JSON) of every connected, enabled server, named `<server><sep><tool>` (the `/mcp`
+        listing), or of one server as it names them (`/mcp/<server>`: mcphub's per-server names, issue #25).
         Cached until the next change: callers must not modify the list or its entries."""
         return self._listing(server).tools
 
@@ -159,7 +160,8 @@ class Hub:
             listing = self._listings[server] = _Listing(self._build_listing(server))
         return listing
 
-    def _build_listing(self, server: str | None) -> list[dict[str, Any]]:
+    def _build_listing(self, server: str | None, prefixed: bool | None = None) -> list[dict[str, Any]]:
+        prefixed = server is None if prefixed is None else prefixed
         out = []
         for name, upstream in self.upstreams.items():
             if (server is not None and name != server) or upstream.status != "connected" or not self.enabled(name):
@@ -168,7 +170,8 @@ class Hub:
                 if not self._tool_enabled(name, tool["name"]):
                     continue
                 entry = dict(tool)
-                entry["name"] = f"{name}{self.separator}{tool['name']}"
+                if prefixed:
+                    entry["name"] = f"{name}{self.separator}{tool['name']}"
                 out.append(entry)  # inputSchema as the upstream wrote it, `$schema` included (as mcphub does)
         return out
 
@@ -176,9 +179,10 @@ class Hub:
                         ) -> dict[str, Any]:
         """The upstream's CallToolResult (wire JSON); a failed call is an `isError` result, but a JSON-RPC error
         the upstream answered (e.g. -32602) is raised as its `MCPError`, to reach an MCP client as sent."""
-        hit = self._index.get(name)
-        if hit is None and server is not None:  # /mcp/{server} also accepts the unprefixed name
-            hit = self._index.get(f"{server}{self.separator}{name}")
+        # /mcp/{server} lists the server's own names; the prefixed one is still accepted there (older clients).
+        hit = self._index.get(f"{server}{self.separator}{name}") if server is not None else None
+        if hit is None:
+            hit = self._index.get(name)
         if hit is None or (server is not None and hit[0].name != server):
             shown = name if len(name) <= SHOW_MAX else f"{name[:SHOW_MAX]}... ({len(name)} characters)"
             return error_result(f"Unknown tool: {shown}")
@@ -203,7 +207,7 @@ class Hub:
             "error": error,
             "tools": [{"name": t["name"], "description": t.get("description", ""),
                        "inputSchema": t.get("inputSchema", {}), "enabled": True}
-                      for t in self.list_tools(name)] if enabled else [],
+                      for t in self._build_listing(name, prefixed=True)] if enabled else [],
             "prompts": [],
             "enabled": enabled,
             "type": config.get("type"),

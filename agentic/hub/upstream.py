@@ -33,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 
 from agentic.hub.config import expand, scrub, secret_values
 from agentic.hub.egress import EgressPolicy
+from agentic.hub.relay import CURRENT, Relay
 
 log = logging.getLogger("agentic.hub")
 
@@ -205,6 +206,7 @@ class MCPUpstream(Upstream):
         self._stderr_path: Path | None = None
         self._last_stream_error: str | None = None
         self._closed: anyio.Event | None = None
+        self._in_flight: list[Relay] = []   # the client calls now being served (see relay_for)
 
     @contextlib.asynccontextmanager
     async def _transport(self) -> AsyncIterator[tuple[Any, Any]]:
@@ -260,6 +262,49 @@ class MCPUpstream(Upstream):
                 log.warning("hub server %s: tools refresh failed: %s", self.name, describe(exc))
             self._on_change()
 
+    # -- the upstream's messages that belong to a client's call (agentic.hub.relay) --------------------------
+    def relay_for(self) -> Relay | None:
+        """The client call an upstream message belongs to: the one whose context it arrived in (streamable HTTP),
+        else the only call in flight on this upstream."""
+        relay = CURRENT.get()
+        if relay is not None:
+            return relay
+        return self._in_flight[0] if len(self._in_flight) == 1 else None
+
+    async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
+        relay = self.relay_for()
+        if relay is not None:
+            await relay.log(params)
+
+    async def _relay_request(self, method: str, params: Any) -> Any:
+        relay = self.relay_for()
+        if relay is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=(
+                f"{method} reached the hub outside a client's call (or during several): no client to ask"))
+        return await relay.request(method, params)
+
+    async def _on_sampling(self, context: Any, params: types.CreateMessageRequestParams) -> Any:
+        return await self._relay_request("sampling/createMessage", params)
+
+    async def _on_elicitation(self, context: Any, params: types.ElicitRequestParams) -> Any:
+        return await self._relay_request("elicitation/create", params)
+
+    async def _on_roots(self, context: Any) -> Any:
+        return await self._relay_request("roots/list", None)
+
+    @contextlib.contextmanager
+    def _serving(self) -> Any:
+        """Marks the current client call (if any) in flight here; yields its progress callback (or None)."""
+        relay = CURRENT.get()
+        if relay is None:
+            yield None
+            return
+        self._in_flight.append(relay)
+        try:
+            yield relay.progress if relay.progress_token is not None else None
+        finally:
+            self._in_flight.remove(relay)
+
     async def _serve_once(self) -> None:
         self._last_stream_error = None
         closed = self._closed = anyio.Event()
@@ -269,7 +314,9 @@ class MCPUpstream(Upstream):
             read, write = await stack.enter_async_context(self._transport())
             session = await stack.enter_async_context(
                 ClientSession(_EOFWatch(read, closed), write, read_timeout_seconds=self.call_timeout,
-                              message_handler=self._on_message))
+                              message_handler=self._on_message, logging_callback=self._on_log,
+                              sampling_callback=self._on_sampling, elicitation_callback=self._on_elicitation,
+                              list_roots_callback=self._on_roots))
             try:
                 with anyio.fail_after(self.connect_timeout):
                     await session.initialize()
@@ -330,8 +377,10 @@ class MCPUpstream(Upstream):
             return error_result(f"Server '{self.name}' is not connected"
                                 + (f": {self.error}" if self.error else ""))
         try:
-            return await _raw_request(session, "tools/call", _call_params(tool, arguments), self.call_timeout,
-                                      fallback=lambda: _typed_call(session, tool, arguments, self.call_timeout))
+            with self._serving() as on_progress:
+                return await _raw_request(session, "tools/call", _call_params(tool, arguments), self.call_timeout,
+                                          fallback=lambda: _typed_call(session, tool, arguments, self.call_timeout),
+                                          on_progress=on_progress)
         except Exception as exc:  # noqa: BLE001
             if _from_upstream(exc):  # a protocol error of the server (e.g. -32602): the client gets it as sent
                 raise
@@ -344,7 +393,8 @@ class MCPUpstream(Upstream):
             raise MCPError(types.INTERNAL_ERROR, f"Server '{self.name}' is not connected"
                            + (f": {self.error}" if self.error else ""))
         try:
-            return await _raw_request(session, method, params, self.call_timeout)
+            with self._serving() as on_progress:
+                return await _raw_request(session, method, params, self.call_timeout, on_progress=on_progress)
         except Exception as exc:  # noqa: BLE001
             if _from_upstream(exc):
                 raise
@@ -394,7 +444,8 @@ async def _typed_call(session: ClientSession, tool: str, arguments: dict[str, An
 
 
 async def _raw_request(session: ClientSession, method: str, params: dict[str, Any] | None, timeout: float,
-                       fallback: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> dict[str, Any]:
+                       fallback: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+                       on_progress: Callable[..., Awaitable[None]] | None = None) -> dict[str, Any]:
     """One request as raw JSON: skips building/validating pydantic models both ways (the hub passes results
     through unchanged, like mcphub). If the SDK's internals move: `fallback` (tools/call), else an error."""
     dispatcher = getattr(session, "_dispatcher", None)
@@ -405,6 +456,8 @@ async def _raw_request(session: ClientSession, method: str, params: dict[str, An
         return await fallback()
     data: dict[str, Any] = {"method": method, "params": params}
     opts: dict[str, Any] = {"timeout": timeout}
+    if on_progress is not None:  # the dispatcher puts its own progressToken (the request id) in params._meta
+        opts["on_progress"] = on_progress
     stamp(data, opts)
     return await dispatcher.send_raw_request(method, data["params"], opts)
 

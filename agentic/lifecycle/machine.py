@@ -43,7 +43,9 @@ class Triaging:
 
 @dataclass(frozen=True)
 class Triaged:
-    decision: Literal["actionable", "needs_info", "rejected"]
+    """The triage's verdict through the automation gate (agent/automation.py): dispatch, or why not."""
+
+    decision: Literal["dispatch", "needs_info", "rejected", "held"]
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,13 @@ def _triaging(state: IssueState, obs: Observation) -> Result:
     return _to(Phase.TRIAGE, state)
 
 
-_DECIDED = {"needs_info": Phase.NEEDS_INFO, "rejected": Phase.REJECTED}
+_DECIDED = {"needs_info": Phase.NEEDS_INFO, "rejected": Phase.REJECTED, "held": Phase.HELD}
 
 
 def _triaged(state: IssueState, obs: Observation) -> Result:
-    """-> needs_info · rejected (actionable: stays, nothing to show)"""
+    """-> needs_info · rejected · held (dispatch: stays, nothing to show)"""
     assert isinstance(obs, Triaged)
-    if obs.decision == "actionable":  # no new phase to show: the session (or the queue) comes next
+    if obs.decision == "dispatch":  # no new phase to show: the session (or the queue) comes next
         return replace(state, entering=False), []
     return _to(_DECIDED[obs.decision], state)
 

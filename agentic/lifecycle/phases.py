@@ -29,6 +29,7 @@ class Phase(StrEnum):
     FAILED = "FAILED"
     NEEDS_INFO = "needs_info"
     REJECTED = "rejected"
+    HELD = "held"  # the automation level keeps the verdict for a maintainer's `/jules go` (agent/automation.py)
     DUPLICATE = "duplicate"
     TIMED_OUT = "timed_out"
     STUCK = "stuck"
@@ -39,8 +40,8 @@ class Phase(StrEnum):
 SESSION = frozenset({Phase.SESSION_QUEUED, Phase.PLANNING, Phase.AWAITING_PLAN_APPROVAL, Phase.IN_PROGRESS,
                      Phase.AWAITING_USER_FEEDBACK, Phase.PAUSED})
 PULL_REQUEST = frozenset({Phase.COMPLETED, Phase.CI_RUNNING, Phase.CI_FIXING})
-ENDED = frozenset({Phase.CI_PASSED, Phase.CI_FAILED, Phase.FAILED, Phase.NEEDS_INFO, Phase.REJECTED, Phase.DUPLICATE,
-                   Phase.TIMED_OUT, Phase.STUCK, Phase.NOT_STARTED, Phase.ERROR})
+ENDED = frozenset({Phase.CI_PASSED, Phase.CI_FAILED, Phase.FAILED, Phase.NEEDS_INFO, Phase.REJECTED, Phase.HELD,
+                   Phase.DUPLICATE, Phase.TIMED_OUT, Phase.STUCK, Phase.NOT_STARTED, Phase.ERROR})
 # What `Stopped` may end a run in: the flow's own ends (a limit, an error, capacity that never came).
 STOPS = frozenset({Phase.QUEUED, Phase.FAILED, Phase.TIMED_OUT, Phase.STUCK, Phase.NOT_STARTED, Phase.ERROR})
 

@@ -3,6 +3,8 @@
 It reads the issue from the prompt the flow builds and applies fixed rules a reviewer can predict:
 - fewer than 12 words of body, or a body that is only "doesn't work"-style text -> needs_info with questions;
 - a `wontfix`/`question` label -> reject;
+- confidence: high, except an actionable issue whose reporter hedges ("not sure", "maybe", "I think") is low;
+- a maintainer's `/jules go` (the prompt's GO_LINE) gets a brief whatever the decision;
 - otherwise actionable: the brief's acceptance criteria are the issue's bullet/checkbox lines, its files are the
   backticked paths, and if the hub offers `github-get_file_contents` it reads the first named file first (so the
   agent's MCP path through the hub is exercised exactly as with a real model).
@@ -16,7 +18,10 @@ import re
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from agentic.agent.triage import GO_LINE
+
 _VAGUE = re.compile(r"\b(doesn'?t work|broken|not working|help|pls|please fix)\b", re.IGNORECASE)
+_HEDGE = re.compile(r"\b(not sure|maybe|i think|perhaps|no idea why)\b", re.IGNORECASE)
 _PATH = re.compile(r"`([\w./-]+\.[A-Za-z0-9]+)`")
 _CRITERION = re.compile(r"^\s*(?:[-*]|\d+\.)\s+(?:\[[ xX]\]\s*)?(.+?)\s*$", re.MULTILINE)
 
@@ -41,27 +46,40 @@ def decide(prompt: str) -> dict:
     labels = re.search(r"labels: (.*)", prompt)
     label_set = {label.strip() for label in (labels.group(1) if labels else "").split(",")}
     words = len(body.split())
+    brief = _brief(title, body) if GO_LINE in prompt else None
     if label_set & {"wontfix", "question", "invalid"}:
-        return {"decision": "reject", "reasons": [f"labelled {', '.join(sorted(label_set & {'wontfix', 'question', 'invalid'}))}"]}
+        return {"decision": "reject", "confidence": "high", "brief": brief,
+                "rationale": "the labels say this is not a code change",
+                "reasons": [f"labelled {', '.join(sorted(label_set & {'wontfix', 'question', 'invalid'}))}"]}
     if words < 12 or (_VAGUE.search(body) and words < 30):
-        return {"decision": "needs_info", "reasons": [f"the issue body has {words} words and no reproduction"],
+        return {"decision": "needs_info", "confidence": "high", "brief": brief,
+                "rationale": "nothing says how to see the problem",
+                "reasons": [f"the issue body has {words} words and no reproduction"],
                 "questions": ["What did you do, step by step, to see the problem?",
                               "What did you expect to happen, and what happened instead (error message, output)?",
-                              "Which version or commit are you on?"]}
+                              "Which version or commit are you on?",
+                              "Does it happen every time?"]}
+    hedged = _HEDGE.search(body) is not None
+    return {
+        "decision": "actionable",
+        "confidence": "low" if hedged else "high",
+        "rationale": "the reporter is unsure of the cause" if hedged else "the problem and what done means are stated",
+        "reasons": ["the issue states the problem and what done means"],
+        "brief": _brief(title, body),
+    }
+
+
+def _brief(title: str, body: str) -> dict:
     criteria = [c for c in _CRITERION.findall(body) if len(c.split()) >= 2][:8]
     files = list(dict.fromkeys(_PATH.findall(body)))[:8]
     paragraphs = [p.strip() for p in body.split("\n\n") if p.strip() and not _CRITERION.match(p)]
     return {
-        "decision": "actionable",
-        "reasons": ["the issue states the problem and what done means"],
-        "brief": {
-            "title": title[:120] or "Resolve the issue",
-            "goal": f"Resolve: {title}. " + (paragraphs[0][:400] if paragraphs else ""),
-            "context": "\n\n".join(paragraphs[:3])[:1500] or body[:1500],
-            "acceptance_criteria": criteria or [f"The problem described in '{title}' no longer occurs",
-                                                "A test covers the fixed behaviour"],
-            "files_or_areas": files,
-        },
+        "title": title[:120] or "Resolve the issue",
+        "goal": f"Resolve: {title}. " + (paragraphs[0][:400] if paragraphs else ""),
+        "context": "\n\n".join(paragraphs[:3])[:1500] or body[:1500] or title,
+        "acceptance_criteria": criteria or [f"The problem described in '{title}' no longer occurs",
+                                            "A test covers the fixed behaviour"],
+        "files_or_areas": files,
     }
 
 
@@ -76,7 +94,10 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         return ModelResponse(parts=[ToolCallPart("github-get_file_contents",
                                                  {"owner": repo.group(1), "repo": repo.group(2), "path": files[0]})])
     if info.output_tools:
-        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, verdict)])
+        # Only the fields the output schema offers (bench/agent_quality.py also runs the seed's narrower schema).
+        offered = (info.output_tools[0].parameters_json_schema or {}).get("properties") or verdict
+        answer = {key: value for key, value in verdict.items() if key in offered and value is not None}
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, answer)])
     return ModelResponse(parts=[TextPart(json.dumps(verdict))])
 
 

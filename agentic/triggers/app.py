@@ -168,7 +168,8 @@ class Receiver:
         if is_bot(sender.login, sender.type) or (own and sender.login.lower() == own.lower()):
             return "ignored", f"sender {sender.login} is a bot", 200, {}
         owner, _, repo = full_name.partition("/")
-        if await self._phase(IssueRef(owner=owner, repo=repo, number=issue.number)) is not Phase.NEEDS_INFO:
+        phase = await self._phase(IssueRef(owner=owner, repo=repo, number=issue.number))
+        if phase not in (Phase.NEEDS_INFO, Phase.HELD):  # what a new text may change: the triage's verdict
             return "ignored", f"issues.edited: issue #{issue.number} is not waiting for information", 200, {}
         trigger = Trigger(event="issues.edited", kind="edit", owner=owner, repo=repo, number=issue.number,
                           issue_url=issue.html_url, title=issue.title, body=issue.body or "", sender=sender.login,
@@ -214,7 +215,8 @@ class Receiver:
 
     async def _start(self, trigger: Trigger, *, check_permission: bool = True, settle: float = 0,
                      key_suffix: str = "") -> tuple[str, str, int, dict]:
-        need = trigger.rules.min_permission
+        # Overruling the triage is a maintainer's call, whatever the repository lets start a run.
+        need = "write" if trigger.kind == "go" and trigger.rules.min_permission == "read" else trigger.rules.min_permission
         permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender) \
             if check_permission else need
         if PERMISSION_RANK.get(permission, 0) < PERMISSION_RANK[need]:
@@ -223,8 +225,10 @@ class Receiver:
             await self.github.add_eyes(trigger.owner, trigger.repo, trigger.number)
         except GitHubUnavailable as exc:
             log.warning("no 👀 on %s#%d (the run starts anyway): %s", trigger.full_name, trigger.number, exc)
+        # `/jules go` is its own run of the same text: the run that held or asked for information already has the
+        # plain key (a redelivered or repeated `/jules go` still maps to one run).
         key = idempotency_key(self.config.api_url, trigger.owner, trigger.repo, trigger.number, trigger.title,
-                              trigger.body) + key_suffix
+                              trigger.body) + ("~go" if trigger.kind == "go" else "") + key_suffix
         launched = await launch(self.prefect, self.config.deployment, trigger, key, start_in=settle)
         extra = {"flow_run_id": launched.flow_run_id, "flow_run_name": launched.flow_run_name,
                  "idempotency_key": key, "trigger": trigger.kind}

@@ -36,7 +36,10 @@ def run_tags(trigger: Trigger) -> list[str]:
 
 def run_parameters(trigger: Trigger) -> dict[str, Any]:
     # Only the flow's own parameters, no secrets: the run reads its keys from settings where it runs.
-    return {"github_issue_url": trigger.issue_url, "requested_by": trigger.sender}
+    parameters: dict[str, Any] = {"github_issue_url": trigger.issue_url, "requested_by": trigger.sender}
+    if trigger.kind == "go":
+        parameters["go"] = True
+    return parameters
 
 
 @dataclass(frozen=True)

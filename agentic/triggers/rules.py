@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agentic.agent.automation import Level
 from agentic.errors import ConfigError
 from agentic.triggers.payloads import IssueCommentEvent, IssuesEvent
 
@@ -38,6 +39,7 @@ class RuleOverride(_Strict):
     assignee: str | None = None
     min_permission: Permission | None = None
     allow_bots: list[str] | None = None
+    automation: Level | None = None
 
     @field_validator("mention", "assignee")
     @classmethod
@@ -66,6 +68,7 @@ class RuleSet(RuleOverride):
     assignee: str | None = None
     min_permission: Permission = "write"
     allow_bots: list[str] = Field(default_factory=list)
+    automation: Level = "cautious"  # how much the triage decides alone (agentic/agent/automation.py)
 
 
 class Rules(_Strict):
@@ -112,7 +115,7 @@ def load_rules(path: Path | None = None) -> Rules:
 @dataclass(frozen=True)
 class Trigger:
     event: str          # "issues.labeled", "issue_comment.created", "issues.assigned"
-    kind: str           # label | mention | command | assignment
+    kind: str           # label | mention | command | go (`/jules go`: dispatch whatever the triage) | assignment
     owner: str
     repo: str
     number: int
@@ -155,6 +158,11 @@ def has_command(text: str, command: str) -> bool:
     return re.search(rf"(?m)^[ \t]*{re.escape(command)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
+def has_go(text: str, command: str) -> bool:
+    """A `/jules go` line: a maintainer overrules the triage (agentic/agent/automation.py)."""
+    return re.search(rf"(?m)^[ \t]*{re.escape(command)}[ \t]+go[ \t]*$", text, re.IGNORECASE) is not None
+
+
 def match(event: str, payload: dict, rules: Rules, self_login: str | None = None) -> Trigger | Ignored:
     """Trigger when this delivery asks for a run under `rules`, else Ignored with a short reason.
 
@@ -190,7 +198,9 @@ def match(event: str, payload: dict, rules: Rules, self_login: str | None = None
         kind = "assignment"
     else:
         text = _visible_text(parsed.comment.body or "")
-        if ruleset.command and has_command(text, ruleset.command):
+        if ruleset.command and has_go(text, ruleset.command):
+            kind = "go"
+        elif ruleset.command and has_command(text, ruleset.command):
             kind = "command"
         elif ruleset.mention and mentions(text, ruleset.mention):
             kind = "mention"

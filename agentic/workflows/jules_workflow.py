@@ -48,6 +48,7 @@ async def jules_agent_workflow(
     allow_existing_pr: bool = False,
     wait_expired: bool = False,
     crash_recoveries: int = 0,
+    go: bool = False,
 ) -> WorkflowResult:
     """Hand a GitHub issue to Google Jules and follow it to a pull request, reporting on the issue."""
     ref = parse_issue_url(github_issue_url)  # a bad URL fails here, before any side effect
@@ -57,7 +58,7 @@ async def jules_agent_workflow(
             require_plan_approval=deps.settings.require_plan_approval if require_plan_approval is None
             else require_plan_approval, starting_branch=starting_branch, new_session_on_edit=new_session_on_edit,
             requested_by=requested_by, allow_closed=allow_closed, allow_locked=allow_locked,
-            allow_existing_pr=allow_existing_pr)
+            allow_existing_pr=allow_existing_pr, go=go)
         job = await _read(deps, ref, run_id, wait_expired)
         book = await _claim(deps, ref, run_id, crash_recoveries)
         if isinstance(book, WorkflowResult):

@@ -11,8 +11,9 @@ from typing import Any
 from prefect.concurrency.asyncio import AcquireConcurrencySlotTimeoutError
 
 from agentic import observability
-from agentic.agent.brief import Triage
-from agentic.agent.triage import IssueDeps, build_agent, issue_prompt, triage_issue
+from agentic.agent import automation
+from agentic.agent.brief import Triage, issue_brief
+from agentic.agent.triage import IssueDeps, TriageOutcome, build_agent, issue_prompt, triage_issue
 from agentic.dispatch import claims, session_queue as queue
 from agentic.errors import JulesSessionFailed
 from agentic.lifecycle import Phase, Refused, SessionSeen, Stopped, Triaged, Triaging
@@ -35,6 +36,7 @@ class RunOptions:
     allow_closed: bool = False
     allow_locked: bool = False
     allow_existing_pr: bool = False
+    go: bool = False  # a maintainer's `/jules go`: dispatch whatever the verdict (agent/automation.py)
 
 
 async def all_of(*steps: Any) -> list[Any]:
@@ -57,14 +59,18 @@ async def run_owned(run: IssueRun, options: RunOptions) -> WorkflowResult:
     if record is None and (answer := await _refused(run, options)):
         return answer
     run.report.view.details = []
-    triage, branch = None, ""
+    triage, branch, concerns = None, "", []
     # Re-entering a dispatched session (resumed after a suspension, a retry): triage and branch were decided
     # before, so the model is not asked again and the status comment does not flash back to "triage".
     if not (record is not None and record.session_id):
-        triage, branch = await _judge(run, options)
-        if triage.decision != "actionable":
-            return await _not_actionable(run, triage)
-        run.report.step(Triaged("actionable"))
+        judged, branch = await _judge(run, options)
+        triage = judged.triage
+        gate = automation.gate(triage, _automation_level(run), go=options.go, refused=judged.refusal is not None)
+        run.report.event("gate", f"{gate.outcome}: {gate.why}")
+        if not gate.dispatch:
+            return await _not_dispatched(run, triage, gate)
+        run.report.step(Triaged("dispatch"))
+        concerns = automation.concerns(triage) if options.go else []
     # A record written by an earlier run may hide a session that run created before dying: look before creating.
     # A record this run writes cannot (the record is durable before any create).
     look_first = record is not None
@@ -72,7 +78,7 @@ async def run_owned(run: IssueRun, options: RunOptions) -> WorkflowResult:
         record = claims.SessionRecord(text_hash=digest, marker=claims.marker_for(run.job.ref, digest))
         run.book.claim.sessions.append(record)
         await run.book.save()  # the claim is durable BEFORE the session exists
-    return await _session(run, record, triage, branch, options, look_first=look_first)
+    return await _session(run, record, triage, branch, options, look_first=look_first, concerns=concerns)
 
 
 async def _answered(run: IssueRun, done: claims.SessionRecord | None, options: RunOptions) -> WorkflowResult | None:
@@ -125,50 +131,65 @@ async def _refused(run: IssueRun, options: RunOptions) -> WorkflowResult | None:
     return run.report.result("duplicate" if duplicate else "rejected", why)
 
 
-async def _judge(run: IssueRun, options: RunOptions) -> tuple[Triage, str]:
+async def _judge(run: IssueRun, options: RunOptions) -> tuple[TriageOutcome, str]:
     """Independent steps side by side: the reaction, the first status comment, the judgment, the branch."""
     async def branch() -> str:
         return options.starting_branch or await tasks.read_default_branch(run.deps.hub, run.job.ref)
 
     try:
-        _, _, triage, branch_name = await all_of(tasks.react(run.deps.hub, run.job.ref), run.report.show(Triaging()),
-                                                 _triage(run), branch())
+        _, _, judged, branch_name = await all_of(tasks.react(run.deps.hub, run.job.ref), run.report.show(Triaging()),
+                                                 _triage(run, options.go), branch())
     except Exception as exc:
         if run.book.claim.status_comment_id is not None:
             await run.report.end(Stopped(Phase.FAILED), [f"**Could not read or triage the issue:** {str(exc)[:300]}"])
         raise
-    return triage, branch_name
+    return judged, branch_name
 
 
 @observability.traced("triage")
-async def _triage(run: IssueRun) -> Triage:
+async def _triage(run: IssueRun, go: bool) -> TriageOutcome:
     settings, ref, issue, usage = run.deps.settings, run.job.ref, run.job.issue, run.report.usage
     agent = build_agent(settings, hub=run.deps.triage_tools)
     prompt = issue_prompt(repo=ref.full_name, number=ref.number, title=issue.title, body=issue.body,
-                          labels=issue.labels, author=issue.author, max_body_chars=settings.max_issue_body_chars)
-    # The agent's read-only GitHub tools are pinned to this repository through its typed deps.
-    outcome = await triage_issue(agent, prompt, settings, deps=IssueDeps(ref.owner, ref.repo))
+                          labels=issue.labels, author=issue.author, max_body_chars=settings.max_issue_body_chars,
+                          go=go)
+    # The agent's read-only GitHub tools are pinned to this repository through its typed deps. A maintainer's
+    # `/jules go` needs a brief whatever the verdict: the issue itself stands in when the model wrote none.
+    outcome = await triage_issue(agent, prompt, settings, deps=IssueDeps(ref.owner, ref.repo),
+                                 fallback=issue_brief(issue.title, issue.body) if go else None)
     usage.llm_requests += outcome.requests
     usage.llm_input_tokens += outcome.input_tokens
     usage.llm_output_tokens += outcome.output_tokens
     if outcome.cost_usd is not None:
         usage.llm_cost_usd = float(Decimal(str(usage.llm_cost_usd or 0)) + outcome.cost_usd)
-    run.report.event("triage", f"{outcome.triage.decision}: {'; '.join(outcome.triage.reasons)}")
-    return outcome.triage
+    triage = outcome.triage
+    run.report.event("triage", f"{triage.decision} ({triage.confidence} confidence): {'; '.join(triage.reasons)}")
+    return outcome
 
 
-async def _not_actionable(run: IssueRun, triage: Triage) -> WorkflowResult:
-    details = [f"- {reason}" for reason in triage.reasons]
-    if triage.questions:
-        details += ["", f"@{run.job.issue.author}, could you answer these? Please edit the issue to add the details, "
-                    "then comment `/jules` to try again (a maintainer has to if you lack write access).",
+def _automation_level(run: IssueRun) -> automation.Level:
+    """The repository's automation level from the trigger rules (TRIGGERS_RULES_PATH), `cautious` by default."""
+    from agentic.triggers.rules import load_rules
+
+    return load_rules(run.deps.settings.triggers_rules_path).for_repo(run.job.ref.full_name).automation
+
+
+async def _not_dispatched(run: IssueRun, triage: Triage, gate: automation.Gate) -> WorkflowResult:
+    """The status comment of an issue not handed to Jules: the verdict, its confidence and rationale, the reasons,
+    the reporter's questions (three at most), and what a maintainer can do."""
+    verdict = f"**Triage:** {triage.decision.replace('_', ' ')}, {triage.confidence} confidence"
+    details = [verdict + (f": {triage.rationale}" if triage.rationale else "."), "",
+               *[f"- {reason}" for reason in triage.reasons], "", gate.why]
+    if triage.questions and gate.outcome == "needs_info":
+        details += ["", f"@{run.job.issue.author}, could you answer these? Please edit the issue to add the "
+                    "details, then comment `/jules` to try again (a maintainer has to if you lack write access).",
                     *[f"1. {q}" for q in triage.questions]]
-    await run.report.end(Triaged(triage.decision), details)
-    return run.report.result(triage.decision, "; ".join(triage.reasons))
+    await run.report.end(Triaged(gate.outcome), details)  # type: ignore[arg-type] - not "dispatch" here
+    return run.report.result(gate.outcome, f"{gate.why}; " + "; ".join(triage.reasons))  # type: ignore[arg-type]
 
 
 async def _session(run: IssueRun, record: claims.SessionRecord, triage: Triage | None, branch: str,
-                   options: RunOptions, *, look_first: bool) -> WorkflowResult:
+                   options: RunOptions, *, look_first: bool, concerns: list[str]) -> WorkflowResult:
     """The queue (session_queue.py): a lease for the session's life, then a daily token if one is to be created;
     the session created or re-entered, followed to its end, its pull request finished."""
     settings, ref = run.deps.settings, run.job.ref
@@ -183,7 +204,8 @@ async def _session(run: IssueRun, record: claims.SessionRecord, triage: Triage |
             else:
                 assert triage is not None  # a new session always follows a triage
                 session = await create_session(run, triage, record, look_first=look_first, branch=branch,
-                                               require_plan_approval=options.require_plan_approval)
+                                               require_plan_approval=options.require_plan_approval,
+                                               concerns=concerns)
             record.session_id, record.url, record.state = session.id, session.url, session.state
             await run.book.save()  # ...and the session id right after
             run.report.view.session_id, run.report.view.session_url = record.session_id, record.url

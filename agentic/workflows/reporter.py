@@ -22,7 +22,7 @@ from agentic.lifecycle import IssueState, LifecycleAction, Observation, ShowStat
 from agentic.workflows import progress
 from agentic.workflows.status_comment import StatusView
 
-Status = Literal["completed", "needs_info", "rejected", "duplicate", "failed"]
+Status = Literal["completed", "needs_info", "rejected", "held", "duplicate", "failed"]
 
 
 class Usage(BaseModel):

@@ -16,13 +16,14 @@ from agentic.workflows.run import Ended, IssueRun
 
 
 async def create_session(run: IssueRun, triage: Triage, record: claims.SessionRecord, *, look_first: bool,
-                         require_plan_approval: bool, branch: str) -> Session:
-    """The session for `record`, created (or found by its marker); queued while Jules refuses for capacity."""
+                         require_plan_approval: bool, branch: str, concerns: list[str]) -> Session:
+    """The session for `record`, created (or found by its marker); queued while Jules refuses for capacity.
+    `concerns`: the triage's doubts a maintainer's `/jules go` overruled, fenced into the prompt for Jules."""
     job, settings = run.job, run.deps.settings
     # The issue's own text goes to Jules too, fenced and capped as data (agentic/agent/brief.py).
     prompt = render_prompt(triage.brief, issue_number=job.ref.number, issue_url=job.issue.html_url,
                            marker=record.marker, issue_title=job.issue.title, issue_body=job.issue.body,
-                           max_body_chars=settings.max_issue_body_chars)
+                           max_body_chars=settings.max_issue_body_chars, concerns=concerns)
     title = session_title(triage.brief, job.ref.number)
     deadline = run.deps.clock() + settings.quota_wait_seconds
     busy = 0

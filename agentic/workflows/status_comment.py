@@ -42,6 +42,7 @@ HEADLINES: dict[Phase, str] = {
     Phase.FAILED: "❌ Jules could not finish",
     Phase.NEEDS_INFO: "❔ More information needed",
     Phase.REJECTED: "🚫 Not something Jules should do",
+    Phase.HELD: "✋ Waiting for a maintainer's `/jules go`",
     Phase.DUPLICATE: "🔁 Already being handled",
     Phase.TIMED_OUT: "⌛ Timed out",
     Phase.STUCK: "🧊 Jules went silent",

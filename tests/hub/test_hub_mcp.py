@@ -101,12 +101,13 @@ async def test_openapi_tools_follow_mcphub_calling_convention(hub):
 async def test_per_server_endpoint_exposes_one_server(hub):
     async def run(session):
         names = [t.name for t in (await session.list_tools()).tools]
-        return names, await session.call_tool("remote-echo", {"text": "x"}), \
-            await session.call_tool("echo-echo", {"text": "x"})
+        return names, await session.call_tool("echo", {"text": "x"}), \
+            await session.call_tool("remote-echo", {"text": "y"}), await session.call_tool("echo-echo", {"text": "x"})
 
-    names, own, other = await _with_session(hub.mcp_url + "/remote", run)
-    assert names and all(n.startswith("remote-") for n in names)
+    names, own, still_prefixed, other = await _with_session(hub.mcp_url + "/remote", run)
+    assert "echo" in names and not any(n.startswith("remote-") for n in names)  # the server's own names (#25)
     assert _text(own) == "x"
+    assert _text(still_prefixed) == "y"  # the /mcp name is still accepted there
     assert other.is_error  # a tool of another server is not reachable through /mcp/remote
 
 

@@ -65,9 +65,14 @@ def test_the_server_is_openai_compatible_and_loopback_only(local_llm):
         httpx.get(f"http://127.0.0.2:{port}/health", timeout=5)
 
 
-async def test_the_sandbox_issue_reaches_a_pull_request_through_the_local_model(sandbox, new_issue, local_llm):
+async def test_the_sandbox_issue_reaches_a_pull_request_through_the_local_model(sandbox, new_issue, local_llm,
+                                                                                 tmp_path):
     number, url = new_issue(TITLE, BODY, labels=["bug"])
-    with environment({"LLM_MODEL": f"openai-chat:{MODEL}", "OPENAI_BASE_URL": local_llm}):
+    # The automation level `full`: this test is about the model's verdict reaching a PR, not its confidence.
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("defaults:\n  automation: full\n")
+    with environment({"LLM_MODEL": f"openai-chat:{MODEL}", "OPENAI_BASE_URL": local_llm,
+                      "TRIGGERS_RULES_PATH": str(rules)}):
         state = await jules_agent_workflow(github_issue_url=url, return_state=True)
         result = await state.aresult()
     # Triage came back as structured output and judged the issue actionable: the run reached the pull request.

@@ -212,6 +212,43 @@ async def test_read_only_users_and_bots_start_nothing(world, deployment_id):
     assert await world.eyes(number) == [] and await world.runs(deployment_id, issue) == []
 
 
+async def test_jules_go_is_its_own_run_and_only_writers_may_say_it(world, deployment_id):
+    """`/jules go` (#23) after a `/jules` run of the same text: a second run, with `go`; said again, the same one.
+    A read-only user cannot say it, even where the repository lets read-only users start ordinary runs."""
+    issue = await world.new_issue()
+    number = issue["number"]
+    await world.github.post(f"{REPO}/issues/{number}/comments", json={"body": "/jules"}, headers=world.as_user("alice"))
+    plain = await world.settle("issue_comment")
+    assert (plain["status"], plain["trigger"]) == ("accepted", "command")
+
+    await world.github.post(f"{REPO}/issues/{number}/comments", json={"body": "/jules go"},
+                            headers=world.as_user("mallory"))
+    refused = await world.settle("issue_comment")
+    assert (refused["status"], refused["reason"]) == ("ignored", "sender mallory has read access; write is needed")
+    # Replayed to a receiver whose rules let read-only users trigger: `/jules go` still needs write access.
+    port = free_port()
+    lenient = Rules.model_validate({"defaults": {"min_permission": "read"}})
+    config = ReceiverConfig(api_url=world.api_url, token="sim-token-agent", secret=SECRET, rules=lenient)
+    _, body, headers = world.sim.webhooks.sent(refused["delivery"])
+    async with serving(create_app(config), port), httpx.AsyncClient() as client:
+        replay = (await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", content=body, headers=headers)).json()
+    assert (replay["status"], replay["reason"]) == ("ignored", "sender mallory has read access; write is needed")
+
+    await world.github.post(f"{REPO}/issues/{number}/comments", json={"body": "/jules go"},
+                            headers=world.as_user("octo-maintainer"))
+    go = await world.settle("issue_comment")
+    assert (go["code"], go["status"], go["trigger"]) == (202, "accepted", "go"), go
+    assert go["idempotency_key"] == plain["idempotency_key"] + "~go" and go["flow_run_id"] != plain["flow_run_id"]
+    await world.github.post(f"{REPO}/issues/{number}/comments", json={"body": "/jules go"},
+                            headers=world.as_user("alice"))
+    assert (await world.settle("issue_comment"))["status"] == "duplicate"  # one overruling run per issue text
+    runs = {str(r.id): r for r in await world.runs(deployment_id, issue)}
+    assert len(runs) == 2
+    assert runs[go["flow_run_id"]].parameters == {"github_issue_url": issue["html_url"],
+                                                  "requested_by": "octo-maintainer", "go": True}
+    assert "go" not in runs[plain["flow_run_id"]].parameters
+
+
 async def test_assignment_to_the_configured_login(world, deployment_id):
     issue = await world.new_issue()
     await world.github.post(f"{REPO}/issues/{issue['number']}/assignees", json={"assignees": ["alice"]},

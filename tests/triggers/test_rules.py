@@ -162,3 +162,34 @@ def test_rules_are_immutable_between_deliveries():
     rules = copy.deepcopy(RULES)
     with pytest.raises(ValidationError):
         rules.defaults.label = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("/jules go", "go"),
+    ("  /JULES Go  ", "go"),
+    ("thanks\n/jules go\n", "go"),
+    ("/jules go ahead and fix it", "command"),  # only the bare `/jules go` line overrules the triage
+    ("/jules", "command"),
+    ("/jules going", "command"),
+])
+def test_jules_go_is_a_command_of_its_own(text, kind):
+    decision = match("issue_comment", comment(text), RULES)
+    assert isinstance(decision, Trigger) and decision.kind == kind
+    go = run_parameters(decision).get("go")
+    assert go is (True if kind == "go" else None)
+
+
+def test_a_quoted_jules_go_is_not_asking():
+    assert isinstance(match("issue_comment", comment("> /jules go\nthe bot said to type that"), RULES), Ignored)
+
+
+def test_the_automation_level_defaults_to_cautious_and_overrides_per_repository(tmp_path):
+    assert RULES.defaults.automation == "cautious"
+    rules = Rules.model_validate({"defaults": {"automation": "full"},
+                                  "repositories": {"acme/locked": {"automation": "manual"}}})
+    assert rules.for_repo("acme/widgets").automation == "full"
+    assert rules.for_repo("ACME/Locked").automation == "manual"
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("defaults:\n  automation: yolo\n")
+    with pytest.raises(ConfigError, match="automation"):
+        load_rules(bad)

@@ -45,6 +45,7 @@ SHOWN = [
     (ENTRY, CiSettled(CiWatch.PASSED), Phase.CI_PASSED),
     (Phase.TRIAGE, Triaged("needs_info"), Phase.NEEDS_INFO),
     (Phase.TRIAGE, Triaged("rejected"), Phase.REJECTED),
+    (Phase.TRIAGE, Triaged("held"), Phase.HELD),
     (Phase.TRIAGE, Waiting(), Phase.QUEUED),
     (Phase.TRIAGE, SessionSeen("QUEUED"), Phase.SESSION_QUEUED),
     (Phase.TRIAGE, SessionSeen("PENDING"), Phase.SESSION_QUEUED),
@@ -94,8 +95,8 @@ def test_every_phase_may_stop_but_only_in_a_stopping_phase(row, end):
             step(at(row), Stopped(end))
 
 
-def test_an_actionable_triage_shows_nothing_new():
-    state, actions = step(at(Phase.TRIAGE), Triaged("actionable"))
+def test_a_dispatch_verdict_shows_nothing_new():
+    state, actions = step(at(Phase.TRIAGE), Triaged("dispatch"))
     assert (state.phase, state.entering, actions) == (Phase.TRIAGE, False, [])
 
 
