@@ -7,6 +7,7 @@
     openai-api-key                OPENAI_API_KEY
     mcp-hub-token                 MCP_HUB_TOKEN
     github-webhook-secret         GITHUB_WEBHOOK_SECRET
+    github-app-private-key        GITHUB_APP_PRIVATE_KEY
 
 A block that exists wins over the environment, so a team can keep the keys in Prefect only (UI → Blocks, or
 `ibt deploy --store-secrets`, which creates or updates the blocks from the current environment). The flow reads
@@ -35,6 +36,7 @@ SECRET_BLOCKS: dict[str, str] = {
     "openai_api_key": "openai-api-key",
     "mcp_hub_token": "mcp-hub-token",
     "github_webhook_secret": "github-webhook-secret",
+    "github_app_private_key": "github-app-private-key",
 }
 # Environment variable -> block name: what the hub resolves `${VAR}` from (agentic/hub/secret_refs.py).
 SECRET_VARIABLES: dict[str, str] = {field.upper(): block for field, block in SECRET_BLOCKS.items()}

@@ -71,6 +71,36 @@ class Settings(BaseSettings):
     jules_api_key: SecretStr | None = None
     mcp_hub_token: SecretStr | None = Field(default=None, description="Bearer key for the hub's /api and /mcp.")
 
+    # --- GitHub App instead of (or beside) GITHUB_TOKEN (agentic/github/app_auth.py, docs/triggers.md) ----------
+    github_app_id: str | None = Field(default=None, description=(
+        "The GitHub App's id: with its private key, every GitHub call uses the repository's installation token "
+        "(renewed before it expires) and speaks as `<slug>[bot]`; GITHUB_TOKEN is then not needed."))
+    github_app_private_key: SecretStr | None = Field(default=None, description=(
+        "The App's private key (PEM; `\\n` escapes are accepted), or its Secret block github-app-private-key."))
+    github_app_private_key_file: Path | None = Field(default=None, description="Path of the App's private key PEM.")
+    github_app_installation_id: int | None = Field(default=None, description=(
+        "Pin one installation (else each repository's is looked up); the hub's GitHub servers need it when the "
+        "App has several installations."))
+
+    @field_validator("github_app_id", "github_app_private_key", "github_app_private_key_file",
+                     "github_app_installation_id", mode="before")
+    @classmethod
+    def _empty_app_setting_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def github_app_private_key_pem(self) -> str | None:
+        """The App's private key as PEM text: GITHUB_APP_PRIVATE_KEY (with `\\n` escapes undone), else the file."""
+        if self.github_app_private_key is not None:
+            return self.github_app_private_key.get_secret_value().replace("\\n", "\n").strip() + "\n"
+        if self.github_app_private_key_file is not None:
+            try:
+                return self.github_app_private_key_file.read_text()
+            except OSError as exc:
+                raise ConfigError(f"GITHUB_APP_PRIVATE_KEY_FILE: cannot read {self.github_app_private_key_file}: "
+                                  f"{exc.strerror}") from None
+        return None
+
     # --- where things are -------------------------------------------------------------------------------------
     mcp_server_url: str = Field(default="http://localhost:3000", description=(
         "Base URL of the MCP hub. The seed's `http://localhost:8000/mcp` (the MCP endpoint itself) is accepted and "
@@ -147,6 +177,9 @@ class Settings(BaseSettings):
     ci_max_rounds: int = Field(default=2, ge=0, description="Failure summaries sent to Jules per pull request.")
     ci_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long to wait for CI to settle.")
     ci_poll_max_seconds: float = Field(default=30.0, gt=0, description="Longest pause between CI checks.")
+    review_grace_seconds: float = Field(default=60.0, ge=0, description=(
+        "A review on Jules' pull request that mentions the trigger handle waits this long for Jules' own 👀 "
+        "(its Reactive Mode) before the product sends it to the session (agentic/workflows/reviews.py)."))
     archive_sweep_interval_seconds: float = Field(default=3600.0, ge=0, description=(
         "How often the archive deployment deploy.py registers sweeps the sessions of merged or closed pull requests "
         "(agentic/workflows/archive.py); 0: no schedule, only a `pull_request` `closed` webhook or a manual run."))

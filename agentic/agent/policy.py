@@ -25,6 +25,7 @@ _REVEAL = (r"print|reveal|show|dump|output|display|list|echo|expose|send|post|up
 # Strong by themselves; the environment only when it is the run's own ("your", "you can access", ...).
 _SECRET = (r"system\s+prompt|credentials?|secrets?|api[\s_-]*keys?|private\s+keys?|ssh\s+keys?|"
            r"(?:access|auth|api|bearer|github|secret|oauth)[\s_-]*tokens?|github_token|jules_api_key|"
+           r"github_app_private_key|"
            r"(?:stored|saved|users?'?s?|admin|root|database|db)\s+passwords?|"
            r"(?:your|all\s+(?:the\s+)?|every|full|current)\s*(?:environment|env)(?:\s+variables?|\s+vars?)?|"
            r"(?:environment|env)(?:\s+variables?|\s+vars?)?\s+(?:you|that\s+you|available\s+to\s+you)|"

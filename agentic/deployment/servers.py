@@ -56,9 +56,13 @@ def _openapi_server(name: str, secret: str, base_url: str, default_base: str) ->
 def hub_server_definitions(settings: Settings, refs: frozenset[str] | set[str] = frozenset()
                            ) -> dict[str, dict[str, Any]]:
     """name -> hub server config (mcphub's `config` object), in preload order."""
-    github_token = _require(settings.github_token, "GITHUB_TOKEN")
+    if getattr(settings, "github_app_id", None):
+        # A GitHub App: the hub mints GITHUB_TOKEN itself and renews it (agentic/hub/github_app.py).
+        github_token = "${GITHUB_TOKEN}"
+    else:
+        github_token = _require(settings.github_token, "GITHUB_TOKEN")
+        github_token = "${GITHUB_TOKEN}" if "GITHUB_TOKEN" in refs else github_token
     jules_key = _require(settings.jules_api_key, "JULES_API_KEY")
-    github_token = "${GITHUB_TOKEN}" if "GITHUB_TOKEN" in refs else github_token
     jules_key = "${JULES_API_KEY}" if "JULES_API_KEY" in refs else jules_key
     env = {"GITHUB_PERSONAL_ACCESS_TOKEN": github_token}
     if settings.github_api_url.rstrip("/") != REAL_GITHUB_API:

@@ -158,6 +158,7 @@ class SessionRecord(BaseModel):
     ci_rounds: int = 0
     ci_heads: list[str] = []  # head SHAs whose failure went to Jules, in order
     archived: bool = False  # the session was archived after its PR was merged or closed (archive.py)
+    completed_head: str | None = None  # the PR's head when the session completed: later commits are listed
 
 
 class Claim(BaseModel):

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentic.hub.auth import Auth, AuthMiddleware
 from agentic.hub.config import show
+from agentic.hub.github_app import HubGitHubApp
 from agentic.hub.hosts import HostGuardMiddleware, HostPolicy
 from agentic.hub.limits import BodyLimitMiddleware, Limits
 from agentic.hub.mcp_endpoint import build_mcp_server, build_session_manager
@@ -69,9 +70,15 @@ def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
+            github_app = await HubGitHubApp.from_env(hub, secrets)  # GITHUB_APP_ID: the hub mints GITHUB_TOKEN
+            if github_app is not None:
+                await github_app.prime()
             if secrets.referenced_missing(hub.settings.get("mcpServers") or {}):
                 await secrets.refresh()
             await hub.start(tg)
+            if github_app is not None:
+                app.state.github_app = github_app
+                tg.start_soon(github_app.run, tg)
             try:
                 async with session_manager.run():
                     yield

@@ -443,6 +443,9 @@ class OpenAPIUpstream(Upstream):
         query = {n: _query_value(args[n]) for n in spec_tool.query_params if args.get(n) is not None}
         headers = {n: str(args[n]) for n in spec_tool.header_params if args.get(n) is not None}
         body = args.get("body") if spec_tool.method in _BODY_METHODS else None
+        # The security block per call: a `${VAR}` renewed meanwhile (the hub's GitHub App token) is sent at once.
+        auth_headers, auth_params = security_auth(self.config["openapi"].get("security"))
+        headers, query = {**auth_headers, **headers}, {**auth_params, **query}
         try:
             response = await client.request(spec_tool.method.upper(), self._root + path, params=query or None,
                                             headers=headers or None,

@@ -44,6 +44,11 @@ class HubSecrets:
         self._started_with = {var: self.environ.get(var) for var in SECRET_VARIABLES}
         self.sources: dict[str, str] = {var: "environment" for var, value in self._started_with.items() if value}
 
+    def hand_over(self, var: str) -> None:
+        """`var` is set by someone else from now on (GITHUB_TOKEN by the hub's GitHub App): never reset it."""
+        self._started_with.pop(var, None)
+        self.sources[var] = "github-app"
+
     def referenced_missing(self, servers: dict[str, Any]) -> bool:
         """Does a server definition refer to one of the keys the hub does not have?"""
         text = json.dumps(servers)

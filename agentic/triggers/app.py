@@ -5,8 +5,10 @@
 
 One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it
 (resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key; a closed
-pull request starts the archive sweep of its repository instead. All of it runs before answering, bounded by
-`deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
+pull request starts the archive sweep of its repository instead; a review (or diff comment) by a writer on a pull
+request that closes an issue re-enters that issue's run, one run per review (`_review`), and so does a push to
+its branch (`pull_request.synchronize`, one run per head). All of it runs before
+answering, bounded by `deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
 nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -30,6 +33,7 @@ from starlette.routing import Route
 from agentic.dispatch import claims
 from agentic.github.issue_ref import IssueRef
 from agentic.lifecycle.phases import Phase
+from agentic.github.app_auth import GitHubAuth
 from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import (DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment,
                                      supersede_pending)
@@ -38,6 +42,9 @@ from agentic.triggers.resume import route_comment
 from agentic.triggers.payloads import IssuesEvent
 from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, is_bot, match
 
+# Review events that re-enter the issue's run (`_review`), with the action that counts.
+REVIEW_EVENTS = {"pull_request_review": "submitted", "pull_request_review_comment": "created"}
+_CLOSES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.IGNORECASE)
 log = logging.getLogger("agentic.triggers")
 WEBHOOK_PATH = "/api/github/webhooks"
 RECENT_DELIVERIES = 10_000
@@ -55,6 +62,7 @@ class ReceiverConfig:
     deadline_seconds: float = 8.0
     bot_login: str | None = None
     edit_settle_seconds: float = 60.0  # an edit's run starts this much later; a newer edit replaces it
+    auth: Any = None             # GitHubAuth in App mode: installation tokens per repository (agentic/github)
 
 
 class _TooLarge(Exception):
@@ -81,7 +89,7 @@ def _answer(status: str, reason: str, code: int = 200, **extra: Any) -> JSONResp
 class Receiver:
     def __init__(self, config: ReceiverConfig, github: GitHub | None = None, prefect_client: Any = None) -> None:
         self.config = config
-        self.github = github or GitHub(config.api_url, config.token)
+        self.github = github or GitHub(config.api_url, config.token, auth=config.auth)
         self.prefect = prefect_client  # opened in the lifespan when not given
         # Deliveries answered 2xx, newest last. Fast path only: after a restart the idempotency key in Prefect
         # is what turns a redelivery into a no-op.
@@ -131,6 +139,13 @@ class Receiver:
     async def _process(self, name: str, data: Any) -> tuple[str, str, int, dict]:
         if name == "ping":
             return "ok", "pong", 200, {}
+        installed = _installation_of(data)
+        if installed is not None:  # an App's delivery: its installation answers for the repositories it names
+            for full_name in installed[1]:
+                self.github.note_installation(full_name, installed[0])
+        if name in ("installation", "installation_repositories"):
+            action = data.get("action") if isinstance(data, dict) else None
+            return "ok", f"{name}.{action}: {len(installed[1]) if installed else 0} repositories noted", 200, {}
         try:
             if name == "issue_comment":  # first: an answer to a run waiting on people resumes it
                 own = self.config.bot_login or await self.github.self_login()
@@ -140,6 +155,10 @@ class Receiver:
                 return await self._retriage(data)
             if name == "pull_request" and isinstance(data, dict) and data.get("action") == "closed":
                 return await self._archive(data)
+            if name in REVIEW_EVENTS and isinstance(data, dict) and data.get("action") == REVIEW_EVENTS[name]:
+                return await self._review(name, data)
+            if name == "pull_request" and isinstance(data, dict) and data.get("action") == "synchronize":
+                return await self._reenter(name, data, f"push@{data.get('after')}", writer=None)
             decision = match(name, data, self.config.rules, self.config.bot_login)
         except ValidationError as exc:
             return "refused", f"{name} payload lacks fields: {exc.error_count()} errors", 400, {}
@@ -213,6 +232,52 @@ class Receiver:
             return "accepted", f"pull request #{number} closed: archive sweep started", 202, extra
         return "duplicate", "the archive sweep for this pull request exists already", 200, extra
 
+    async def _review(self, name: str, data: dict) -> tuple[str, str, int, dict]:
+        """A review (or a diff comment, which GitHub wraps in a review) by a writer on a pull request that closes an
+        issue: the issue's run re-enters (a finished one relays the review, a live one's CI watch already does), one
+        run per review whatever the deliveries: both events of one diff comment and every redelivery share the key.
+        The flow decides whether the PR is its session's and sends each review once (agentic/workflows/reviews.py)."""
+        review_id = (data.get("review") or {}).get("id") or (data.get("comment") or {}).get("pull_request_review_id")
+        if not isinstance(review_id, int):
+            return "refused", f"{name} payload lacks the review id", 400, {}
+        sender = data.get("sender") or {}
+        login = str(sender.get("login") or "")
+        own = self.config.bot_login or await self.github.self_login()
+        if is_bot(login, str(sender.get("type") or "")) or (own and login.lower() == own.lower()):
+            return "ignored", f"{name} by {login}, a bot", 200, {}
+        return await self._reenter(name, data, f"review@{review_id}", writer=login)
+
+    async def _reenter(self, name: str, data: dict, what: str, *, writer: str | None) -> tuple[str, str, int, dict]:
+        """Re-enter the run of the issue the pull request closes (`Fixes #N`), key `<api>/<repo>#<n>~<what>`: a
+        review (`writer` must have write access) or a push to the PR's branch (`pull_request.synchronize`: Jules'
+        own commits after COMPLETED reach the status comment of a run that already ended)."""
+        full_name = str((data.get("repository") or {}).get("full_name") or "")
+        pull = data.get("pull_request") or {}
+        if "/" not in full_name or not isinstance(pull.get("number"), int):
+            return "refused", f"{name} payload lacks repository.full_name or pull_request.number", 400, {}
+        if not self.config.rules.for_repo(full_name).enabled:
+            return "ignored", f"{full_name} is not enabled in the trigger rules", 200, {}
+        closes = _CLOSES.search(str(pull.get("body") or ""))
+        if not closes:
+            return "ignored", f"pull request #{pull['number']} closes no issue", 200, {}
+        owner, _, repo = full_name.partition("/")
+        if writer is not None and PERMISSION_RANK.get(await self.github.permission(owner, repo, writer), 0) \
+                < PERMISSION_RANK["write"]:
+            return "ignored", f"{name} by {writer}, who has no write access", 200, {}
+        number = int(closes[1])
+        issue_url = str(pull.get("html_url") or "").rsplit("/pull/", 1)[0] + f"/issues/{number}"
+        key = f"{self.config.api_url.rstrip('/')}/{full_name.lower()}#{number}~{what}"
+        launched = await launch_deployment(self.prefect, self.config.deployment,
+                                           parameters={"github_issue_url": issue_url},
+                                           tags=["github", f"trigger:{name}", f"repo:{full_name.lower()}",
+                                                 f"issue:{full_name.lower()}#{number}"], key=key)
+        kind = what.split("@", 1)[0]
+        extra = {"flow_run_id": launched.flow_run_id, "flow_run_name": launched.flow_run_name, "idempotency_key": key,
+                 "trigger": kind}
+        if launched.created:
+            return "accepted", f"{what} on #{pull['number']}: issue #{number}'s run re-enters", 202, extra
+        return "duplicate", f"{what} was already handed to issue #{number}'s run", 200, extra
+
     async def _start(self, trigger: Trigger, *, check_permission: bool = True, settle: float = 0,
                      key_suffix: str = "") -> tuple[str, str, int, dict]:
         # Overruling the triage is a maintainer's call, whatever the repository lets start a run.
@@ -238,6 +303,20 @@ class Receiver:
         if launched.created:
             return "accepted", f"{trigger.event} by {trigger.sender}: run started", 202, extra
         return "duplicate", "a run for this issue text exists already", 200, extra
+
+
+def _installation_of(data: Any) -> tuple[int, list[str]] | None:
+    """(installation id, repositories) of an App's delivery: `installation.id` with the delivery's repository, or
+    the repositories an `installation` / `installation_repositories` event lists (added ones)."""
+    if not isinstance(data, dict) or not isinstance(data.get("installation"), dict):
+        return None
+    installation = data["installation"].get("id")
+    if not isinstance(installation, int):
+        return None
+    names = [str((data.get("repository") or {}).get("full_name") or "")]
+    for key in ("repositories", "repositories_added"):
+        names += [str(r.get("full_name") or "") for r in data.get(key) or [] if isinstance(r, dict)]
+    return installation, [n for n in names if "/" in n]
 
 
 def create_app(config: ReceiverConfig, *, github: GitHub | None = None, prefect_client: Any = None) -> Starlette:
@@ -287,10 +366,12 @@ def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigne
     if secret is None:
         log.warning(UNSIGNED_WARNING)
     rules = load_rules(rules_path or settings.triggers_rules_path)
-    token = settings.github_token.get_secret_value() if settings.github_token else None
-    if token is None:
+    auth = GitHubAuth.from_settings(settings)
+    # An App speaks as its installations; a PAT also in the environment is not used (nor kept) by the receiver.
+    token = settings.github_token.get_secret_value() if settings.github_token and not auth.is_app else None
+    if token is None and not auth.is_app:
         log.warning("GITHUB_TOKEN is not set: permission checks will fail and every trigger answers 503")
-    return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules,
+    return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=secret, rules=rules, auth=auth,
                           deployment=settings.triggers_deployment,
                           archive_deployment=settings.triggers_archive_deployment,
                           max_body_bytes=settings.triggers_max_body_bytes,

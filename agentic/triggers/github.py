@@ -11,15 +11,26 @@ from gidgethub import BadRequest, GitHubException, RateLimitExceeded
 from gidgethub.httpx import GitHubAPI
 
 from agentic.errors import GitHubUnavailable
+from agentic.github.app_auth import GitHubAppError, GitHubAuth, RepoTokenAuth
+
 
 __all__ = ["GitHub", "GitHubUnavailable"]
 
 
 class GitHub:
-    def __init__(self, api_url: str, token: str | None, *, timeout: float = 4.0) -> None:
-        self._http = httpx.AsyncClient(timeout=timeout)
-        self._api = GitHubAPI(self._http, "agentic-triggers", oauth_token=token, base_url=api_url.rstrip("/"))
+    def __init__(self, api_url: str, token: str | None, *, timeout: float = 4.0, auth: GitHubAuth | None = None
+                 ) -> None:
+        """`auth` in App mode: each call carries its repository's installation token (RepoTokenAuth)."""
+        self.auth = auth if auth is not None and auth.is_app else None
+        self._http = httpx.AsyncClient(timeout=timeout, auth=RepoTokenAuth(self.auth) if self.auth else None)
+        self._api = GitHubAPI(self._http, "agentic-triggers", oauth_token=None if self.auth else token,
+                              base_url=api_url.rstrip("/"))
         self._self_login: str | None = None
+
+    def note_installation(self, full_name: str, installation_id: int) -> None:
+        """A delivery's `installation.id`: the token for `full_name` comes from that installation."""
+        if self.auth is not None:
+            self.auth.note_installation(full_name, installation_id)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -38,7 +49,12 @@ class GitHub:
         return str(data.get("permission") or "none")
 
     async def self_login(self) -> str | None:
-        """Our own login (GET /user), asked once; None when the token cannot say (a GitHub App token)."""
+        """Our own login, asked once: GET /user, or an App's `<slug>[bot]` (GET /app); None when unknown now."""
+        if self._self_login is None and self.auth is not None:  # an App's bot is no user: GET /app says its slug
+            try:
+                self._self_login = await self.auth.bot_login() or ""
+            except GitHubAppError:
+                return None  # transient: ask again next time
         if self._self_login is None:
             try:
                 self._self_login = str((await self._api.getitem("/user"))["login"])

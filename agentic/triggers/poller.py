@@ -143,11 +143,13 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
 
 
 def _config(settings: Any) -> ReceiverConfig:
+    from agentic.github.app_auth import GitHubAuth
     from agentic.triggers.rules import load_rules
 
     token = settings.github_token.get_secret_value() if settings.github_token else None
     return ReceiverConfig(api_url=settings.github_api_url, token=token, secret=None,
-                          rules=load_rules(settings.triggers_rules_path), deployment=settings.triggers_deployment,
+                          auth=GitHubAuth.from_settings(settings), rules=load_rules(settings.triggers_rules_path),
+                          deployment=settings.triggers_deployment,
                           deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login,
                           edit_settle_seconds=settings.triggers_edit_settle_seconds)
 
@@ -164,10 +166,15 @@ async def run_pass(repositories: list[str]) -> list[dict[str, Any]]:
     config = _config(settings)
     stored = await Variable.aget(STATE_VARIABLE, default=None)
     state = PollState.model_validate(stored) if stored else PollState()
+    from agentic.github.app_auth import RepoTokenAuth
+
+    app = config.auth if config.auth is not None and config.auth.is_app else None
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
-               "User-Agent": "agentic-poller", **({"Authorization": f"Bearer {config.token}"} if config.token else {})}
+               "User-Agent": "agentic-poller",
+               **({"Authorization": f"Bearer {config.token}"} if config.token and not app else {})}
     async with get_client() as prefect, httpx.AsyncClient(base_url=config.api_url.rstrip("/"), headers=headers,
-                                                        timeout=10, verify=settings.tls_verify) as http:
+                                                        timeout=10, verify=settings.tls_verify,
+                                                        auth=RepoTokenAuth(app) if app else None) as http:
         receiver = Receiver(config, prefect_client=prefect)
         try:
             report = await poll_once(receiver, http, repositories, state)

@@ -40,6 +40,7 @@ class RuleOverride(_Strict):
     min_permission: Permission | None = None
     allow_bots: list[str] | None = None
     automation: Level | None = None
+    jules_reactive: bool | None = None
 
     @field_validator("mention", "assignee")
     @classmethod
@@ -69,6 +70,9 @@ class RuleSet(RuleOverride):
     min_permission: Permission = "write"
     allow_bots: list[str] = Field(default_factory=list)
     automation: Level = "cautious"  # how much the triage decides alone (agentic/agent/automation.py)
+    # Jules' Reactive Mode is on for the repository: Jules takes @mention review comments itself, the product only
+    # records them (agentic/workflows/reviews.py).
+    jules_reactive: bool = False
 
 
 class Rules(_Strict):

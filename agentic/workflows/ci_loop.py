@@ -22,6 +22,7 @@ from agentic.lifecycle import CiStarted
 from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps
 from agentic.workflows.run import IssueRun
+from agentic.workflows.review_relay import ReviewRelay, show as show_reviews
 
 PASSING = frozenset({"success", "neutral", "skipped"})
 SUMMARY_CHARS = 600
@@ -144,9 +145,12 @@ async def watch(run: IssueRun, record: claims.SessionRecord, pr_number: int) -> 
     delay = settings.poll_min_seconds
     shown: tuple[str, str] | None = None
     followups = FollowUps(since=record.claimed_at)  # @mentions on the issue or the PR go to the same session
+    relay = ReviewRelay()  # reviews on the PR go to the same session, once (review_relay.py)
     while True:
         if record.session_id:
             await followups.forward(run, record.session_id, pr_number)
+            await relay.try_step(run, record, pr_number)
+            await show_reviews(run, relay)
         pull = await tasks.read_pull(run.deps.hub, ref, pr_number)
         if pull.get("state") != "open":
             how = "merged" if pull.get("merged") else "closed"

@@ -18,7 +18,7 @@ from agentic.dispatch import claims, session_queue as queue
 from agentic.errors import JulesSessionFailed
 from agentic.lifecycle import Phase, Refused, SessionSeen, Stopped, Triaged, Triaging
 from agentic.lifecycle.phases import UNDECIDED
-from agentic.workflows import tasks
+from agentic.workflows import review_relay, tasks
 from agentic.workflows.follow_loop import follow
 from agentic.workflows.pull_request import finish, resume_ci
 from agentic.workflows.run import Ended, IssueRun, WorkflowResult
@@ -87,6 +87,8 @@ async def _answered(run: IssueRun, done: claims.SessionRecord | None, options: R
     sessions, limit = run.book.claim.sessions, run.deps.settings.max_sessions_per_issue
     if done and done.pull_request_url and done.ci_state in UNDECIDED:
         return await resume_ci(run, done, options.requested_by)
+    if done and done.pull_request_url:
+        await review_relay.after_end(run, done)  # a review since the run ended (the receiver re-enters per review)
     if done and (done.state == "FAILED" or done.pull_request_url):
         return run.report.result("duplicate", f"already handled by session {done.session_id}"
                                  + (f" (PR {done.pull_request_url})" if done.pull_request_url else " (FAILED)"), done)

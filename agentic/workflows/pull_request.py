@@ -39,6 +39,7 @@ async def finish(run: IssueRun, record: claims.SessionRecord, session: Session, 
     view = run.report.view
     view.mentions = sorted({*view.mentions, reviewer})
     done = await tasks.finish_pull_request(run.deps.hub, ref, pr_url, reviewer)
+    record.completed_head = record.completed_head or done["head_sha"]  # commits after it are listed (reviews.py)
     view.pull_request_url, view.question, view.latest = pr_url, None, None
     title = finished.pull_request.title if finished.pull_request and finished.pull_request.title else "Pull request"
     view.details = [f"**{title}** — {pr_url} (closes #{ref.number})"

@@ -51,6 +51,24 @@ HEADLINES: dict[Phase, str] = {
 }
 
 
+AFTER_PR_MARKER = "<!-- jules-agent-after-pr -->"
+
+
+def after_pr_section(lines: list[str]) -> list[str]:
+    """Reviews relayed and commits pushed after COMPLETED (review_relay.py); last in the comment, so a re-entry
+    that has no view of the run can replace it alone (`splice_after_pr`)."""
+    if not lines:
+        return []
+    shown = [for_github(line, DETAIL_CHARS) for line in lines[:MAX_DETAILS]]
+    return ["", AFTER_PR_MARKER, "**After the pull request**", "", *shown]
+
+
+def splice_after_pr(body: str, lines: list[str]) -> str:
+    """`body` (a rendered status comment) with its "After the pull request" section replaced by `lines`."""
+    head = body.split("\n" + AFTER_PR_MARKER, 1)[0].rstrip("\n")
+    return "\n".join([head, *after_pr_section(lines)]).strip() + "\n"
+
+
 def status_marker(issue_key: str) -> str:
     """Hidden first line that lets a resumed run find the status comment instead of posting a second one."""
     return f"<!-- jules-agent-status {issue_key} -->"
@@ -70,6 +88,7 @@ class StatusView:
     details: list[str] = field(default_factory=list)
     usage_lines: list[str] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)  # logins the comment may ping (e.g. the issue author)
+    after_pr: list[str] = field(default_factory=list)  # reviews and commits after COMPLETED (review_relay.py)
 
     def _text(self, text: str, limit: int, *, multiline: bool = False) -> str:
         return for_github(text, limit, allow_mentions=self.mentions, multiline=multiline)
@@ -108,5 +127,6 @@ class StatusView:
         if self.usage_lines:
             lines += ["", "<details><summary>Usage and cost</summary>", "",
                       *[line.replace("<", "&lt;") for line in self.usage_lines], "", "</details>"]
+        lines += after_pr_section(self.after_pr)
         body = "\n".join(lines).strip() + "\n"
         return body if len(body) <= COMMENT_CHARS else body[:COMMENT_CHARS - 40] + "\n\n_… comment shortened_\n"

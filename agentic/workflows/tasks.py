@@ -136,7 +136,8 @@ async def finish_pull_request(hub: HubTools, ref: IssueRef, pr_url: str, reviewe
     already = {r.get("login") for r in pr.get("requested_reviewers") or []}
     requested = bool(reviewer) and reviewer != author and (
         reviewer in already or await github_ops.request_reviewers(hub, ref, number, [reviewer]))
-    return {"number": number, "body": body, "reviewer_requested": requested}
+    return {"number": number, "body": body, "reviewer_requested": requested,
+            "head_sha": (pr.get("head") or {}).get("sha")}
 
 
 @task(name="read-pull-request", **RETRY)

@@ -40,6 +40,10 @@ async def sim():
         yield call, checker
 
 
+def head_of(commits: list[dict]) -> str:
+    return commits[-1]["sha"]
+
+
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
@@ -127,6 +131,36 @@ async def test_every_operation_conforms_on_happy_and_error_paths(sim):
     await call("PATCH", f"{REPO}/pulls/{pr['number']}", 422, body={"state": "merged"})
     await call("POST", f"{REPO}/pulls/{pr['number']}/requested_reviewers", 201, body={"reviewers": ["octo-maintainer"]})
     await call("POST", f"{REPO}/pulls/{pr['number']}/requested_reviewers", 422, body={"reviewers": ["alice"]})
+    # reviews, review comments, their reactions, a PR's commits
+    n = pr["number"]
+    commits = (await call("GET", f"{REPO}/pulls/{n}/commits", 200)).json()
+    assert [c["commit"]["message"] for c in commits] == ["Strip dashes", "Changelog"]
+    review = (await call("POST", f"{REPO}/pulls/{n}/reviews", 200, body={
+        "event": "REQUEST_CHANGES", "body": "Please also strip leading dashes",
+        "comments": [{"path": "CHANGELOG.md", "line": 1, "body": "Mention the fix here"}]})).json()
+    assert review["state"] == "CHANGES_REQUESTED"
+    await call("POST", f"{REPO}/pulls/{n}/reviews", 422, body={"event": "COMMENT"})  # no body, no comments
+    await call("POST", f"{REPO}/pulls/{n}/reviews", 422, who="alice", body={"event": "APPROVE"})  # own PR
+    await call("POST", f"{REPO}/pulls/{n}/reviews", 422, body={
+        "event": "COMMENT", "comments": [{"path": "nope.txt", "line": 1, "body": "x"}]})
+    await call("GET", f"{REPO}/pulls/{n}/reviews", 200)
+    await call("GET", f"{REPO}/pulls/{n}/reviews/{review['id']}", 200)
+    await call("GET", f"{REPO}/pulls/{n}/reviews/1", 404)
+    single = (await call("POST", f"{REPO}/pulls/{n}/comments", 201, body={
+        "body": "@jules keep the old name too", "commit_id": head_of(commits), "path": "CHANGELOG.md",
+        "line": 1, "side": "RIGHT"})).json()
+    await call("POST", f"{REPO}/pulls/{n}/comments", 422, body={"body": "x", "path": "CHANGELOG.md"})
+    await call("POST", f"{REPO}/pulls/{n}/comments", 201, who="alice", body={
+        "body": "Done", "in_reply_to": single["id"], "commit_id": head_of(commits), "path": "CHANGELOG.md"})
+    listed = (await call("GET", f"{REPO}/pulls/{n}/comments", 200)).json()
+    assert len(listed) == 3 and listed[1]["pull_request_review_id"] != review["id"]
+    await call("GET", f"{REPO}/pulls/comments/{single['id']}", 200)
+    await call("GET", f"{REPO}/pulls/comments/1", 404)
+    await call("POST", f"{REPO}/pulls/comments/{single['id']}/reactions", 201, who="alice", body={"content": "eyes"})
+    await call("POST", f"{REPO}/pulls/comments/{single['id']}/reactions", 200, who="alice", body={"content": "eyes"})
+    await call("POST", f"{REPO}/pulls/comments/{single['id']}/reactions", 422, body={"content": "nope"})
+    await call("GET", f"{REPO}/pulls/comments/{single['id']}/reactions", 200)
+    await call("GET", f"{REPO}/pulls/comments/1/reactions", 404)
     # checks and statuses
     head = pr["head"]["sha"]
     await call("POST", f"{REPO}/check-runs", 201, who="app",

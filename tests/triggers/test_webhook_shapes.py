@@ -84,6 +84,16 @@ def test_deliveries_match_githubs_schemas_and_headers(schema):
             "title": "A", "head": "fix/a", "base": "main", "body": f"Fixes #{n}"}).json()
         closed = gh.post(f"{REPO}/pulls", headers=as_user("alice"), json={
             "title": "B", "head": "fix/b", "base": "main"}).json()
+        current = gh.get(f"{REPO}/contents/fix/b.md?ref=fix/b", headers=as_user("alice")).json()["sha"]
+        pushed = gh.put(f"{REPO}/contents/fix/b.md", headers=as_user("alice"), json={
+            "message": "more", "content": base64.b64encode(b"y\n").decode(), "branch": "fix/b", "sha": current})
+        assert pushed.status_code == 200, pushed.text
+        comment = gh.post(f"{REPO}/pulls/{closed['number']}/comments", headers=as_user("octo-maintainer"), json={
+            "body": "@jules say why", "commit_id": closed["head"]["sha"], "path": "fix/b.md", "line": 1})
+        assert comment.status_code == 201, comment.text
+        review = gh.post(f"{REPO}/pulls/{closed['number']}/reviews", headers=as_user("octo-maintainer"), json={
+            "event": "REQUEST_CHANGES", "body": "Not yet", "comments": [{"path": "fix/b.md", "line": 1, "body": "x"}]})
+        assert review.status_code == 200, review.text
         assert gh.put(f"{REPO}/pulls/{merged['number']}/merge", headers=as_user("alice")).json()["merged"]
         assert gh.put(f"{REPO}/pulls/{merged['number']}/merge", headers=as_user("alice")).status_code == 405
         gh.patch(f"{REPO}/pulls/{closed['number']}", headers=as_user("alice"), json={"state": "closed"})
@@ -106,7 +116,9 @@ def test_deliveries_match_githubs_schemas_and_headers(schema):
         assert headers["X-GitHub-Hook-Installation-Target-ID"] == str(payload["repository"]["id"])
         seen.setdefault(record["hook_id"], []).append(f"{event}.{payload.get('action', '')}".rstrip("."))
     assert seen[1] == ["issues.opened", "issues.labeled", "issues.assigned", "issue_comment.created",
-                       "issues.edited", "pull_request.opened", "pull_request.opened", "pull_request.closed",
+                       "issues.edited", "pull_request.opened", "pull_request.opened", "pull_request.synchronize",
+                       "pull_request_review_comment.created", "pull_request_review.submitted",
+                       "pull_request_review_comment.created", "pull_request_review.submitted", "pull_request.closed",
                        "pull_request.closed", "check_run.created", "check_run.completed"]
     # The repository hook asked for `issues` only (and gets its ping).
     [other] = [k for k in seen if k != 1]

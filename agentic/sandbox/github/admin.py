@@ -98,8 +98,21 @@ def admin_routes(sim: Sim) -> list[Route]:
         if request.method == "DELETE":
             sim.route_counts.clear()
             sim.op_counts.clear()
+            sim.unauthorized.clear()
         return JSONResponse({"routes": dict(sim.route_counts), "operations": dict(sim.op_counts),
-                             "total": sum(sim.route_counts.values())})
+                             "total": sum(sim.route_counts.values()),
+                             "unauthorized": dict(sim.unauthorized)})  # 401 answers per "METHOD /template"
+
+    async def apps(request: Request) -> JSONResponse:
+        """The apps, installations and installation tokens (never their values): when each was minted, when it
+        expires, and how often it was used per User-Agent (which client renewed, and when)."""
+        state = sim.store.apps
+        return JSONResponse({
+            "apps": [{"id": a.id, "slug": a.slug, "bot_login": a.bot_login, "token_seconds": a.token_seconds}
+                     for a in state.apps.values()],
+            "installations": [asdict(i) for i in state.installations.values()],
+            "tokens": [{"installation_id": t.installation_id, "minted_at": t.minted_at, "expires_at": t.expires_at,
+                        "uses": dict(t.uses)} for t in state.tokens.values()]})
 
     return [
         Route("/_sim/state", state, methods=["GET"]),
@@ -108,6 +121,7 @@ def admin_routes(sim: Sim) -> list[Route]:
         Route("/_sim/lock", lock, methods=["POST"]),
         Route("/_sim/ci", ci, methods=["POST", "DELETE"]),
         Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
+        Route("/_sim/apps", apps, methods=["GET"]),
     ]
 
 

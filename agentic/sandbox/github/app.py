@@ -12,15 +12,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from agentic.sandbox.github import routes_checks, routes_issues, routes_pulls, routes_repos
+from agentic.sandbox.github import (routes_apps, routes_checks, routes_issues, routes_pulls, routes_repos,
+                                    routes_reviews)
 from agentic.sandbox.github.admin import admin_routes
 from agentic.sandbox.github.ci import SimulatedCi
 from agentic.sandbox.github.seed import build_store
 from agentic.sandbox.github.web import DOCS, Sim, SimConfig, endpoint
 from agentic.sandbox.github.webhooks import WebhookSender
 
-API_ROUTES = [*routes_issues.ROUTES, *routes_pulls.ROUTES, *routes_checks.ROUTES, *routes_repos.ROUTES,
-              routes_repos.COMMIT_ROUTE]
+API_ROUTES = [*routes_apps.ROUTES, *routes_issues.ROUTES, *routes_pulls.ROUTES, *routes_reviews.ROUTES,
+              *routes_checks.ROUTES, *routes_repos.ROUTES, routes_repos.COMMIT_ROUTE]
 
 
 def conditional(sim: Sim, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -37,10 +38,9 @@ def conditional(sim: Sim, handler: Callable[[Request], Awaitable[Response]]) -> 
         if etag not in wanted and "*" not in wanted:
             return response
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-        token = getattr(request.state, "token", None)
-        if token in sim.store.tokens:
-            quota = sim.quotas.get((sim.store.users[sim.store.tokens[token]].login, headers.get(
-                "x-ratelimit-resource", "core")))
+        who = getattr(request.state, "quota", None)
+        if who is not None:
+            quota = sim.quotas.get((who[0], headers.get("x-ratelimit-resource", "core")))
             if quota is not None and quota.used > 0:
                 quota.used -= 1
                 headers["x-ratelimit-used"] = str(quota.used)

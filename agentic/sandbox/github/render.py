@@ -7,7 +7,8 @@ import base64
 import difflib
 
 from agentic.sandbox.github.store import (
-    REACTIONS, CheckRun, Comment, Commit, Issue, Label, Reaction, Repo, Status, Store, User, tree_id,
+    REACTIONS, CheckRun, Comment, Commit, Issue, Label, Reaction, Repo, Review, ReviewComment, Status, Store, User,
+    tree_id,
 )
 
 WEB = "https://github.com"
@@ -181,10 +182,41 @@ class Renderer:
             "author_association": issue["author_association"], "auto_merge": None, "draft": p.draft,
             "merged": merged, "mergeable": None if merged else True, "rebaseable": not merged,
             "mergeable_state": "clean" if i.state == "open" else "unknown", "merged_by": None,
-            "comments": len(i.comments), "review_comments": 0, "maintainer_can_modify": p.maintainer_can_modify,
+            "comments": len(i.comments),
+            "review_comments": sum(1 for c in r.review_comments.values() if c.pull_number == i.number),
+            "maintainer_can_modify": p.maintainer_can_modify,
             "commits": max(1, len(set(c.sha for c in r.history(head_sha)) - set(c.sha for c in r.history(base_sha)))),
             "additions": additions, "deletions": deletions, "changed_files": changed,
         }
+
+    def review(self, r: Repo, v: Review) -> dict:
+        pulls = f"{self.base}/repos/{r.full_name}/pulls/{v.pull_number}"
+        html = f"{WEB}/{r.full_name}/pull/{v.pull_number}#pullrequestreview-{v.id}"
+        out = {"id": v.id, "node_id": node_id("PRR", v.id), "user": self.user(v.user), "body": v.body,
+               "state": v.state, "html_url": html, "pull_request_url": pulls, "author_association":
+               self.association(r, v.user), "_links": {"html": {"href": html}, "pull_request": {"href": pulls}},
+               "commit_id": v.commit_id}
+        if v.submitted_at:  # GitHub leaves it out of a PENDING review
+            out["submitted_at"] = v.submitted_at
+        return out
+
+    def review_comment(self, r: Repo, c: ReviewComment) -> dict:
+        api = f"{self.base}/repos/{r.full_name}/pulls/comments/{c.id}"
+        pulls = f"{self.base}/repos/{r.full_name}/pulls/{c.pull_number}"
+        html = f"{WEB}/{r.full_name}/pull/{c.pull_number}#discussion_r{c.id}"
+        out = {
+            "url": api, "pull_request_review_id": c.review_id, "id": c.id, "node_id": node_id("PRRC", c.id),
+            "diff_hunk": f"@@ -1 +1 @@ {c.path}", "path": c.path, "position": c.line, "original_position": c.line,
+            "commit_id": c.commit_id, "original_commit_id": c.commit_id, "user": self.user(c.user), "body": c.body,
+            "created_at": c.created_at, "updated_at": c.updated_at, "html_url": html, "pull_request_url": pulls,
+            "author_association": self.association(r, c.user),
+            "_links": {"self": {"href": api}, "html": {"href": html}, "pull_request": {"href": pulls}},
+            "line": c.line, "side": c.side, "original_line": c.line, "start_line": None, "original_start_line": None,
+            "start_side": None, "subject_type": "line", "reactions": self.rollup(f"{api}/reactions", c.reactions),
+        }
+        if c.in_reply_to_id:
+            out["in_reply_to_id"] = c.in_reply_to_id
+        return out
 
     def diffstat(self, r: Repo, base_sha: str, head_sha: str) -> tuple[int, int, int]:
         a, b = r.commits[base_sha].tree, r.commits[head_sha].tree

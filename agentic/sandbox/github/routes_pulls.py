@@ -22,6 +22,15 @@ def _branch(ref: str, repo: Repo) -> str:
     return branch if not owner or owner.lower() == repo.owner.lower() else ""
 
 
+def synchronize(ctx: Ctx, repo: Repo, branch: str, before: str) -> None:
+    """A push to `branch`: `pull_request` `synchronize` for each open pull request it heads, as GitHub sends."""
+    after = repo.refs.get(f"refs/heads/{branch}", before)
+    for issue in [i for i in repo.issues.values() if i.pull and i.state == "open" and i.pull.head_ref == branch]:
+        issue.pull.head_sha = after
+        ctx.emit("pull_request", _payload(ctx, repo, action="synchronize", number=issue.number, before=before,
+                                          after=after, pull_request=ctx.render.pull(repo, issue)))
+
+
 def pulls_list(ctx: Ctx):
     repo = ctx.repo()
     q = ctx.query

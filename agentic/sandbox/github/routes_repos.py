@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 
+from agentic.sandbox.github.routes_pulls import synchronize
 from agentic.sandbox.github.store import ROLES, Commit, Repo, now
 from agentic.sandbox.github.web import ApiError, Ctx, Route, invalid, not_found
 
@@ -63,6 +64,7 @@ def contents_put(ctx: Ctx):
               "date": now()}
     commit = repo.commit(tip, {path: data}, body["message"], author)
     repo.refs[f"refs/heads/{branch}"] = commit.sha
+    synchronize(ctx, repo, branch, tip)
     ctx.sim.ci.head_moved(repo, branch, ctx.base)
     return (200 if existing else 201), {
         "content": ctx.render.content_entry(repo, branch, path, commit.tree[path], "file", len(data)),
@@ -114,8 +116,9 @@ def ref_update(ctx: Ctx):
         raise ApiError(422, "Object does not exist")
     if not (ctx.body or {}).get("force") and repo.refs[name] not in {c.sha for c in repo.history(sha)}:
         raise ApiError(422, "Update is not a fast forward")
-    repo.refs[name] = sha
+    before, repo.refs[name] = repo.refs[name], sha
     if name.startswith("refs/heads/"):
+        synchronize(ctx, repo, name.removeprefix("refs/heads/"), before)
         ctx.sim.ci.head_moved(repo, name.removeprefix("refs/heads/"), ctx.base)
     return 200, ctx.render.ref(repo, name, sha)
 
@@ -188,6 +191,8 @@ def user_get(ctx: Ctx):
 
 
 def user_me(ctx: Ctx):
+    if getattr(ctx.request.state, "installation_token", None) is not None:  # an app's bot is no user: GET /app
+        raise ApiError(403, "Resource not accessible by integration")
     return 200, ctx.render.public_user(ctx.login) | {
         "user_view_type": "private", "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0, "disk_usage": 0,
         "collaborators": 0, "two_factor_authentication": True}

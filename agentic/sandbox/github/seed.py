@@ -6,6 +6,9 @@ repos:  [{owner, name, description?, private?, default_branch?, collaborators: {
 issues: [{title, body?, user, state?, labels?, assignees?, created_at?, locked?: bool, active_lock_reason?,
           comments: [{user, body, created_at?}]}]
 pulls:  [{title, body?, user, head, base?, files: {path: text}, draft?}]  (creates branch `head` with those files)
+apps:   [{id, slug, name?, owner?, public_key: PEM (or public_keys: [PEM]), client_id?, token_seconds?: 3600,
+          permissions?: {issues: write, ...}, events?: [...],
+          installations: [{account, id?, repositories?: all|[name]}]}]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from agentic.sandbox.github.apps import App, Installation, role_for
 from agentic.sandbox.github.store import LOCK_REASONS, ROLES, Comment, Issue, Label, PullData, Repo, Store, now
 
 
@@ -47,6 +51,38 @@ def apply_seed(store: Store, seed: dict[str, Any]) -> None:
                 store.app_tokens.add(entry["token"])
     for entry in seed.get("repos", []):
         _seed_repo(store, entry)
+    for entry in seed.get("apps", []):
+        _seed_app(store, entry)
+
+
+def _seed_app(store: Store, entry: dict[str, Any]) -> None:
+    keys = entry.get("public_keys") or [entry.get("public_key")]
+    if not all(isinstance(k, str) and "PUBLIC KEY" in k for k in keys):
+        raise SeedError(f"app {entry.get('slug')!r}: `public_key` must be a PEM public key")
+    app = App(id=int(entry["id"]), slug=entry["slug"], name=entry.get("name", entry["slug"]),
+              owner=entry.get("owner", "acme"), public_keys=list(keys), client_id=entry.get("client_id", ""),
+              events=list(entry.get("events", [])), token_seconds=float(entry.get("token_seconds", 3600)),
+              created_at=now())
+    if entry.get("permissions"):
+        app.permissions = dict(entry["permissions"])
+    store.apps.apps[app.id] = app
+    store.user(app.bot_login, type="Bot")
+    for item in entry.get("installations", []):
+        repos = item.get("repositories", "all")
+        installation = Installation(id=int(item.get("id") or store.next_id()), app_id=app.id, account=item["account"],
+                                    repository_selection="all" if repos == "all" else "selected",
+                                    repositories=[] if repos == "all" else
+                                    [f"{item['account']}/{name}".lower() for name in repos], created_at=now())
+        store.apps.installations[installation.id] = installation
+        grant_installation(store, installation)
+
+
+def grant_installation(store: Store, installation: Installation) -> None:
+    """The app's bot may act on the repositories the installation covers (with its permissions' role)."""
+    app = store.apps.apps[installation.app_id]
+    for repo in store.repos.values():
+        if installation.covers(repo) and app.bot_login.lower() not in repo.collaborators:
+            repo.collaborators[app.bot_login.lower()] = role_for(app.permissions)
 
 
 def _seed_repo(store: Store, entry: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agentic.sandbox.github.apps import Apps
+
 ROLES = ("read", "triage", "write", "maintain", "admin")  # ascending power
 LOCK_REASONS = ("off-topic", "too heated", "resolved", "spam")  # GitHub's `lock_reason` values
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -68,6 +70,42 @@ class Comment:
     issue_number: int
     user: str
     body: str
+    created_at: str = field(default_factory=now)
+    updated_at: str = ""
+    reactions: list[Reaction] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.updated_at = self.updated_at or self.created_at
+
+
+@dataclass
+class Review:
+    """A pull request review; `state` PENDING until submitted (then APPROVED, CHANGES_REQUESTED or COMMENTED)."""
+
+    id: int
+    pull_number: int
+    user: str
+    body: str
+    state: str
+    commit_id: str
+    submitted_at: str | None = None
+
+
+@dataclass
+class ReviewComment:
+    """A comment on a line of a pull request's diff; every one belongs to a review (GitHub makes a single-comment
+    COMMENTED review for a comment posted on its own)."""
+
+    id: int
+    pull_number: int
+    review_id: int
+    user: str
+    body: str
+    path: str
+    commit_id: str
+    line: int | None = None
+    side: str = "RIGHT"
+    in_reply_to_id: int | None = None
     created_at: str = field(default_factory=now)
     updated_at: str = ""
     reactions: list[Reaction] = field(default_factory=list)
@@ -160,6 +198,8 @@ class Repo:
     refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> commit sha
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
+    reviews: dict[int, Review] = field(default_factory=dict)
+    review_comments: dict[int, ReviewComment] = field(default_factory=dict)
     check_runs: list[CheckRun] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
     next_number: int = 1
@@ -233,6 +273,7 @@ class Store:
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login (never dumped)
     app_tokens: set[str] = field(default_factory=set)  # tokens that act as a GitHub App installation
+    apps: Apps = field(default_factory=Apps)  # GitHub Apps, their installations and installation tokens
     repos: dict[str, Repo] = field(default_factory=dict)  # "owner/name" (lower-case) -> Repo
     last_id: int = 1_000_000
 

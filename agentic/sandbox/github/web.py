@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentic.sandbox.github.apps import JWT_DOCS, JwtRejected
 from agentic.sandbox.github.render import Renderer
 from agentic.sandbox.github.store import Repo, Store
 
@@ -110,6 +111,7 @@ class Sim:
     faults: list[Fault] = field(default_factory=list)
     route_counts: Counter = field(default_factory=Counter)
     op_counts: Counter = field(default_factory=Counter)
+    unauthorized: Counter = field(default_factory=Counter)  # 401 answers per "METHOD /template"
     quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
 
 
@@ -132,14 +134,24 @@ class Ctx:
         repo = self.store.repo(self.params["owner"], self.params["repo"])
         if repo is None or not repo.can(self.login, "read"):
             raise not_found()
+        token = getattr(self.request.state, "installation_token", None)
+        if (token is not None and self.request.method != "GET"
+                and repo not in self.store.apps.token_repos(self.store, token)):
+            # An installation token writes only to the repositories it was made for (public ones stay readable).
+            raise ApiError(403, "Resource not accessible by integration")
         if not repo.can(self.login, need):
             if "403" not in STATUSES.get(self.op_id, {"403"}):
                 raise not_found()
-            raise ApiError(403, "Resource not accessible by personal access token")
+            raise ApiError(403, "Resource not accessible by " + ("integration" if token else "personal access token"))
         return repo
 
     def emit(self, event: str, payload: dict) -> None:
         if self.sim.webhooks is not None:
+            repo = self.store.repo(*str((payload.get("repository") or {}).get("full_name", "/")).split("/", 1))
+            installed = self.store.apps.installations_covering(repo) if repo else []
+            if installed:  # an app's deliveries name the installation (its id picks the token to answer with)
+                node = f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installed[0].id}"
+                payload = {**payload, "installation": {"id": installed[0].id, "node_id": node}}
             self.sim.webhooks.emit(event, payload)
 
     def paginate(self, items: list) -> tuple[list, dict[str, str]]:
@@ -180,6 +192,7 @@ class Route:
     op_id: str
     handler: Handler
     starlette_path: str = ""  # with convertors (`{issue_number:int}`, `{path:path}`); defaults to `path`
+    auth: str = "token"  # token (a user's or an installation's) | jwt (an app's JWT: the /app routes)
 
 
 def endpoint(sim: Sim, route: Route) -> Callable[[Request], Awaitable[Response]]:
@@ -191,8 +204,8 @@ def endpoint(sim: Sim, route: Route) -> Callable[[Request], Awaitable[Response]]
         login = None
         try:
             fault = _take_fault(sim, f"{request.method} {request.url.path}")
-            login = _authenticate(sim, request)
-            headers.update(_rate_limit(sim, login, resource))
+            login = _authenticate(sim, request, route.auth)
+            headers.update(_rate_limit(sim, request, login, resource))
             if fault is not None:
                 raise _fault_error(sim, fault, login, resource)
             body = await _json_body(request)
@@ -204,6 +217,8 @@ def endpoint(sim: Sim, route: Route) -> Callable[[Request], Awaitable[Response]]
                 return Response(status_code=204, headers=headers)
             return _json(status, payload, headers)
         except ApiError as err:
+            if err.status == 401:
+                sim.unauthorized[f"{route.method} {route.path}"] += 1
             headers.update(err.headers)
             return _json(err.status, err.body(route.op_id), headers)
 
@@ -227,21 +242,47 @@ async def _json_body(request: Request) -> Any:
         raise ApiError(400, "Problems parsing JSON") from None
 
 
-def _authenticate(sim: Sim, request: Request) -> str:
+def _authenticate(sim: Sim, request: Request, kind: str = "token") -> str:
+    """The caller's login (an app's JWT: the app's bot login). Sets `request.state.token` and `.quota` (whose
+    rate limit the call counts against: the user's, the installation's or the app's)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    token = token.strip()
     if not header:
         raise ApiError(401, "Requires authentication", doc=DOCS)
-    if scheme.lower() not in ("bearer", "token") or token.strip() not in sim.store.tokens:
+    apps = sim.store.apps
+    if kind == "jwt":  # /app/... routes: only an app's JWT
+        try:
+            app = apps.verify_jwt(token) if scheme.lower() == "bearer" else None
+        except JwtRejected as exc:
+            raise ApiError(401, str(exc), doc=JWT_DOCS) from None
+        if app is None:
+            raise ApiError(401, "A JSON web token could not be decoded", doc=JWT_DOCS)
+        request.state.token, request.state.quota = token, (f"app:{app.id}", sim.config.rate_limit)
+        return app.bot_login
+    if scheme.lower() not in ("bearer", "token"):
         raise ApiError(401, "Bad credentials", doc=DOCS)
-    request.state.token = token.strip()
-    return sim.store.users[sim.store.tokens[token.strip()]].login
+    installation_token = apps.live_token(token)
+    if installation_token is not None:
+        installation = apps.installations[installation_token.installation_id]
+        request.state.token, request.state.installation_token = token, installation_token
+        installation_token.uses[request.headers.get("user-agent", "")[:80]] += 1
+        request.state.quota = (f"installation:{installation.id}",
+                               apps.rate_limit(sim.store, installation, sim.config.rate_limit))
+        return apps.apps[installation.app_id].bot_login
+    if token not in sim.store.tokens:  # an expired installation token too: GitHub answers the same
+        raise ApiError(401, "Bad credentials", doc=DOCS)
+    request.state.token = token
+    login = sim.store.users[sim.store.tokens[token]].login
+    request.state.quota = (login, sim.config.rate_limit)
+    return login
 
 
-def _rate_limit(sim: Sim, login: str, resource: str) -> dict[str, str]:
-    limit = sim.config.search_rate_limit if resource == "search" else sim.config.rate_limit
+def _rate_limit(sim: Sim, request: Request, login: str, resource: str) -> dict[str, str]:
+    who, core_limit = getattr(request.state, "quota", (login, sim.config.rate_limit))
+    limit = sim.config.search_rate_limit if resource == "search" else core_limit
     window = 60 if resource == "search" else 3600
-    quota = sim.quotas.setdefault((login, resource), Quota())
+    quota = sim.quotas.setdefault((who, resource), Quota())
     now = int(time.time())
     if quota.reset <= now:
         quota.used, quota.reset = 0, now + window

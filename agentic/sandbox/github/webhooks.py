@@ -48,6 +48,10 @@ class Hook:
                 and ("*" in self.events or event in self.events))
 
 
+_FULL_PULL_ONLY = ("additions", "changed_files", "comments", "commits", "deletions", "maintainer_can_modify",
+                   "mergeable", "mergeable_state", "merged", "merged_by", "rebaseable", "review_comments")
+
+
 def webhook_shape(event: str, payload: dict) -> dict:
     """The REST objects the routes render, as webhook payloads carry them (checked against
     @octokit/webhooks-schemas in tests/triggers/test_webhook_shapes.py): repositories carry `custom_properties`,
@@ -67,6 +71,11 @@ def webhook_shape(event: str, payload: dict) -> dict:
     walk(payload)
     if isinstance(payload.get("issue"), dict):
         payload["issue"].pop("closed_by", None)
+    if event.startswith("pull_request_review") and isinstance(payload.get("pull_request"), dict):
+        for key in _FULL_PULL_ONLY:  # review events carry the pull request's short form
+            payload["pull_request"].pop(key, None)
+    if isinstance(payload.get("review"), dict):  # webhooks spell review states in lower case
+        payload["review"]["state"] = str(payload["review"].get("state", "")).lower()
     run = payload.get("check_run")
     if isinstance(run, dict):
         run["details_url"] = run.get("details_url") or run.get("html_url") or ""

@@ -21,7 +21,7 @@ def admin_routes(sim: JulesSimulator) -> list[Route]:
 
     async def sessions(request: Request) -> JSONResponse:
         return JSONResponse({"sessions": [
-            {**sim.session_view(r, wire=False), "script": r.script, "apiKey": _mask(r.key),
+            {**sim.session_view(r, wire=False), "script": r.script, "reactive": r.reactive, "apiKey": _mask(r.key),
              "profile": sim.config.profile, "live": r.traits.describe(), "activities": r.activities}
             for r in sim.store.sessions.values()]})
 

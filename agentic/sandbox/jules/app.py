@@ -90,7 +90,8 @@ class JulesSimulator:
 
     async def aclose(self) -> None:
         """Stop every session task and close the GitHub client (if this simulator created it)."""
-        tasks = [r.task for r in self.store.sessions.values() if r.task and not r.task.done()]
+        tasks = [t for t in [*(r.task for r in self.store.sessions.values()), *(r.reactive for r in self.runs.values())]
+                 if t and not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -224,6 +225,8 @@ class JulesSimulator:
                                fail_reason=rule.reason if rule else None,
                                closing_refs=(rule.pr_closing_refs if rule else None) or self.config.pr_closing_refs,
                                traits=LiveTraits.draw(self.config, session_id, rule))
+        source = self.config.source(source_name) if source_name else None
+        record.reactive = rule.reactive if rule and rule.reactive is not None else bool(source and source.reactive)
         if record.traits.pending:
             resource["state"] = "PENDING"  # live: seen on the wire before QUEUED
         resource["createTime"] = resource["updateTime"] = self.store.stamp(record)

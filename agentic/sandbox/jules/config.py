@@ -31,6 +31,9 @@ class SourceConfig(_Model):
     default_branch: str = "main"
     branches: list[str] = Field(default_factory=list, description="Defaults to [default_branch].")
     private: bool = False
+    reactive: bool = Field(default=False, description="Jules' Reactive Mode on this repository: a review comment "
+                                                      "mentioning @jules on a PR Jules opened gets 👀, a commit and a "
+                                                      "PR comment, with no API message.")
 
     @property
     def name(self) -> str:
@@ -106,6 +109,7 @@ class ScenarioRule(_Model):
     pr_closing_refs: ClosingRefs | None = Field(
         default=None, description="copy: the PR body repeats the prompt's `Fixes #N` lines; drop: it does not.")
     outputs: OutputsMode | None = Field(default=None, description="live profile: how `outputs` reports the result.")
+    reactive: bool | None = Field(default=None, description="Reactive Mode for these sessions (None: the source's).")
 
     @field_validator("match")
     @classmethod

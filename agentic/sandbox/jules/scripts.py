@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from agentic.sandbox.jules import change
+from agentic.sandbox.jules import change, reactive
 from agentic.sandbox.jules.config import JulesSimConfig
 from agentic.sandbox.jules.publish import (
     PublishError,
@@ -49,6 +49,7 @@ class SessionRun:
         self.record, self.store, self.config, self.github = record, store, config, github
         self.slowdown = 10 if record.script == "slow" else 1
         self.pull: tuple[PullRequestDraft, str] | None = None  # the opened PR's draft and base commit
+        self.reactive: asyncio.Task | None = None  # Reactive Mode's review watcher (reactive.py)
 
     async def tick(self, ticks: float = 1) -> None:
         await asyncio.sleep(self.config.tick_seconds * ticks * self.slowdown)
@@ -181,6 +182,7 @@ class SessionRun:
                 self.fail(f"Jules could not publish the pull request: {exc}")
                 return
             self.pull = (draft, base_sha)
+            self.reactive = reactive.start(self, draft, pull)
             outputs.append({"pullRequest": {"url": pull["html_url"], "title": pull.get("title", title),
                                             "description": pull.get("body") or body,
                                             "baseRef": base, "headRef": draft.head}})

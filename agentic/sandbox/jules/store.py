@@ -47,6 +47,7 @@ class SessionRecord:
     plan: dict[str, Any] | None = None
     next_step: int = 0  # index in plan["steps"] of the step the script runs next
     closing_refs: str = "copy"  # copy | drop: does the PR body repeat the prompt's `Fixes #N` lines
+    reactive: bool = False  # Reactive Mode: takes up @jules review comments on its PR by itself (reactive.py)
     traits: LiveTraits = field(default_factory=LiveTraits)  # live-profile behaviours (all off: documented)
     created_monotonic: float = field(default_factory=time.monotonic)
 
