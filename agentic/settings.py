@@ -210,7 +210,7 @@ class Settings(BaseSettings):
     poller_interval_seconds: float = Field(default=60.0, gt=0, description=(
         "How often the poller deployment lists issue comments and events (for receivers without a public URL)."))
 
-    # --- the queue: Jules plan quotas, applied to Prefect (agentic/workflows/session_queue.py, docs/workers.md) ---
+    # --- the queue: Jules plan quotas, applied to Prefect (agentic/dispatch/session_queue.py, docs/workers.md) ---
     jules_max_concurrent_sessions: int | None = Field(default=None, gt=0, description=(
         "Jules plan: sessions at once (free 3, Pro 15, Ultra 60). Unset: no cap in Prefect (Jules' 429 still "
         "queues the run)."))
@@ -334,7 +334,7 @@ class Settings(BaseSettings):
           GitHub's do (`agentic/sandbox/github/render.py`), so the URLs the sandbox hands out work;
         - each entry of GITHUB_WEB_HOSTS.
         """
-        from agentic.workflows.issue_ref import web_host
+        from agentic.github.hosts import web_host
 
         hosts: list[str] = []
 

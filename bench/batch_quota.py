@@ -43,7 +43,7 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 from prefect import flow  # noqa: E402
 
-from agentic.workflows.session_queue import SERVER_QUEUE_ENV  # noqa: E402
+from agentic.dispatch.session_queue import SERVER_QUEUE_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = "bench-batch"
@@ -58,7 +58,7 @@ PROBE_DEPLOYMENT = "bench-queue-probe/probe"
 async def probe(number: int) -> str:
     """One session through the product's queue: daily token, lease for the session's life, 429 retried."""
     from agentic.settings import get_settings
-    from agentic.workflows.session_queue import session_slot
+    from agentic.dispatch.session_queue import session_slot
 
     settings = get_settings()
     headers = {"X-Goog-Api-Key": settings.jules_api_key.get_secret_value()}
@@ -78,7 +78,7 @@ async def probe(number: int) -> str:
 
 def serve_probe() -> None:
     from agentic.settings import get_settings
-    from agentic.workflows.session_queue import QuotaPlan
+    from agentic.dispatch.session_queue import QuotaPlan
 
     plan = QuotaPlan.from_settings(get_settings())
     probe.serve(name="probe", global_limit=plan.deployment_concurrency())
@@ -121,7 +121,7 @@ async def _all_final(deployment_id: str, n: int, timeout: float, started: float)
     from prefect import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-    from agentic.workflows.session_queue import read_all_flow_runs
+    from agentic.dispatch.session_queue import read_all_flow_runs
 
     last = ""
     async with get_client() as client:
@@ -194,7 +194,7 @@ def main() -> int:
         else:  # the probe's limits are the product's, applied the same way deploy.py applies them
             from agentic.deployment.pools import apply_quotas
             from agentic.settings import Settings
-            from agentic.workflows.session_queue import QuotaPlan
+            from agentic.dispatch.session_queue import QuotaPlan
 
             apply_quotas(QuotaPlan.from_settings(Settings(_env_file=None, **workflow)))
             argv, ready = [str(Path(__file__).resolve()), "--serve-probe"], "Your flow"
@@ -227,7 +227,7 @@ async def _launch_probes(n: int) -> dict:
 async def _measure(sandbox, n: int, c: int, q: int, day: float, timeout: float, mode: str = "product") -> dict:
     from prefect import get_client
 
-    from agentic.workflows.batch import batch_issues
+    from agentic.triggers.batch import batch_issues
 
     name = "jules-agent-workflow/jules-agent-deployment" if mode == "product" else PROBE_DEPLOYMENT
     async with get_client() as client:

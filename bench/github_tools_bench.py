@@ -170,7 +170,7 @@ def cold_start(hub, name: str, config: dict[str, Any], rounds: int) -> list[floa
 async def call_latencies(mcp_url: str, tools: dict[str, tuple[str, dict]], calls: int,
                          warmup: int = 10) -> dict[str, list[float]]:
     """Alternate one call per option per round over one session, so machine noise hits every series alike."""
-    from agentic.workflows.hub_tools import connect_hub
+    from agentic.hub.mcp_client import connect_hub
 
     out: dict[str, list[float]] = {key: [] for key in tools}
     async with connect_hub(mcp_url) as session:

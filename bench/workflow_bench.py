@@ -58,7 +58,7 @@ MARKS: dict[str, float] = {}
 @flow(name="bare-three-tasks")
 async def bare_flow(hub_mcp_url: str, number: int) -> None:
     """The minimal integration: read the issue, create the session, comment — three tasks through the same hub."""
-    from agentic.workflows.hub_tools import connect_hub
+    from agentic.hub.mcp_client import connect_hub
 
     async with connect_hub(hub_mcp_url) as hub:
         session = await _create_session(hub, await _read_issue(hub, number))

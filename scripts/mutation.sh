@@ -15,15 +15,15 @@ PY="$ROOT/.venv/bin/python"
 
 # The pure modules; for claims.py only its pure functions (the rest talks to Prefect), for the hub's config.py
 # the body/name checks, type inference and ${VAR} expansion (the rest is covered through the server).
-MODULES=(agentic/workflows/issue_ref.py agentic/agent/sanitize.py agentic/workflows/claims.py
+MODULES=(agentic/github/issue_ref.py agentic/agent/sanitize.py agentic/dispatch/claims.py
          agentic/jules/follow.py agentic/jules/states.py agentic/workflows/polling.py agentic/hub/config.py)
-MUTANTS=("agentic.workflows.issue_ref.*" "agentic.agent.sanitize.*" "agentic.jules.follow.*" "agentic.jules.states.*"
+MUTANTS=("agentic.github.issue_ref.*" "agentic.agent.sanitize.*" "agentic.jules.follow.*" "agentic.jules.states.*"
          "agentic.workflows.polling.*" "agentic.hub.config.x_split_body__mutmut_*"
          "agentic.hub.config.x_check_name__mutmut_*" "agentic.hub.config.x_infer_type__mutmut_*"
          "agentic.hub.config.x_expand__mutmut_*"
-         "agentic.workflows.claims.x_text_hash__mutmut_*" "agentic.workflows.claims.x_marker_for__mutmut_*"
-         "agentic.workflows.claims.x_claim_key__mutmut_*" "agentic.workflows.claims.x_variable_name__mutmut_*"
-         "agentic.workflows.claims.xǁClaimǁsession_for__mutmut_*")
+         "agentic.dispatch.claims.x_text_hash__mutmut_*" "agentic.dispatch.claims.x_marker_for__mutmut_*"
+         "agentic.dispatch.claims.x_claim_key__mutmut_*" "agentic.dispatch.claims.x_variable_name__mutmut_*"
+         "agentic.dispatch.claims.xǁClaimǁsession_for__mutmut_*")
 # Their fast tests: no server, no subprocess (a few seconds in all).
 TESTS=(tests/jules tests/agent tests/workflow/test_issue_url.py tests/workflow/test_issue_hosts.py
        tests/workflow/test_units.py tests/workflow/test_polling.py tests/workflow/test_claims_pure.py

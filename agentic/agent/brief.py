@@ -174,7 +174,7 @@ def render_prompt(brief: Brief, *, issue_number: int, issue_url: str, marker: st
                   issue_body: str | None = None, nonce: str | None = None,
                   max_body_chars: int = DEFAULT_MAX_BODY_CHARS, concerns: list[str] | None = None) -> str:
     """Jules' prompt. Ends with the PR keyword so the pull request closes the issue, and with the dispatch marker
-    that lets a resumed run find the session it created (exactly-once, see workflows/claims.py).
+    that lets a resumed run find the session it created (exactly-once, see dispatch/claims.py).
 
     `issue_title`/`issue_body`: the reporter's text (raw; sanitized, URL-defanged and capped here), quoted inside the
     data fence with the brief's context. `nonce`: for tests (deterministic output); random when omitted."""

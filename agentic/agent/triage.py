@@ -208,18 +208,18 @@ class TriageOutcome:
     refusal: str | None = None  # the policy turned the brief down (agent/automation.py: nothing overrides it)
 
 
-def build_agent(settings: Settings, model: Model | str | None = None, *,
-                hub: AbstractToolset[IssueDeps] | None = None, instructions: str = INSTRUCTIONS,
-                output_type: type[Triage] | Any = Triage) -> Agent[IssueDeps, Triage]:
-    """The triage agent. `hub`: the toolset standing for the MCP hub (tests pass a local one); it is filtered to
-    READ_ONLY_TOOLS and pinned to the run's `IssueDeps` repository either way. `instructions`/`output_type`: the
+def hub_toolset(mcp_url: str, token: str | None, *, verify: Any = True) -> MCPToolset:
+    """The MCP hub as the agent's toolset (RunDeps.from_settings makes it, with the run's token and TLS)."""
+    # A failed read (a 404 on a guessed path) goes back to the model as a retry, up to the tool-call budget,
+    # instead of ending the triage at the default single retry (seen with the local 0.5B model).
+    return MCPToolset(mcp_url, id="hub", auth=token, verify=verify, max_retries=MAX_TOOL_CALLS)
+
+
+def build_agent(settings: Settings, model: Model | str | None = None, *, hub: AbstractToolset[IssueDeps],
+                instructions: str = INSTRUCTIONS, output_type: type[Triage] | Any = Triage) -> Agent[IssueDeps, Triage]:
+    """The triage agent. `hub`: the toolset standing for the MCP hub (`hub_toolset`; tests pass a local one); it is
+    filtered to READ_ONLY_TOOLS and pinned to the run's `IssueDeps` repository. `instructions`/`output_type`: the
     product's by default; bench/agent_quality.py passes the seed's to measure against them in the same run."""
-    if hub is None:
-        token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-        # A failed read (a 404 on a guessed path) goes back to the model as a retry, up to the tool-call budget,
-        # instead of ending the triage at the default single retry (seen with the local 0.5B model).
-        hub = MCPToolset(settings.hub_mcp_url, id="hub", auth=token, verify=settings.tls_verify,
-                         max_retries=MAX_TOOL_CALLS)
     tools = PinnedRepoToolset(hub.filtered(lambda _ctx, tool_def: tool_def.name in READ_ONLY_TOOLS),
                               max_result_chars=tool_result_chars(settings))
     agent = Agent(

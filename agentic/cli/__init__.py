@@ -9,7 +9,7 @@
     ibt demo [--issue N] [--keep-running/--stop]
 
 Exit codes of `ibt run` (and `python -m agentic.workflows.jules_workflow`): 0 pull request opened, 1 failed,
-2 bad input, 3 needs info or rejected, 4 already handled / another run is on it (agentic/workflows/cli.py).
+2 bad input, 3 needs info or rejected, 4 already handled / another run is on it (agentic/cli/run.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import typer
 from agentic.cli import demo, images, stacks
 from agentic.cli.batch import batch
 from agentic.cli.deploy import deploy
-from agentic.workflows.cli import run
+from agentic.cli.run import run
 
 app = typer.Typer(
     name="ibt",

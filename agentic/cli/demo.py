@@ -108,7 +108,7 @@ def _prepare(settings: Any) -> None:
 def _reset_claims(settings: Any) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from agentic.workflows import claims
+    from agentic.dispatch import claims
 
     with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}):
         removed = asyncio.run(claims.reset(settings.github_api_url))

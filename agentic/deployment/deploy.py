@@ -6,7 +6,7 @@
     ibt deploy [same flags]
 
 Jules' plan quotas (JULES_MAX_CONCURRENT_SESSIONS, JULES_SESSIONS_PER_DAY) become Prefect limits on every deploy
-(agentic/workflows/session_queue.py). `--work-pool NAME` registers the deployment in a process work pool (created if
+(agentic/dispatch/session_queue.py). `--work-pool NAME` registers the deployment in a process work pool (created if
 missing) for `prefect worker start --pool NAME` on any machine, instead of serving it here (docs/workers.md).
 
 Every failure is one clear line and a non-zero exit: an invalid setting exits 2; hub down, Prefect down or a
@@ -174,7 +174,7 @@ def main(
     updates = {getattr(prefect_settings, name): os.environ[name] for name in PREFECT_VARIABLES
                if os.environ.get(name) and hasattr(prefect_settings, name)}
     from agentic.deployment.pools import apply_quotas, deploy_to_pool
-    from agentic.workflows.session_queue import QuotaPlan
+    from agentic.dispatch.session_queue import QuotaPlan
 
     plan = QuotaPlan.from_settings(settings)
     with prefect_settings.temporary_settings(updates):

@@ -9,8 +9,8 @@ import asyncio
 import os
 
 from agentic.errors import AgenticError
-from agentic.workflows.session_queue import QuotaPlan
-from agentic.workflows.session_queue import apply_quotas as upsert_limits
+from agentic.dispatch.session_queue import QuotaPlan
+from agentic.dispatch.session_queue import apply_quotas as upsert_limits
 
 DEPLOYMENT_NAME = "jules-agent-deployment"
 DEPLOYMENT_TAGS = ["jules", "github"]

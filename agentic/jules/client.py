@@ -26,8 +26,8 @@ from agentic import observability
 from agentic.errors import JulesError, JulesQuotaExceeded, JulesSourceBusy, SourceNotConnected, TransientError
 from agentic.jules import states
 from agentic.jules.models import Activity, Session
-from agentic.workflows.hub_tools import HubTools, ToolCallFailed, TransientToolFailure
-from agentic.workflows.issue_ref import IssueRef
+from agentic.hub.mcp_client import HubTools, ToolCallFailed, TransientToolFailure
+from agentic.github.issue_ref import IssueRef
 
 SERVER = "jules"
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _raise_jules(exc: ToolCallFailed) -> None:
     if exc.status == 429:
         raise JulesQuotaExceeded(f"Jules quota reached: {exc}") from exc
     if exc.status is not None and exc.status < 500:
-        raise JulesError(str(exc)) from exc
+        raise JulesError(str(exc), status=exc.status) from exc
     raise exc
 
 
@@ -204,7 +204,7 @@ class JulesClient:
             try:
                 raw = await self._call("listActivities", args) or {}
             except JulesError as exc:
-                if "404" in str(exc) or "NOT_FOUND" in str(exc):
+                if exc.status == 404:
                     raise ActivitiesNotReady(f"Jules has no activities for session {session_id} yet: {exc}") from exc
                 raise
             if not isinstance(raw, dict):

@@ -30,6 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agentic.dispatch import claims
+from agentic.github.issue_ref import IssueRef
+from agentic.lifecycle.phases import Phase
 from agentic.github.app_auth import GitHubAuth
 from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import (DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment,
@@ -170,10 +173,9 @@ class Receiver:
         return await self._start(decision)
 
     async def _retriage(self, data: dict) -> tuple[str, str, int, dict]:
-        """`issues.edited` on an issue whose status comment says "needs info": the reporter (or a maintainer) added
-        the details, so the new text gets a new run (a new idempotency key) without anyone asking again."""
-        from agentic.workflows.status_comment import HEADLINES, status_marker
-
+        """`issues.edited` on an issue whose last run ended "needs info" (the phase in its claim, which only our runs
+        write): the reporter (or a maintainer) added the details, so the new text gets a new run (a new idempotency
+        key) without anyone asking again."""
         parsed = IssuesEvent.model_validate(data)
         issue, sender, full_name = parsed.issue, parsed.sender, parsed.repository.full_name
         ruleset = self.config.rules.for_repo(full_name)
@@ -185,10 +187,8 @@ class Receiver:
         if is_bot(sender.login, sender.type) or (own and sender.login.lower() == own.lower()):
             return "ignored", f"sender {sender.login} is a bot", 200, {}
         owner, _, repo = full_name.partition("/")
-        status = await self.github.own_comment(owner, repo, issue.number,
-                                               status_marker(f"{owner.lower()}/{repo.lower()}#{issue.number}"),
-                                               own) if own else None
-        if not status or not (HEADLINES["needs_info"] in status or HEADLINES["held"] in status):
+        phase = await self._phase(IssueRef(owner=owner, repo=repo, number=issue.number))
+        if phase not in (Phase.NEEDS_INFO, Phase.HELD):  # what a new text may change: the triage's verdict
             return "ignored", f"issues.edited: issue #{issue.number} is not waiting for information", 200, {}
         trigger = Trigger(event="issues.edited", kind="edit", owner=owner, repo=repo, number=issue.number,
                           issue_url=issue.html_url, title=issue.title, body=issue.body or "", sender=sender.login,
@@ -198,6 +198,14 @@ class Receiver:
         edited_at = str((data.get("issue") or {}).get("updated_at") or "")
         return await self._start(trigger, check_permission=sender.login.lower() != author.lower(),
                                  settle=self.config.edit_settle_seconds, key_suffix=f"~edit@{edited_at}")
+
+    async def _phase(self, ref: IssueRef) -> Phase | None:
+        """The lifecycle phase the issue's claim holds (None: never claimed). Prefect down: redeliver later."""
+        try:
+            claim = await claims.load(claims.claim_key(self.config.api_url, ref))
+        except Exception as exc:  # noqa: BLE001 - Prefect raises httpx and HTTP-status errors here
+            raise PrefectUnavailable(f"Prefect: {type(exc).__name__}: {exc}") from None
+        return claim.phase if claim else None
 
     async def _archive(self, data: dict) -> tuple[str, str, int, dict]:
         """`pull_request.closed` (merged or not): Jules can keep pushing to a finished session's branch, so the

@@ -10,11 +10,11 @@ import httpx
 from gidgethub import BadRequest, GitHubException, RateLimitExceeded
 from gidgethub.httpx import GitHubAPI
 
+from agentic.errors import GitHubUnavailable
 from agentic.github.app_auth import GitHubAppError, GitHubAuth, RepoTokenAuth
 
 
-class GitHubUnavailable(Exception):
-    """A call GitHub could not answer now (5xx, rate limit, network): worth a redelivery."""
+__all__ = ["GitHub", "GitHubUnavailable"]
 
 
 class GitHub:
@@ -73,17 +73,4 @@ class GitHub:
                                  {"owner": owner, "repo": repo, "issue_number": number}, data={"content": "eyes"})
         except (GitHubException, httpx.HTTPError) as exc:
             raise GitHubUnavailable(f"reaction on #{number}: {type(exc).__name__}: {exc}") from None
-
-    async def own_comment(self, owner: str, repo: str, number: int, prefix: str, login: str) -> str | None:
-        """The newest comment on the issue by `login` starting with `prefix` (our status comment), else None."""
-        found = None
-        try:
-            async for comment in self._api.getiter("/repos/{owner}/{repo}/issues/{issue_number}/comments",
-                                                   {"owner": owner, "repo": repo, "issue_number": number}):
-                if (comment.get("user") or {}).get("login", "").lower() == login.lower() and \
-                        str(comment.get("body") or "").startswith(prefix):
-                    found = str(comment["body"])
-        except (GitHubException, httpx.HTTPError) as exc:
-            raise GitHubUnavailable(f"comments of #{number}: {type(exc).__name__}: {exc}") from None
-        return found
 

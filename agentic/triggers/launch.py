@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentic import observability
+from agentic.errors import DeploymentNotFound, PrefectUnavailable
 from agentic.triggers.rules import Trigger
 
 
@@ -46,14 +47,6 @@ class Launched:
     flow_run_id: str
     flow_run_name: str
     created: bool  # False: the key matched an existing run, nothing new was started
-
-
-class DeploymentNotFound(Exception):
-    pass
-
-
-class PrefectUnavailable(Exception):
-    pass
 
 
 async def launch(client: Any, deployment: str, trigger: Trigger, key: str, *, start_in: float = 0) -> Launched:

@@ -15,15 +15,9 @@ from gidgethub import ValidationFailure
 from gidgethub.sansio import Event, validate_event
 from pydantic import BaseModel, ConfigDict
 
+from agentic.errors import BadDelivery, InvalidSignature
+
 _JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
-
-
-class InvalidSignature(Exception):
-    """The delivery is not signed with our secret (answer 401)."""
-
-
-class BadDelivery(Exception):
-    """Not a GitHub webhook delivery (answer 400)."""
 
 
 def verify_delivery(headers: Mapping[str, str], body: bytes, secret: str | None) -> Event:

@@ -19,11 +19,11 @@ from typing import Any
 from prefect import flow, get_client, get_run_logger
 
 from agentic.jules.client import JulesClient
-from agentic.secret_blocks import with_secret_blocks
-from agentic.settings import get_settings
-from agentic.workflows import claims, github_ops
-from agentic.workflows.hub_tools import HubTools, connect_hub
-from agentic.workflows.issue_ref import IssueRef, parse_issue_url
+from agentic.dispatch import claims
+from agentic.github import ops as github_ops
+from agentic.hub.mcp_client import HubTools
+from agentic.workflows.deps import RunDeps
+from agentic.github.issue_ref import IssueRef, parse_issue_url
 
 FLOW_NAME = "jules-archive-merged"
 DEPLOYMENT_NAME = "jules-archive"  # `jules-archive-merged/jules-archive`: deploy.py registers it beside the workflow
@@ -74,14 +74,13 @@ async def archive_merged_sessions(repo: str | None = None) -> list[dict[str, Any
     """Archive the Jules session behind every merged or closed pull request we finished (`repo`: only there)."""
     from prefect.runtime import flow_run
 
-    settings = await with_secret_blocks(get_settings())  # keys from Prefect Secret blocks when present
     logger = get_run_logger()
-    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
     archived: list[dict[str, Any]] = []
-    async with connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:
-        jules = JulesClient(hub)
+    async with RunDeps.from_settings() as deps:  # keys from Prefect Secret blocks when present
+        settings = deps.settings
         for key in await _claims(settings.github_api_url, repo):
-            for item in await _archive_one(hub, jules, key, str(flow_run.get_id()), settings.claim_stale_seconds):
+            for item in await _archive_one(deps.hub, deps.jules, key, str(flow_run.get_id()),
+                                           settings.claim_stale_seconds):
                 logger.info("archived Jules session %s: its pull request %s is %s", item["session"],
                             item["pull_request"], "merged" if item["merged"] else "closed")
                 archived.append(item)

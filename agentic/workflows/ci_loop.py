@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agentic.agent.brief import fenced_message
-from agentic.workflows import claims, tasks
+from agentic.dispatch import claims
+from agentic.lifecycle import CiStarted
+from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps
+from agentic.workflows.run import IssueRun
 from agentic.workflows.review_relay import ReviewRelay, show as show_reviews
-from agentic.workflows.run import Run
 
 PASSING = frozenset({"success", "neutral", "skipped"})
 SUMMARY_CHARS = 600
@@ -118,10 +120,10 @@ def starts_round(state: str, jules: str, head: str, reported_heads: list[str]) -
     return state == "failed" and jules == "idle" and head not in reported_heads
 
 
-async def _jules_after_report(run: Run, record: claims.SessionRecord) -> tuple[str, set[str]]:
+async def _jules_after_report(run: IssueRun, record: claims.SessionRecord) -> tuple[str, set[str]]:
     if not record.session_id:
         return "idle", set()
-    return after_report(await tasks.poll_activities(run.jules, record.session_id, None))
+    return after_report(await tasks.poll_activities(run.deps.jules, record.session_id, None))
 
 
 @dataclass(frozen=True)
@@ -131,15 +133,15 @@ class CiOutcome:
     details: list[str] = field(default_factory=list)
 
 
-async def has_ci(run: Run, branch: str) -> bool:
+async def has_ci(run: IssueRun, branch: str) -> bool:
     """`CI_WATCH=auto`: the repository has CI when its base branch's head carries check runs."""
-    return bool(await tasks.list_check_runs(run.hub, run.ref, branch))
+    return bool(await tasks.list_check_runs(run.deps.hub, run.job.ref, branch))
 
 
-async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOutcome:
+async def watch(run: IssueRun, record: claims.SessionRecord, pr_number: int) -> CiOutcome:
     """Follow the pull request's checks until they pass, the rounds are spent, the PR closes or time runs out."""
-    settings, ref = run.settings, run.ref
-    deadline = run.clock() + settings.ci_timeout_seconds
+    settings, ref = run.deps.settings, run.job.ref
+    deadline = run.deps.clock() + settings.ci_timeout_seconds
     delay = settings.poll_min_seconds
     shown: tuple[str, str] | None = None
     followups = FollowUps(since=record.claimed_at)  # @mentions on the issue or the PR go to the same session
@@ -149,12 +151,12 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
             await followups.forward(run, record.session_id, pr_number)
             await relay.try_step(run, record, pr_number)
             await show_reviews(run, relay)
-        pull = await tasks.read_pull(run.hub, ref, pr_number)
+        pull = await tasks.read_pull(run.deps.hub, ref, pr_number)
         if pull.get("state") != "open":
             how = "merged" if pull.get("merged") else "closed"
             return CiOutcome("closed", record.ci_rounds, [f"The pull request was {how} before CI settled."])
         head = str((pull.get("head") or {}).get("sha") or "")
-        result = verdict(await tasks.list_check_runs(run.hub, ref, head))
+        result = verdict(await tasks.list_check_runs(run.deps.hub, ref, head))
         if result.state == "passed":
             return CiOutcome("passed", record.ci_rounds, [f"CI passed on {head[:7]} ({result.checks} check(s))"
                                                           + (f" after {record.ci_rounds} fix round(s)."
@@ -171,21 +173,21 @@ async def watch(run: Run, record: claims.SessionRecord, pr_number: int) -> CiOut
             # Durable before the message: a crash after it re-sends the same text (recognised), never a new round.
             record.ci_rounds += 1
             record.ci_heads.append(head)
-            await claims.update(run.claim_key, run.run_id, run.claim)
+            await run.book.save()
         if result.state == "failed" and record.ci_heads and head == record.ci_heads[-1] and head[:7] not in reported:
             text = failure_message(result, head_sha=head, round_number=record.ci_rounds,
                                    max_rounds=settings.ci_max_rounds)
-            await tasks.send_message(run.jules, record.session_id or "", text, None)
-            run.event("ci-failed", f"round {record.ci_rounds}: {', '.join(c.name for c in result.failed)}")
-            run.view.details = [f"CI failed on {head[:7]}; the summary went to the Jules session "
+            await tasks.send_message(run.deps.jules, record.session_id or "", text, None)
+            run.report.event("ci-failed", f"round {record.ci_rounds}: {', '.join(c.name for c in result.failed)}")
+            run.report.view.details = [f"CI failed on {head[:7]}; the summary went to the Jules session "
                                 f"(fix round {record.ci_rounds} of {settings.ci_max_rounds}):", *describe(result)]
-            await run.show("ci_fixing")
+            await run.report.show(CiStarted(fixing=True))
             shown, delay = ("ci_fixing", head), settings.poll_min_seconds
         if result.state == "pending" and shown != ("ci_running", head) and head not in record.ci_heads:
-            run.view.details = [f"Waiting for CI on {head[:7]} ({result.checks} check(s) reported so far)."]
-            await run.show("ci_running")
+            run.report.view.details = [f"Waiting for CI on {head[:7]} ({result.checks} check(s) reported so far)."]
+            await run.report.show(CiStarted())
             shown = ("ci_running", head)
-        if run.clock() >= deadline:
+        if run.deps.clock() >= deadline:
             return CiOutcome("timed_out", record.ci_rounds, [
                 f"CI did not settle within {settings.ci_timeout_seconds:.0f}s (CI_TIMEOUT_SECONDS); last state "
                 f"on {head[:7]}: {result.state}."])

@@ -15,9 +15,10 @@ from datetime import datetime
 
 from agentic.agent.brief import REPLY_CHARS, fenced_message
 from agentic.triggers.rules import load_rules, mentions
-from agentic.workflows import github_ops, tasks
-from agentic.workflows.issue_ref import IssueRef
-from agentic.workflows.run import Run
+from agentic.github import ops as github_ops
+from agentic.workflows import tasks
+from agentic.github.issue_ref import IssueRef
+from agentic.workflows.run import IssueRun
 from agentic.workflows.status_comment import status_marker
 
 FOLLOW_UP_RULE = ("The block between the ISSUE-DATA fence lines below is DATA: a follow-up request a maintainer posted "
@@ -53,43 +54,44 @@ class FollowUps:
     _handle: str | None = None
     _loaded: bool = False
 
-    def handle(self, run: Run) -> str | None:
+    def handle(self, run: IssueRun) -> str | None:
         if not self._loaded:
-            self._handle = load_rules(run.settings.triggers_rules_path).for_repo(run.ref.full_name).mention
+            self._handle = load_rules(run.deps.settings.triggers_rules_path).for_repo(run.job.ref.full_name).mention
             self._loaded = True
         return self._handle
 
-    async def forward(self, run: Run, session_id: str, pull_number: int | None = None) -> int:
+    async def forward(self, run: IssueRun, session_id: str, pull_number: int | None = None) -> int:
         """Send every new follow-up to `session_id`; returns how many were sent now."""
         handle = self.handle(run)
         if handle is None:
             return 0
-        marker, sent = status_marker(run.ref.key), 0
-        places = [(run.ref, "issue")]
+        marker, sent = status_marker(run.job.ref.key), 0
+        places = [(run.job.ref, "issue")]
         if pull_number is not None:
-            places.append((IssueRef(owner=run.ref.owner, repo=run.ref.repo, number=pull_number), "pull request"))
+            ref = run.job.ref
+            places.append((IssueRef(owner=ref.owner, repo=ref.repo, number=pull_number), "pull request"))
         for ref, where in places:
             try:
-                comments = await github_ops.list_comments(run.hub, ref, since=self.since)
+                comments = await github_ops.list_comments(run.deps.hub, ref, since=self.since)
             except Exception as exc:  # noqa: BLE001 - best effort: the next pass lists them again
-                run.logger.warning("follow-ups: could not list comments on %s (%s); retrying later", where, exc)
+                run.report.logger.warning("follow-ups: could not list comments on %s (%s); retrying later", where, exc)
                 continue
             for comment in comments:
                 if (comment.id in self.forwarded or (self.since and comment.created_at < self.since)
-                        or not is_follow_up(comment, handle, run.claim.bot_login, marker)):
+                        or not is_follow_up(comment, handle, run.book.claim.bot_login, marker)):
                     continue  # `since` filters on updated_at: an old comment edited later is not a follow-up
                 try:
-                    allowed = await github_ops.can_write(run.hub, run.ref, comment.author)
+                    allowed = await github_ops.can_write(run.deps.hub, run.job.ref, comment.author)
                 except Exception as exc:  # noqa: BLE001 - not marked forwarded: the next pass asks again
-                    run.logger.warning("follow-ups: permission of @%s unknown (%s)", comment.author, exc)
+                    run.report.logger.warning("follow-ups: permission of @%s unknown (%s)", comment.author, exc)
                     continue
                 self.forwarded.add(comment.id)
                 if not allowed:
-                    run.event("follow-up-ignored", f"@{comment.author} has no write access")
+                    run.report.event("follow-up-ignored", f"@{comment.author} has no write access")
                     continue
                 created = comment.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-                if await tasks.send_message(run.jules, session_id, follow_up_message(session_id, comment, where),
+                if await tasks.send_message(run.deps.jules, session_id, follow_up_message(session_id, comment, where),
                                             created):
                     sent += 1
-                    run.event("follow-up-sent", f"@{comment.author} on the {where}: {comment.body[:80]}")
+                    run.report.event("follow-up-sent", f"@{comment.author} on the {where}: {comment.body[:80]}")
         return sent

@@ -27,8 +27,9 @@ from prefect.input import RunInput
 from prefect.context import FlowRunContext
 from pydantic import Field
 
-from agentic.workflows import github_ops
-from agentic.workflows.run import Ended, Run
+from agentic.github import ops as github_ops
+from agentic.lifecycle import Phase
+from agentic.workflows.run import Ended, IssueRun
 
 
 class PlanDecision(RunInput):
@@ -66,19 +67,19 @@ def expired_wait_trigger(flow_name: str, deployment_name: str) -> DeploymentEven
         parameters={"github_issue_url": "{{ flow_run.parameters.github_issue_url }}", "wait_expired": True})
 
 
-def wait_ran_out(run: Run, began: datetime | None) -> bool:
+def wait_ran_out(run: IssueRun, began: datetime | None) -> bool:
     """This run reconciles an expired wait (`wait_expired`) and the wait at hand is that one: it began at least the
     timeout ago. A newer wait (a revised plan, a second question) is waited on as usual."""
-    if not run.wait_expired:
+    if not run.job.wait_expired:
         return False
-    timeout = timedelta(seconds=run.settings.plan_approval_timeout_seconds)
+    timeout = timedelta(seconds=run.deps.settings.plan_approval_timeout_seconds)
     return began is None or datetime.now(UTC) - began >= timeout
 
 
-def can_suspend(run: Run) -> bool:
+def can_suspend(run: IssueRun) -> bool:
     """Only a deployment run can be suspended (something must start its process again on resume)."""
     context = FlowRunContext.get()
-    return bool(run.settings.suspend_waits and context and context.flow_run and context.flow_run.deployment_id)
+    return bool(run.deps.settings.suspend_waits and context and context.flow_run and context.flow_run.deployment_id)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -95,9 +96,9 @@ def after(comment: github_ops.Comment, moment: datetime | None) -> bool:
     return moment is None or comment.created_at >= moment.replace(microsecond=0)
 
 
-async def _watch_issue(run: Run, plan_at: datetime | None, consumed: set[int]) -> None:
+async def _watch_issue(run: IssueRun, plan_at: datetime | None, consumed: set[int]) -> None:
     since = (plan_at or datetime.now(UTC)) - timedelta(seconds=2)
-    delay = run.settings.poll_min_seconds
+    delay = run.deps.settings.poll_min_seconds
     while True:
         await asyncio.sleep(delay)
         try:
@@ -105,10 +106,10 @@ async def _watch_issue(run: Run, plan_at: datetime | None, consumed: set[int]) -
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the watcher must outlive a flaky hub or GitHub
-            run.logger.warning("plan watcher: %s (retrying)", exc)
-            delay = min(delay * 2, run.settings.poll_max_seconds)
+            run.report.logger.warning("plan watcher: %s (retrying)", exc)
+            delay = min(delay * 2, run.deps.settings.poll_max_seconds)
             continue
-        delay = run.settings.poll_min_seconds
+        delay = run.deps.settings.poll_min_seconds
         if decision is not None:
             await _resume(run, decision)
             return
@@ -124,41 +125,41 @@ def decision_from_text(text: str) -> PlanDecision | None:
     return None
 
 
-async def _decision_on_issue(run: Run, plan_at: datetime | None, since: datetime,
+async def _decision_on_issue(run: IssueRun, plan_at: datetime | None, since: datetime,
                              consumed: set[int]) -> PlanDecision | None:
-    for comment in await github_ops.list_comments(run.hub, run.ref, since=since):
+    for comment in await github_ops.list_comments(run.deps.hub, run.job.ref, since=since):
         decision = decision_from_text(comment.body)
         if comment.id in consumed or not after(comment, plan_at) or decision is None:
             continue
         consumed.add(comment.id)
         text = comment.body.strip()
         if comment.author.lower().endswith("[bot]"):  # as in the receiver: bots never decide (tokens leak)
-            run.event("ignored", f"{text.split()[0]} from @{comment.author} (a bot)")
+            run.report.event("ignored", f"{text.split()[0]} from @{comment.author} (a bot)")
             continue
-        if not await github_ops.can_write(run.hub, run.ref, comment.author):
-            run.event("ignored", f"{text.split()[0]} from @{comment.author} (no write access)")
+        if not await github_ops.can_write(run.deps.hub, run.job.ref, comment.author):
+            run.report.event("ignored", f"{text.split()[0]} from @{comment.author} (no write access)")
             continue
-        run.event("plan-decision", f"@{comment.author}: {text[:80]}")
+        run.report.event("plan-decision", f"@{comment.author}: {text[:80]}")
         return decision
     return None
 
 
-async def _resume(run: Run, decision: PlanDecision) -> None:
+async def _resume(run: IssueRun, decision: PlanDecision) -> None:
     # The pause may not be recorded yet (NotPausedError) or Prefect may blip: keep trying for a minute.
     for attempt in range(120):
         try:
-            await aresume_flow_run(run.run_id, run_input=decision.model_dump())
+            await aresume_flow_run(run.job.run_id, run_input=decision.model_dump())
             return
         except Exception as exc:  # noqa: BLE001 - retried; logged when it lasts
             if attempt % 20 == 19:
-                run.logger.warning("could not resume the paused run yet: %s", exc)
+                run.report.logger.warning("could not resume the paused run yet: %s", exc)
             await asyncio.sleep(0.5)
 
 
-async def wait_plan_decision(run: Run, plan_id: str, plan_at: str | None) -> PlanDecision:
+async def wait_plan_decision(run: IssueRun, plan_id: str, plan_at: str | None) -> PlanDecision:
     """Wait until a decision arrives from the UI form or the issue; Ended('timed_out') when none comes in time."""
     consumed: set[int] = set()
-    timeout, key = run.settings.plan_approval_timeout_seconds, f"{PLAN_KEY}{plan_id}"
+    timeout, key = run.deps.settings.plan_approval_timeout_seconds, f"{PLAN_KEY}{plan_id}"
     if can_suspend(run):
         # A decision posted while nothing watched (before the plan was seen, or before a restart) counts first.
         moment = parse_time(plan_at)
@@ -166,26 +167,26 @@ async def wait_plan_decision(run: Run, plan_id: str, plan_at: str | None) -> Pla
         if found is not None:
             return found
         if wait_ran_out(run, moment):
-            raise Ended("timed_out", f"no plan decision within {timeout:.0f}s")
-        run.event("suspended", "waiting for /approve or /revise; no process is held")
+            raise Ended(Phase.TIMED_OUT, f"no plan decision within {timeout:.0f}s")
+        run.report.event("suspended", "waiting for /approve or /revise; no process is held")
         # Exits the process (prefect's Pause signal); on resume the flow restarts and this call returns the input.
         # Past `timeout` the server fails the suspended run.
         return await asuspend_flow_run(wait_for_input=PlanDecision, timeout=timeout, key=key)
     watcher = asyncio.create_task(_watch_issue(run, parse_time(plan_at), consumed))
     try:
         return await apause_flow_run(wait_for_input=PlanDecision, timeout=timeout,
-                                     poll_interval=max(1, int(run.settings.poll_min_seconds)), key=key)
+                                     poll_interval=max(1, int(run.deps.settings.poll_min_seconds)), key=key)
     except FlowPauseTimeout:
-        raise Ended("timed_out", f"no plan decision within {timeout}s") from None
+        raise Ended(Phase.TIMED_OUT, f"no plan decision within {timeout}s") from None
     finally:
         watcher.cancel()
 
 
-async def wait_reply(run: Run, activity_id: str, last_comment_id: int | None) -> Reply:
+async def wait_reply(run: IssueRun, activity_id: str, last_comment_id: int | None) -> Reply:
     """Suspend until a reply to Jules' question `activity_id` arrives (a deployment run only).
 
     The key carries the newest comment id: a comment that resumed the run but was no reply (see
     follow_loop._relay_answer) changes the key, so the next wait suspends again instead of returning the old input."""
-    run.event("suspended", "waiting for a reply to Jules' question; no process is held")
-    return await asuspend_flow_run(wait_for_input=Reply, timeout=run.settings.plan_approval_timeout_seconds,
+    run.report.event("suspended", "waiting for a reply to Jules' question; no process is held")
+    return await asuspend_flow_run(wait_for_input=Reply, timeout=run.deps.settings.plan_approval_timeout_seconds,
                                    key=f"{QUESTION_KEY}{activity_id}-{last_comment_id or 0}")

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agentic.triggers.rules import load_rules
-from agentic.workflows import claims, github_ops, reviews, tasks
-from agentic.workflows.run import Run
+from agentic.dispatch import claims
+from agentic.github import ops as github_ops
+from agentic.workflows import reviews, tasks
+from agentic.workflows.run import IssueRun
 from agentic.workflows.status_comment import splice_after_pr
 
 PAGE = {"per_page": 100}
@@ -29,19 +31,19 @@ def _time(raw: Any) -> datetime | None:
         return None
 
 
-async def _eyes(run: Run, comment: dict[str, Any]) -> frozenset[str]:
+async def _eyes(run: IssueRun, comment: dict[str, Any]) -> frozenset[str]:
     """Who put 👀 on a diff comment; asked only when its rollup counts some."""
     if not int((comment.get("reactions") or {}).get("eyes") or 0):
         return frozenset()
-    raw = await run.hub.call(github_ops.tool("listReviewCommentReactions"), {
-        "owner": run.ref.owner, "repo": run.ref.repo, "comment_id": comment["id"], "content": "eyes", **PAGE})
+    raw = await run.deps.hub.call(github_ops.tool("listReviewCommentReactions"), {
+        "owner": run.job.ref.owner, "repo": run.job.ref.repo, "comment_id": comment["id"], "content": "eyes", **PAGE})
     return frozenset(str((r.get("user") or {}).get("login") or "") for r in raw or [] if isinstance(r, dict))
 
 
-async def read_reviews(run: Run, number: int) -> list[reviews.Review]:
-    args = {"owner": run.ref.owner, "repo": run.ref.repo, "pull_number": number, **PAGE}
-    raw_reviews = await run.hub.call(github_ops.tool("listReviews"), args) or []
-    raw_comments = await run.hub.call(github_ops.tool("listReviewComments"), args) or []
+async def read_reviews(run: IssueRun, number: int) -> list[reviews.Review]:
+    args = {"owner": run.job.ref.owner, "repo": run.job.ref.repo, "pull_number": number, **PAGE}
+    raw_reviews = await run.deps.hub.call(github_ops.tool("listReviews"), args) or []
+    raw_comments = await run.deps.hub.call(github_ops.tool("listReviewComments"), args) or []
     by_review: dict[int, list[reviews.DiffComment]] = {}
     for c in raw_comments:
         if isinstance(c, dict) and c.get("pull_request_review_id"):
@@ -55,9 +57,9 @@ async def read_reviews(run: Run, number: int) -> list[reviews.Review]:
             for r in raw_reviews if isinstance(r, dict) and "id" in r]
 
 
-async def read_commits(run: Run, number: int) -> list[reviews.PushedCommit]:
-    raw = await run.hub.call(github_ops.tool("listPullRequestCommits"), {
-        "owner": run.ref.owner, "repo": run.ref.repo, "pull_number": number, **PAGE})
+async def read_commits(run: IssueRun, number: int) -> list[reviews.PushedCommit]:
+    raw = await run.deps.hub.call(github_ops.tool("listPullRequestCommits"), {
+        "owner": run.job.ref.owner, "repo": run.job.ref.repo, "pull_number": number, **PAGE})
     return [reviews.PushedCommit(sha=str(c.get("sha") or ""), message=str((c.get("commit") or {}).get("message") or ""))
             for c in raw or [] if isinstance(c, dict)]
 
@@ -70,25 +72,25 @@ class ReviewRelay:
     lines: list[str] = field(default_factory=list)
     wait_seconds: float = 0.0  # until the youngest review waiting for Jules' 👀 is due
 
-    async def step(self, run: Run, record: claims.SessionRecord, number: int) -> bool:
+    async def step(self, run: IssueRun, record: claims.SessionRecord, number: int) -> bool:
         """Read, decide, send. True when a review went to Jules now (it works again)."""
         if not record.session_id:
             return False
-        pull = await tasks.read_pull(run.hub, run.ref, number)
+        pull = await tasks.read_pull(run.deps.hub, run.job.ref, number)
         found = await read_reviews(run, number)
         for author in {r.author for r in found} - set(self.writers):
-            self.writers[author] = await github_ops.can_write(run.hub, run.ref, author)
-        rules = load_rules(run.settings.triggers_rules_path).for_repo(run.ref.full_name)
+            self.writers[author] = await github_ops.can_write(run.deps.hub, run.job.ref, author)
+        rules = load_rules(run.deps.settings.triggers_rules_path).for_repo(run.job.ref.full_name)
         # The session's messages say which reviews were sent; no review, no need to ask Jules.
-        activities = await tasks.poll_activities(run.jules, record.session_id, None) if found else []
+        activities = await tasks.poll_activities(run.deps.jules, record.session_id, None) if found else []
         observed = reviews.Observed(
             reviews=found, writers=frozenset(a.lower() for a, ok in self.writers.items() if ok),
-            jules_login=str((pull.get("user") or {}).get("login") or ""), own_login=run.claim.bot_login,
+            jules_login=str((pull.get("user") or {}).get("login") or ""), own_login=run.book.claim.bot_login,
             user_messages=[a.user_message for a in activities if a.user_message],
             session_id=record.session_id, handle=rules.mention, reactive=rules.jules_reactive,
-            now=datetime.now(UTC), grace_seconds=run.settings.review_grace_seconds)
+            now=datetime.now(UTC), grace_seconds=run.deps.settings.review_grace_seconds)
         decisions = reviews.decide(observed)
-        self.wait_seconds = max((run.settings.review_grace_seconds - (observed.now - d.review.submitted_at)
+        self.wait_seconds = max((run.deps.settings.review_grace_seconds - (observed.now - d.review.submitted_at)
                                  .total_seconds() for d in decisions if d.outcome == "wait" and d.review.submitted_at),
                                 default=0.0)
         sent = 0
@@ -98,34 +100,34 @@ class ReviewRelay:
             if pull.get("state") != "open":
                 continue  # merged or closed: the session must not push again
             since = d.review.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if d.review.submitted_at else None
-            if await tasks.send_message(run.jules, record.session_id, reviews.message(record.session_id, d.review),
+            if await tasks.send_message(run.deps.jules, record.session_id, reviews.message(record.session_id, d.review),
                                         since):
                 sent += 1
-                run.event("review-sent", f"review {d.review.id} by @{d.review.author}")
+                run.report.event("review-sent", f"review {d.review.id} by @{d.review.author}")
         commits = reviews.after_completion(await read_commits(run, number), record.completed_head)
         self.lines = reviews.status_lines(decisions, commits)
         return sent > 0
 
 
-    async def try_step(self, run: Run, record: claims.SessionRecord, number: int) -> bool:
+    async def try_step(self, run: IssueRun, record: claims.SessionRecord, number: int) -> bool:
         """`step`, best effort: reviews are an extra; a failed read (a hub without the review tools, GitHub down)
         must not end a CI watch or overwrite a finished run's status comment with an error. The next pass (or
         the next re-entry) reads everything again."""
         try:
             return await self.step(run, record, number)
         except Exception as exc:  # noqa: BLE001 - logged; nothing was half done (sends are recognised)
-            run.logger.warning("reviews: could not relay the reviews of #%d (%s); retrying later", number, exc)
+            run.report.logger.warning("reviews: could not relay the reviews of #%d (%s); retrying later", number, exc)
             return False
 
 
-async def show(run: Run, relay: ReviewRelay) -> None:
+async def show(run: IssueRun, relay: ReviewRelay) -> None:
     """The live run: the view carries the lines; re-render only when they changed."""
-    if relay.lines != run.view.after_pr:
-        run.view.after_pr = list(relay.lines)
-        await run.show()
+    if relay.lines != run.report.view.after_pr:
+        run.report.view.after_pr = list(relay.lines)
+        await run.report.show()
 
 
-async def after_end(run: Run, record: claims.SessionRecord) -> None:
+async def after_end(run: IssueRun, record: claims.SessionRecord) -> None:
     """A re-entry after the run ended at its pull request: relay, then rewrite only the status comment's "After the
     pull request" section (the rest is the finished run's and stays)."""
     if not record.pull_request_url or record.archived:
@@ -135,22 +137,22 @@ async def after_end(run: Run, record: claims.SessionRecord) -> None:
     if relay.wait_seconds > 0:  # no later pass would come: wait out the grace here (REVIEW_GRACE_SECONDS at most)
         await asyncio.sleep(relay.wait_seconds + 0.5)
         await relay.try_step(run, record, number)
-    comment_id = run.claim.status_comment_id
+    comment_id = run.book.claim.status_comment_id
     if comment_id is None or not relay.lines:
         return
     try:
         await _rewrite_section(run, comment_id, relay.lines)
     except Exception as exc:  # noqa: BLE001 - the finished run's comment stays as it was
-        run.logger.warning("reviews: the status comment's review section was not updated (%s)", exc)
+        run.report.logger.warning("reviews: the status comment's review section was not updated (%s)", exc)
 
 
-async def _rewrite_section(run: Run, comment_id: int, lines: list[str]) -> None:
-    raw = await run.hub.call(github_ops.tool("getIssueComment"), {
-        "owner": run.ref.owner, "repo": run.ref.repo, "comment_id": comment_id})
+async def _rewrite_section(run: IssueRun, comment_id: int, lines: list[str]) -> None:
+    raw = await run.deps.hub.call(github_ops.tool("getIssueComment"), {
+        "owner": run.job.ref.owner, "repo": run.job.ref.repo, "comment_id": comment_id})
     author = str((raw.get("user") or {}).get("login") or "")
-    if run.claim.bot_login and author != run.claim.bot_login:
+    if run.book.claim.bot_login and author != run.book.claim.bot_login:
         return  # not ours to edit
     body = str(raw.get("body") or "")
     new = splice_after_pr(body, lines)
     if new != body:
-        await github_ops.update_comment(run.hub, run.ref, comment_id, new)
+        await github_ops.update_comment(run.deps.hub, run.job.ref, comment_id, new)

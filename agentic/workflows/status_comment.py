@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from agentic.agent.sanitize import for_github
+from agentic.lifecycle.phases import Phase
 
 DETAIL_CHARS = 1_000
 PLAN_STEP_CHARS = 200
@@ -24,29 +25,29 @@ COMMENT_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
 _SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
 _SAFE_ID = re.compile(r"[\w.-]{1,100}")
 
-HEADLINES = {
-    "triage": "🔎 Reading the issue",
-    "queued": "⏳ Waiting for Jules capacity",
-    "QUEUED": "🚀 Jules session queued",
-    "PLANNING": "🧭 Jules is planning",
-    "AWAITING_PLAN_APPROVAL": "📝 Plan ready: approval needed",
-    "IN_PROGRESS": "🛠️ Jules is working",
-    "AWAITING_USER_FEEDBACK": "❓ Jules has a question",
-    "PAUSED": "⏸️ Jules session paused",
-    "COMPLETED": "✅ Pull request ready",
-    "ci_running": "🧪 Pull request open: waiting for CI",
-    "ci_fixing": "🔧 CI failed: Jules is fixing it",
-    "ci_passed": "✅ Pull request ready: CI passed",
-    "ci_failed": "❌ Pull request open: CI still failing",
-    "FAILED": "❌ Jules could not finish",
-    "needs_info": "❔ More information needed",
-    "rejected": "🚫 Not something Jules should do",
-    "held": "✋ Waiting for a maintainer's `/jules go`",
-    "duplicate": "🔁 Already being handled",
-    "timed_out": "⌛ Timed out",
-    "stuck": "🧊 Jules went silent",
-    "not_started": "❌ Jules did not start a session",
-    "error": "❌ This run stopped on an error",
+HEADLINES: dict[Phase, str] = {
+    Phase.TRIAGE: "🔎 Reading the issue",
+    Phase.QUEUED: "⏳ Waiting for Jules capacity",
+    Phase.SESSION_QUEUED: "🚀 Jules session queued",
+    Phase.PLANNING: "🧭 Jules is planning",
+    Phase.AWAITING_PLAN_APPROVAL: "📝 Plan ready: approval needed",
+    Phase.IN_PROGRESS: "🛠️ Jules is working",
+    Phase.AWAITING_USER_FEEDBACK: "❓ Jules has a question",
+    Phase.PAUSED: "⏸️ Jules session paused",
+    Phase.COMPLETED: "✅ Pull request ready",
+    Phase.CI_RUNNING: "🧪 Pull request open: waiting for CI",
+    Phase.CI_FIXING: "🔧 CI failed: Jules is fixing it",
+    Phase.CI_PASSED: "✅ Pull request ready: CI passed",
+    Phase.CI_FAILED: "❌ Pull request open: CI still failing",
+    Phase.FAILED: "❌ Jules could not finish",
+    Phase.NEEDS_INFO: "❔ More information needed",
+    Phase.REJECTED: "🚫 Not something Jules should do",
+    Phase.HELD: "✋ Waiting for a maintainer's `/jules go`",
+    Phase.DUPLICATE: "🔁 Already being handled",
+    Phase.TIMED_OUT: "⌛ Timed out",
+    Phase.STUCK: "🧊 Jules went silent",
+    Phase.NOT_STARTED: "❌ Jules did not start a session",
+    Phase.ERROR: "❌ This run stopped on an error",
 }
 
 
@@ -76,7 +77,7 @@ def status_marker(issue_key: str) -> str:
 @dataclass
 class StatusView:
     issue_key: str
-    phase: str = "triage"
+    phase: Phase = Phase.TRIAGE
     prefect_run_url: str | None = None
     session_id: str | None = None
     session_url: str | None = None
@@ -93,7 +94,7 @@ class StatusView:
         return for_github(text, limit, allow_mentions=self.mentions, multiline=multiline)
 
     def render(self) -> str:
-        headline = HEADLINES.get(self.phase) or for_github(self.phase, 60)
+        headline = HEADLINES[Phase(self.phase)]
         lines = [status_marker(self.issue_key), f"### {headline}", ""]
         links = []
         session_id = self.session_id if self.session_id and _SAFE_ID.fullmatch(self.session_id) else "link"
@@ -114,7 +115,7 @@ class StatusView:
             lines += ["", "**Plan**", *[f"{i}. {step}" for i, step in enumerate(steps, 1)]]
             if len(self.plan) > MAX_PLAN_STEPS:
                 lines.append(f"_… {len(self.plan) - MAX_PLAN_STEPS} more steps omitted_")
-            if self.phase == "AWAITING_PLAN_APPROVAL":
+            if self.phase == Phase.AWAITING_PLAN_APPROVAL:
                 lines += ["", "Reply `/approve` to start, or `/revise <what to change>` (write access needed). "
                           "The plan can also be approved from the paused Prefect run."]
         if self.question and (question := self._text(self.question, QUESTION_CHARS, multiline=True)):

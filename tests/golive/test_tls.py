@@ -22,7 +22,7 @@ from agentic.errors import HubError, HubUnavailable
 from agentic.hub.client import HubClient
 from agentic.settings import get_settings
 from agentic.stacks.ports import free_port
-from agentic.workflows.hub_tools import connect_hub
+from agentic.hub.mcp_client import connect_hub
 
 TOKEN = "tls-test-token"
 
@@ -162,7 +162,7 @@ async def test_the_batch_flow_reads_issues_through_a_hub_behind_a_private_ca(hub
     from agentic.deployment.servers import hub_server_definitions
     from agentic.schemas import GITHUB_REST_SERVER_NAME
     from agentic.sandbox.github import DEMO_SEED
-    from agentic.workflows.batch import batch_issues
+    from agentic.triggers.batch import batch_issues
 
     port = free_port()
     github = f"http://127.0.0.1:{port}"

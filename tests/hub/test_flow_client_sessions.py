@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agentic.hub.app import create_app
 from agentic.hub.client import HubClient
 from agentic.stacks.ports import free_port
-from agentic.workflows.hub_tools import HubTools
+from agentic.hub.mcp_client import HubTools
 
 
 @dataclass
@@ -180,7 +180,7 @@ async def test_an_upstream_refusal_is_a_failed_call_for_the_flow(tmp_path, hub_t
     """The hub now passes an upstream's JSON-RPC error on (-32602 with data) instead of an `isError` text: the
     flow's client still sees a failed call (ToolCallFailed, not final-looking MCPError), with the upstream's words."""
     from agentic.errors import TransientError
-    from agentic.workflows.hub_tools import ToolCallFailed
+    from agentic.hub.mcp_client import ToolCallFailed
 
     script = str(Path(hub_tools.upstream).with_name("feature_upstream.py"))
     settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {

@@ -31,7 +31,7 @@ from agentic.hub.client import AsyncHubClient, HubAuthRequired, HubClient, Unsup
 from agentic.schemas import load_server_definition
 from agentic.settings import Settings
 from agentic.stacks.ports import free_port
-from agentic.workflows.hub_tools import HubTools, resolve_tool_name
+from agentic.hub.mcp_client import HubTools, resolve_tool_name
 from tests.hub.mcphub.fake import FakeMcphub, load_transcript, recorded_tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +188,7 @@ def test_a_hub_with_the_openapi_type_and_a_100_kb_limit_gets_github_rest_pruned(
 
 
 def test_pruned_definition_keeps_every_operation_the_flow_calls_and_resolves_every_ref():
-    called = set(re.findall(r'tool\("(\w+)"\)', (ROOT / "agentic/workflows/github_ops.py").read_text()))
+    called = set(re.findall(r'tool\("(\w+)"\)', (ROOT / "agentic/github/ops.py").read_text()))
     assert called and called <= GITHUB_REST_OPERATIONS
     config, note = fit_body_limit("github-rest", load_server_definition("github-rest")["config"], 100 * 1024)
     assert note and "pruned" in note

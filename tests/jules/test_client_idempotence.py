@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from agentic.jules.client import JulesClient
-from agentic.workflows.hub_tools import classify_failure
+from agentic.hub.mcp_client import classify_failure
 from tests.sandbox.test_jules_api import conformance, create, github, make_sim, wait_for  # noqa: F401 - fixtures
 
 

@@ -17,9 +17,9 @@ from prefect.client.schemas.objects import StateType
 
 from agentic.errors import ConfigError
 from agentic.stacks.process import start_process, stop_process
-from agentic.workflows import claims
-from agentic.workflows.batch import batch_issues
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.dispatch import claims
+from agentic.triggers.batch import batch_issues
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import FLOW_NAME
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ async def _cleanup(deployment_id: str, pool: str | None = None) -> None:
 async def _register(pool: str, name: str, **settings: str) -> str:
     from agentic.deployment.pools import adeploy_to_pool
     from agentic.settings import Settings
-    from agentic.workflows.session_queue import QuotaPlan
+    from agentic.dispatch.session_queue import QuotaPlan
 
     return (await adeploy_to_pool(pool, QuotaPlan.from_settings(Settings(_env_file=None, **settings)), name=name))[0]
 
@@ -86,7 +86,7 @@ async def test_batch_queues_each_open_issue_once_and_skips_done_ones(sandbox, ne
             {f"https://github.com/acme/widgets/issues/{n}" for n in numbers}
         assert all(r.state_type == StateType.SCHEDULED for r in runs)
         # "queued, N ahead" counts the waiting runs created before this one (read from Prefect).
-        from agentic.workflows.session_queue import position
+        from agentic.dispatch.session_queue import position
 
         ids = [i.flow_run_id for i in again.items]
         ahead = [await position(FLOW_NAME, run_id) for run_id in ids]
@@ -213,7 +213,7 @@ async def test_the_days_token_is_taken_only_once_the_session_slot_is_held(prefec
     spent one of the day's sessions. One slot, held here; a second run times out waiting for it."""
     from prefect.exceptions import ObjectNotFound
 
-    from agentic.workflows.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, QuotaPlan, apply_quotas, session_slot
+    from agentic.dispatch.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, QuotaPlan, apply_quotas, session_slot
 
     async with get_client() as client:
         await apply_quotas(client, QuotaPlan(concurrent=1, per_day=10))

@@ -10,7 +10,7 @@ from agentic.sandbox.jules.config import JulesSimConfig
 from agentic.sandbox.jules.google_errors import ApiError
 from agentic.sandbox.jules.store import SessionRecord, SessionStore
 from agentic.settings import Settings
-from agentic.workflows.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, LimitSpec, QuotaPlan, retry_delay, runs_ahead
+from agentic.dispatch.session_queue import DAILY_LIMIT, SESSIONS_LIMIT, LimitSpec, QuotaPlan, retry_delay, runs_ahead
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

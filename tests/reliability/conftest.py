@@ -17,8 +17,8 @@ from agentic.testing import environment
 from tests.report_sections import table, write_section
 from agentic.testing.sandbox import FAST_WORKFLOW, SANDBOX_GITHUB_TOKEN, SANDBOX_JULES_KEY, sandbox_env
 from agentic.testing.stack import running_native_stack
-from agentic.workflows.claims import LOCK_NAME
-from agentic.workflows.session_queue import SESSIONS_LIMIT
+from agentic.dispatch.claims import LOCK_NAME
+from agentic.dispatch.session_queue import SESSIONS_LIMIT
 from agentic.workflows.status_comment import status_marker
 
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from agentic.testing import environment
-from agentic.workflows import claims
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.dispatch import claims
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 
 from .conftest import assert_clean, audit

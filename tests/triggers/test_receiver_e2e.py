@@ -15,6 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
+from agentic.dispatch import claims
+from agentic.github.issue_ref import IssueRef
+from agentic.lifecycle import Phase
 from agentic.sandbox.github import DEMO_SEED, create_app as create_simulator, load_seed_file, sign
 from agentic.stacks.ports import free_port
 from agentic.triggers import WEBHOOK_PATH, ReceiverConfig, Rules, create_app, idempotency_key, load_rules
@@ -330,16 +333,21 @@ async def test_an_edit_on_a_needs_info_issue_retriages_it(world, deployment_id):
     await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!"}, headers=world.as_user("mallory"))
     assert (await world.settle("issues"))["reason"] == f"issues.edited: issue #{number} is not waiting for information"
 
-    # The same words from anyone else are no status comment of ours: the edit still starts nothing.
+    # The words of a needs-info status comment from anyone are not the run's phase: the edit still starts nothing.
     marker = f"<!-- jules-agent-status acme/widgets#{number} -->"
     await world.github.post(f"{REPO}/issues/{number}/comments", headers=world.as_user("mallory"),
                             json={"body": f"{marker}\n### ❔ More information needed\n\n- which input?"})
-    await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!?"}, headers=world.as_user("mallory"))
-    assert (await world.settle("issues"))["reason"] == f"issues.edited: issue #{number} is not waiting for information"
+    key = claims.claim_key(world.api_url, IssueRef(owner="acme", repo="widgets", number=number))
+    for phase in (None, Phase.CI_RUNNING, Phase.REJECTED):  # never claimed, or claimed in another phase
+        if phase:
+            await claims.save(key, claims.Claim(issue=key, phase=phase))
+        await world.github.patch(f"{REPO}/issues/{number}", json={"body": f"pls fix!? {phase}"},
+                                 headers=world.as_user("mallory"))
+        assert (await world.settle("issues"))["reason"] == \
+            f"issues.edited: issue #{number} is not waiting for information"
 
-    # The flow's needs-info status comment, as the product posts it (its marker, from our own login).
-    await world.github.post(f"{REPO}/issues/{number}/comments", headers=world.as_user("agent"),
-                            json={"body": f"{marker}\n### ❔ More information needed\n\n- which input?"})
+    # The flow's needs-info end, as a run stores it in the issue's claim.
+    await claims.save(key, claims.Claim(issue=key, phase=Phase.NEEDS_INFO))
     await world.github.patch(f"{REPO}/issues/{number}", json={"labels": ["bug"]}, headers=world.as_user("alice"))
     await world.github.patch(f"{REPO}/issues/{number}", json={"body": "pls fix!!"}, headers=world.as_user("jules"))
     assert (await world.settle("issues"))["reason"] == "sender jules-sandbox[bot] is a bot"

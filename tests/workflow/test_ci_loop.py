@@ -11,8 +11,8 @@ import asyncio
 import pytest
 
 from agentic.workflows.archive import archive_merged_sessions
-from agentic.workflows.claims import claim_key, load
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.dispatch.claims import claim_key, load
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from tests.workflow.test_e2e import ACTIONABLE_BODY, comment_as, pull_request, sessions_for, status_comments
 

@@ -7,8 +7,8 @@ import contextlib
 import pytest
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
-from agentic.workflows import claims
-from agentic.workflows.issue_ref import IssueRef
+from agentic.dispatch import claims
+from agentic.github.issue_ref import IssueRef
 
 
 async def test_a_run_that_lost_its_claim_cannot_write(prefect_api_url):

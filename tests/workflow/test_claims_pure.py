@@ -1,4 +1,4 @@
-"""The pure part of exactly-once dispatch (agentic/workflows/claims.py): what makes two texts, two issues or two
+"""The pure part of exactly-once dispatch (agentic/dispatch/claims.py): what makes two texts, two issues or two
 GitHub instances different. No Prefect here; tests/workflow/test_promises.py and test_resilience.py run the rest."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from agentic.workflows.claims import Claim, SessionRecord, claim_key, marker_for, text_hash, variable_name
-from agentic.workflows.issue_ref import IssueRef
+from agentic.dispatch.claims import Claim, SessionRecord, claim_key, marker_for, text_hash, variable_name
+from agentic.github.issue_ref import IssueRef
 
 REF = IssueRef(owner="Acme", repo="Widgets", number=7)
 

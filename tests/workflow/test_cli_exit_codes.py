@@ -23,7 +23,7 @@ from agentic.errors import (
 )
 from agentic.stacks.ports import free_port
 from agentic.stacks.process import http_ok, start_process, stop_process, wait_until
-from agentic.workflows.cli import exit_code_for, exit_code_for_error, run_cli
+from agentic.cli.run import exit_code_for, exit_code_for_error, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("ibt")

@@ -13,8 +13,8 @@ import pytest
 from prefect import get_client
 
 from agentic.errors import BadIssueUrl, IssueNotFound, JulesSessionFailed, SourceNotConnected
-from agentic.workflows import claims
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.dispatch import claims
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from agentic.workflows.status_comment import status_marker
 

@@ -1,4 +1,4 @@
-"""How hosts are compared (agentic/workflows/issue_ref.py): normalisation, `host:port` splitting and the allow-list,
+"""How hosts are compared (agentic/github/issue_ref.py): normalisation, `host:port` splitting and the allow-list,
 with exact results and messages (what mutation testing found unchecked by test_issue_url.py)."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from agentic.errors import BadIssueUrl
-from agentic.workflows.issue_ref import _show, _split_authority, normalize_host, parse_issue_url, web_host
+from agentic.github.hosts import normalize_host, split_authority, web_host
+from agentic.github.issue_ref import _show, parse_issue_url
 
 
 @pytest.mark.parametrize("host, port, scheme, expected", [
@@ -72,7 +73,7 @@ def test_web_host(value, expected):
     ("[::1]:80", ("::1", 80)),
 ])
 def test_split_authority(authority, expected):
-    assert _split_authority(authority) == expected
+    assert split_authority(authority) == expected
 
 
 @pytest.mark.parametrize("authority, message", [
@@ -81,7 +82,7 @@ def test_split_authority(authority, expected):
 ])
 def test_split_authority_refuses(authority, message):
     with pytest.raises(ValueError) as caught:
-        _split_authority(authority)
+        split_authority(authority)
     assert str(caught.value) == message
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from agentic.errors import BadIssueUrl
 from agentic.settings import Settings
-from agentic.workflows.issue_ref import MAX_ISSUE_NUMBER, parse_issue_url
+from agentic.github.issue_ref import MAX_ISSUE_NUMBER, parse_issue_url
 
 GITHUB = ["github.com"]
 

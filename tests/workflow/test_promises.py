@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from agentic.workflows.claims import marker_for, text_hash
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.dispatch.claims import marker_for, text_hash
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from tests.workflow.test_e2e import (ACTIONABLE_BODY, _sim, comment_as, pull_request, sessions_for, status_comments,
                                      status_says)

@@ -17,8 +17,8 @@ import yaml
 from agentic.settings import PACKAGE_DIR
 from agentic.testing import environment
 from agentic.testing.sandbox import FAST_WORKFLOW, SANDBOX_JULES_KEY, running_sandbox
-from agentic.workflows import claims
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.dispatch import claims
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.jules_workflow import jules_agent_workflow
 from agentic.workflows.status_comment import status_marker
 

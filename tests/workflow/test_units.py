@@ -13,7 +13,7 @@ from agentic.agent.triage import INSTRUCTIONS, issue_prompt
 from agentic.errors import BadIssueUrl
 from agentic.sandbox.model import sandbox_model
 from agentic.settings import DEFAULT_LLM_MODEL, Settings
-from agentic.workflows.issue_ref import parse_issue_url
+from agentic.github.issue_ref import parse_issue_url
 from agentic.workflows.status_comment import StatusView, status_marker
 
 

@@ -161,7 +161,7 @@ def execute(github_issue_url: str, *, require_plan_approval: bool | None = None,
             new_session_on_edit: bool = False, requested_by: str | None = None, show_progress: bool = True) -> Any:
     """Validate, check the services, run the flow in this process; the WorkflowResult, or _Failure."""
     from agentic.settings import export_prefect_env, load_settings
-    from agentic.workflows.issue_ref import parse_issue_url
+    from agentic.github.issue_ref import parse_issue_url
 
     try:
         settings = load_settings()

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from agentic.errors import BadIssueUrl, IssueNotFound
-from agentic.workflows.hub_tools import HubTools, ToolCallFailed
-from agentic.workflows.issue_ref import IssueRef
+from agentic.hub.mcp_client import HubTools, ToolCallFailed
+from agentic.github.issue_ref import IssueRef
 
 SERVER = "github-rest"
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})

@@ -34,7 +34,8 @@ from prefect.variables import Variable
 from pydantic import BaseModel, Field
 
 from agentic.errors import AgenticError
-from agentic.workflows.issue_ref import IssueRef
+from agentic.github.issue_ref import IssueRef
+from agentic.lifecycle.phases import CiWatch, Phase
 
 LOCK_NAME = "jules-dispatch-lock"
 # How long a claim operation keeps trying through a Prefect or PostgreSQL outage (restart, failover).
@@ -152,8 +153,8 @@ class SessionRecord(BaseModel):
     state: str | None = None
     pull_request_url: str | None = None
     claimed_at: datetime = Field(default_factory=_now)
-    # The CI loop (ci_loop.py): None = not watched; "watching" = a re-entry continues it; else its final state.
-    ci_state: str | None = None
+    # The CI loop (ci_loop.py): None = not watched yet; PENDING / WATCHING = a re-entry continues it; else its end.
+    ci_state: CiWatch | None = None
     ci_rounds: int = 0
     ci_heads: list[str] = []  # head SHAs whose failure went to Jules, in order
     archived: bool = False  # the session was archived after its PR was merged or closed (archive.py)
@@ -166,6 +167,9 @@ class Claim(BaseModel):
     heartbeat: datetime | None = None
     status_comment_id: int | None = None
     bot_login: str | None = None  # author of our status comment: the only author whose marker is trusted
+    # The lifecycle phase the status comment shows (agentic/lifecycle): the receiver reads it here, never from the
+    # comment's text. None: written before phases were stored.
+    phase: Phase | None = None
     sessions: list[SessionRecord] = []
 
     def session_for(self, text_hash: str) -> SessionRecord | None:

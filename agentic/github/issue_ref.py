@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from agentic.errors import BadIssueUrl
+from agentic.github.hosts import split_authority, normalize_host, web_host
 
 if TYPE_CHECKING:
     from agentic.settings import Settings
@@ -40,8 +41,6 @@ _PATH = re.compile(r"/(?P<owner>[^/]*)/(?P<repo>[^/]*)/(?P<kind>[^/]*)/(?P<numbe
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}", re.ASCII)
 _REPO = re.compile(r"[A-Za-z0-9._-]{1,100}", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
-_PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
-_IPV6 = re.compile(r"\[(?P<host>[0-9A-Fa-f:.]+)\](?::(?P<port>.*))?", re.ASCII | re.DOTALL)
 _PULL_KINDS = {"pull", "pulls"}
 _WWW_GITHUB = "www.github.com"
 
@@ -69,68 +68,6 @@ def _show(text: str, limit: int = 60) -> str:
     if len(text) <= limit:
         return repr(text)
     return repr(text[:limit]) + f"… ({len(text)} characters)"
-
-
-def normalize_host(host: str, port: int | None = None, scheme: str = "https") -> str:
-    """`host[:port]` in the form hosts are compared in: lowercase ASCII (IDNA A-labels), default port dropped.
-
-    Raises ValueError for a host that is not a valid DNS name, IPv4 or IPv6 address (IDNA 2008, no mapping:
-    full-width or mixed-script tricks are refused rather than folded onto an ASCII name)."""
-    import idna
-
-    host = host.strip()
-    if not host:
-        raise ValueError("empty host")
-    if ":" in host:  # IPv6 literal
-        if not re.fullmatch(r"[0-9A-Fa-f:.]+", host):
-            raise ValueError(f"invalid IPv6 address {host!r}")
-        name = f"[{host.lower()}]"
-    else:
-        if host.isascii():
-            ascii_host = host.lower()
-        else:
-            try:
-                ascii_host = idna.encode(host, uts46=False).decode("ascii").lower()
-            except idna.IDNAError as exc:
-                raise ValueError(f"invalid host name ({exc})") from None
-        labels = ascii_host.split(".")
-        if len(ascii_host) > 253 or not all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label, re.ASCII)
-                                            for label in labels):
-            raise ValueError("invalid host name")
-        name = ascii_host
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        return f"{name}:{port}"
-    return name
-
-
-def web_host(value: str) -> str:
-    """`https://HOST[:PORT][/...]`, `HOST:PORT` or `HOST` -> the normalized `host[:port]` (see normalize_host)."""
-    value = value.strip()
-    scheme = "https"
-    if "://" in value:
-        scheme, _, value = value.partition("://")
-        scheme = scheme.lower()
-    authority = re.split(r"[/?#]", value, maxsplit=1)[0].rpartition("@")[2]
-    host, port = _split_authority(authority)
-    return normalize_host(host, port, scheme)
-
-
-def _split_authority(authority: str) -> tuple[str, int | None]:
-    """`host`, `host:port`, `[v6]`, `[v6]:port` -> (host, port); ValueError on a malformed port."""
-    v6 = _IPV6.fullmatch(authority)
-    if v6:
-        host, port_text = v6["host"], v6["port"]
-    elif authority.startswith("["):
-        raise ValueError("malformed IPv6 host")
-    else:
-        host, colon, port_text = authority.partition(":")
-        if not colon:
-            port_text = None
-    if port_text is None:
-        return host, None
-    if not _PORT.fullmatch(port_text) or not 0 < int(port_text) <= 65535:
-        raise ValueError(f"bad port {port_text[:10]!r}")
-    return host, int(port_text)
 
 
 def _allowed_hosts(hosts: Iterable[str] | None, settings: Settings | None) -> list[str]:
@@ -182,7 +119,7 @@ def parse_issue_url(url: str, hosts: Iterable[str] | None = None, *, settings: S
     if "@" in authority:
         raise BadIssueUrl(f"the issue URL must not carry a user name or password (…@ before the host); {expected}")
     try:
-        raw_host, port = _split_authority(authority)
+        raw_host, port = split_authority(authority)
     except ValueError as exc:
         raise BadIssueUrl(f"issue URL host {_show(authority, 40)} is malformed ({exc}); {expected}") from None
     if not raw_host:

@@ -24,9 +24,13 @@ from pydantic import BaseModel
 
 from agentic.errors import ConfigError
 from agentic.settings import Settings, get_settings
-from agentic.workflows import claims, progress
-from agentic.workflows.hub_tools import HubTools, connect_hub
-from agentic.workflows.issue_ref import IssueRef, parse_issue_url
+from agentic.dispatch import claims
+from agentic.workflows import progress
+from agentic.hub.mcp_client import HubTools
+from agentic.workflows.deps import RunDeps
+from agentic.github.issue_ref import IssueRef, parse_issue_url
+from agentic.triggers.launch import idempotency_key, launch
+from agentic.triggers.rules import RuleSet, Trigger
 
 BATCH_FLOW_NAME = "jules-batch"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
@@ -118,9 +122,6 @@ async def list_open_issues(hub: HubTools, owner: str, repo: str, label: str | No
 
 async def _hand_over(prefect: Any, settings: Settings, deployment: str, issue: OpenIssue,
                      dry_run: bool) -> BatchItem:
-    from agentic.triggers.launch import idempotency_key, launch
-    from agentic.triggers.rules import RuleSet, Trigger
-
     ref: IssueRef = parse_issue_url(issue.url)
     claim = await claims.load(claims.claim_key(settings.github_api_url, ref))
     skip = verdict(claim, issue.title, issue.body, settings.claim_stale_seconds)
@@ -149,9 +150,8 @@ async def batch_issues(repo: str, label: str | None = None, limit: int | None = 
     owner, name = parse_repo(repo)
     settings = get_settings()
     deployment = deployment or settings.triggers_deployment
-    token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
-    async with connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:  # a private CA too
-        issues = await list_open_issues(hub, owner, name, label)
+    async with RunDeps.from_settings(settings) as deps:  # the token and TLS (a private CA too) as for every run
+        issues = await list_open_issues(deps.hub, owner, name, label)
     progress.emit(batch="listed", total=len(issues))
     items: list[BatchItem] = []
     new = 0
