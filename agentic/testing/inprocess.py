@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.testclient import TestClient
+
+if TYPE_CHECKING:
+    from agentic.hub.client import HubClient
 
 # A hub reached as 127.0.0.1 (its default bind host), as a client on the same machine reaches it.
 HUB_BASE_URL = "http://127.0.0.1:3000"
@@ -35,6 +38,26 @@ def hub_in_process(settings: str | os.PathLike[str], *, token: str | None = None
         yield client
 
 
+class _Through(httpx.BaseTransport):
+    """Hands each request to a TestClient (whose own transport answers a sync client with an async stream)."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.client.request(request.method, request.url.raw_path.decode(), content=request.read(),
+                                       headers=request.headers)
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+        return httpx.Response(response.status_code, headers=headers, content=response.content)
+
+
+def hub_client(hub: TestClient, token: str | None = None) -> HubClient:
+    """The product's HubClient on an in-process hub."""
+    from agentic.hub.client import HubClient
+
+    return HubClient(HUB_BASE_URL, token, transport=_Through(hub))
+
+
 @contextlib.asynccontextmanager
 async def asgi_client(app: Any, base_url: str = "http://127.0.0.1", **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx.AsyncClient on an ASGI app (no lifespan: the simulators need none)."""
@@ -42,4 +65,4 @@ async def asgi_client(app: Any, base_url: str = "http://127.0.0.1", **kwargs: An
         yield client
 
 
-__all__ = ["HUB_BASE_URL", "asgi_client", "hub_in_process"]
+__all__ = ["HUB_BASE_URL", "asgi_client", "hub_client", "hub_in_process"]

@@ -51,7 +51,9 @@ def running_prefect_server(database_url: str, home: Path | None = None, port: in
     log = home / "server.log"
     api_url = f"http://127.0.0.1:{port}/api"
     # The UI asks its server for the API URL; without this it would call the default :4200.
-    env = {**prefect_server_env(database_url, home), "PREFECT_UI_API_URL": api_url}
+    env = {**prefect_server_env(database_url, home), "PREFECT_UI_API_URL": api_url,
+           # A wait that ran out is failed within a second, not five (tests wait on it; production keeps 5 s).
+           "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "1"}
     proc = start_process(prefect_server_command("127.0.0.1", port), env=env, log_path=log)
     try:
         wait_until(lambda: http_ok(api_url + "/health"), timeout=120, what="Prefect server", proc=proc, log_path=log)
