@@ -10,10 +10,9 @@ import httpx
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from starlette.testclient import TestClient
 
 from agentic.hub.hosts import HostPolicy, host_name
-from agentic.testing.inprocess import HUB_BASE_URL, hub_in_process
+from agentic.testing.inprocess import HUB_BASE_URL, InProcessHub, hub_in_process
 
 TOKEN = "hub-token-for-host-tests-0123456789"
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -26,14 +25,14 @@ def _headers(host: str | None = None, origin: str | None = None, token: str | No
             **({"Authorization": f"Bearer {token}"} if token else {})}
 
 
-def _get(hub: TestClient, path: str, host: str | None = None, origin: str | None = None,
+def _get(hub: InProcessHub, path: str, host: str | None = None, origin: str | None = None,
          token: str | None = None) -> httpx.Response:
-    return hub.get(path, headers=_headers(host, origin, token))
+    return hub.http.get(path, headers=_headers(host, origin, token))
 
 
-def _initialize(hub: TestClient, path: str = "/mcp", host: str | None = None, origin: str | None = None,
+def _initialize(hub: InProcessHub, path: str = "/mcp", host: str | None = None, origin: str | None = None,
                 token: str | None = None) -> httpx.Response:
-    return hub.post(path, json=INIT, headers={**MCP_HEADERS, **_headers(host, origin, token)})
+    return hub.http.post(path, json=INIT, headers={**MCP_HEADERS, **_headers(host, origin, token)})
 
 
 @pytest.fixture(scope="module")

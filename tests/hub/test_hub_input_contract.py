@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,12 +22,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from starlette.testclient import TestClient
 
 from agentic.hub.client import HubClient
 from agentic.schemas import load_server_definition
 from agentic.testing import environment
-from agentic.testing.inprocess import hub_client, hub_in_process
+from agentic.testing.inprocess import hub_client, hub_in_process, hub_request
 
 MB = 1024 * 1024
 LONG = "x" * 10_000
@@ -49,39 +47,22 @@ def real_hub(tmp_path_factory, hub_tools):
         yield running
 
 
-@dataclass
-class LocalHub:
-    http: TestClient
-    settings: Path
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """The same hub in this process (create_app with its lifespan): `jules` and a disabled stdio `github`."""
     settings = tmp_path_factory.mktemp("contract-local") / "mcp_settings.json"
-    with environment(ENV), hub_in_process(settings) as http:
-        client = hub_client(http)
+    with environment(ENV), hub_in_process(settings) as local:
+        client = local.client()
         assert client.upsert_server("jules", load_server_definition("jules")["config"]) == "added"
         assert client.upsert_server("github", {"type": "stdio", "command": "npx", "enabled": False}) == "added"
         client.wait_connected("jules", timeout=30)
-        yield LocalHub(http, settings)
-
-
-def request(hub, method: str, path: str, **kwargs) -> httpx.Response:
-    """`method path` on the hub, in this process or over its socket."""
-    if isinstance(hub, LocalHub):
-        return hub.http.request(method, path, **kwargs)
-    return httpx.request(method, hub.url + path, **{"timeout": 30, **kwargs})
-
-
-def client_of(hub) -> HubClient:
-    return hub_client(hub.http) if isinstance(hub, LocalHub) else HubClient(hub.url)
+        yield local
 
 
 def snapshot(hub) -> tuple[bytes, int, str]:
     """What a rejected request must leave alone: the settings file (bytes, mtime) and the full listing."""
     return (hub.settings.read_bytes(), hub.settings.stat().st_mtime_ns,
-            request(hub, "GET", "/api/servers").text)
+            hub_request(hub, "GET", "/api/servers").text)
 
 
 def refused(response: httpx.Response, status: int, *fields: str, echo: str | None = None) -> str:
@@ -101,7 +82,7 @@ def post(hub, body=None, *, content: bytes | None = None, headers: dict | None =
     if content is None:
         content = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", **(headers or {})}
-    return request(hub, "POST", "/api/servers", content=content, headers=headers)
+    return hub_request(hub, "POST", "/api/servers", content=content, headers=headers)
 
 
 def doc(paths: dict, **extra) -> dict:
@@ -318,20 +299,20 @@ def test_a_10_mb_body_is_refused_before_it_is_read(real_hub):
         for i in range(0, len(payload), 64 * 1024):
             yield payload[i:i + 64 * 1024]
 
-    streamed = request(hub, "POST", "/api/servers", content=chunks(), headers={"Content-Type": "application/json"},
+    streamed = hub_request(hub, "POST", "/api/servers", content=chunks(), headers={"Content-Type": "application/json"},
                           timeout=30)
     assert "content-length" not in {k.lower() for k in streamed.request.headers}
     refused(streamed, 413, "request body too large")
     # One byte over the cap is refused too; the cap itself is accepted (checked on a route that reads the body).
-    over = request(hub, "PUT", "/api/system-config", content=b" " * MB + b"{}",
+    over = hub_request(hub, "PUT", "/api/system-config", content=b" " * MB + b"{}",
                      headers={"Content-Type": "application/json"})
     refused(over, 413, "request body too large")
-    at_cap = request(hub, "PUT", "/api/system-config", content=b"{}" + b" " * (MB - 2),
+    at_cap = hub_request(hub, "PUT", "/api/system-config", content=b"{}" + b" " * (MB - 2),
                        headers={"Content-Type": "application/json"})
     refused(at_cap, 400, "no valid system config field")
     assert hub.settings.stat().st_size == size_before
     assert snapshot(hub) == before
-    assert "big" not in {s["name"] for s in client_of(hub).list_servers()}
+    assert "big" not in {s["name"] for s in hub_client(hub).list_servers()}
     grown = hub_process.memory_info().rss - rss_before
     assert grown < 8 * MB, f"the hub grew by {grown / MB:.1f} MB for refused bodies"
     assert elapsed < 10
@@ -356,38 +337,38 @@ def test_curl_posting_a_10_mb_file_gets_413_without_uploading_it(real_hub, tmp_p
 def test_put_toggle_and_system_config_refuse_bad_input(hub):
     before = snapshot(hub)
     cases = [
-        (request(hub, "PUT", "/api/servers/jules", json={"config": openapi(doc({}))}), 400,
+        (hub_request(hub, "PUT", "/api/servers/jules", json={"config": openapi(doc({}))}), 400,
          ["`openapi.schema`", "no operations"]),
-        (request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx",
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx",
                                                                      "env": {"N": 1}}}), 400, ["`env.N`"]),
-        (request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
                                                           "newName": "  github2  "}), 400,
          ["`newName`", "not trimmed"]),
-        (request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
                                                           "newName": "Jules"}), 400, ["'Jules'", "letter case"]),
-        (request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
                                                           "newName": "jules"}), 400, ["'jules' already exists"]),
-        (request(hub, "PUT", "/api/servers/jules%20", json={"config": {"type": "stdio", "command": "npx"}}), 404,
+        (hub_request(hub, "PUT", "/api/servers/jules%20", json={"config": {"type": "stdio", "command": "npx"}}), 404,
          ["Server not found"]),
-        (request(hub, "PUT", "/api/servers/" + LONG, json={"config": {"type": "stdio", "command": "npx"}}), 404,
+        (hub_request(hub, "PUT", "/api/servers/" + LONG, json={"config": {"type": "stdio", "command": "npx"}}), 404,
          ["Server not found"]),
-        (request(hub, "PUT", "/api/servers/jules", json=["config"]), 400, ["JSON object", "a list"]),
-        (request(hub, "POST", "/api/servers/jules/toggle", json={"enabled": "false"}), 400, ["`enabled`"]),
-        (request(hub, "POST", "/api/servers/jules/toggle", content=b"enabled=false"), 415, ["`Content-Type`"]),
-        (request(hub, "PUT", "/api/system-config", json={"nameSeparator": ""}), 400, ["`nameSeparator`"]),
-        (request(hub, "PUT", "/api/system-config", json={"nameSeparator": LONG}), 400, ["`nameSeparator`"]),
-        (request(hub, "PUT", "/api/system-config", json={"routing": "open"}), 400, ["`routing` must be an object"]),
-        (request(hub, "POST", "/api/tools/call/jules", json={"toolName": 5}), 400, ["`toolName`"]),
-        (request(hub, "POST", "/api/tools/call/jules", json={"toolName": "t", "arguments": [1]}), 400,
+        (hub_request(hub, "PUT", "/api/servers/jules", json=["config"]), 400, ["JSON object", "a list"]),
+        (hub_request(hub, "POST", "/api/servers/jules/toggle", json={"enabled": "false"}), 400, ["`enabled`"]),
+        (hub_request(hub, "POST", "/api/servers/jules/toggle", content=b"enabled=false"), 415, ["`Content-Type`"]),
+        (hub_request(hub, "PUT", "/api/system-config", json={"nameSeparator": ""}), 400, ["`nameSeparator`"]),
+        (hub_request(hub, "PUT", "/api/system-config", json={"nameSeparator": LONG}), 400, ["`nameSeparator`"]),
+        (hub_request(hub, "PUT", "/api/system-config", json={"routing": "open"}), 400, ["`routing` must be an object"]),
+        (hub_request(hub, "POST", "/api/tools/call/jules", json={"toolName": 5}), 400, ["`toolName`"]),
+        (hub_request(hub, "POST", "/api/tools/call/jules", json={"toolName": "t", "arguments": [1]}), 400,
          ["`arguments`"]),
     ]
     for response, status, fields in cases:
         refused(response, status, *fields, echo=LONG)
-    unknown = request(hub, "POST", "/api/tools/call/jules", json={"toolName": LONG}).json()["data"]
+    unknown = hub_request(hub, "POST", "/api/tools/call/jules", json={"toolName": LONG}).json()["data"]
     assert unknown["isError"] is True
     assert unknown["content"][0]["text"] == f"Unknown tool: jules-{LONG[:54]}... (10006 characters)"
     assert snapshot(hub) == before
-    jules = client_of(hub).get_server("jules")
+    jules = hub_client(hub).get_server("jules")
     assert jules["status"] == "connected" and "jules-createSession" in {t["name"] for t in jules["tools"]}
 
 
@@ -396,23 +377,23 @@ async def test_mcp_endpoint_of_an_unknown_server_is_404(hub):
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
     headers = {"Accept": "application/json, text/event-stream"}
     for name in ("ghost", "Jules", "jules%20", LONG):
-        response = request(hub, "POST", f"/mcp/{name}", json=initialize, headers=headers)
+        response = hub_request(hub, "POST", f"/mcp/{name}", json=initialize, headers=headers)
         assert response.status_code == 404, (name[:20], response.text[:300])
         body = response.json()
         assert body["jsonrpc"] == "2.0" and body["id"] is None and body["error"]["code"] == -32600
         assert body["error"]["message"].startswith("Server not found: '") and "GET /api/servers" in body["error"][
             "message"]
         assert LONG[:61] not in body["error"]["message"]
-    assert request(hub, "GET", "/mcp/ghost", headers=headers).status_code == 404
+    assert hub_request(hub, "GET", "/mcp/ghost", headers=headers).status_code == 404
     # A known server still answers (the 404 is about the name, not the route).
-    known = request(hub, "POST", "/mcp/jules", json=initialize, headers=headers)
+    known = hub_request(hub, "POST", "/mcp/jules", json=initialize, headers=headers)
     assert known.status_code == 200 and known.json()["result"]["serverInfo"]["name"] == "agentic-mcp-hub"
 
 
 def test_valid_edge_inputs_are_accepted(hub):
     """The checks refuse only what is bad: a `${VAR}` URL that expands to http, names with '.', '_' and '-',
     numbers written as strings, an OpenAPI document whose schema refers to itself."""
-    client = client_of(hub)
+    client = hub_client(hub)
     accepted = {
         "remote.v2": {"type": "streamable-http", "url": "${HUB_TEST_API}/mcp", "headers": {"X-Retries": "3"},
                       "options": {"connectTimeout": 500}},
@@ -471,7 +452,7 @@ def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_err
     hub = real_hub
     base, root = doc_server
     (root / "bad.json").write_text(json.dumps(document))
-    client = client_of(hub)
+    client = hub_client(hub)
     client.upsert_server("baddoc", {"type": "openapi", "openapi": {"url": f"{base}/bad.json"}})
     try:
         deadline = time.monotonic() + 20
@@ -487,7 +468,7 @@ def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_err
         assert error in server["error"]
         assert "connected" not in seen and server["tools"] == []
         assert not [t for t in client.list_tools() if t.startswith("baddoc-")]
-        assert request(hub, "GET", "/health").json()["status"] == "degraded"
+        assert hub_request(hub, "GET", "/health").json()["status"] == "degraded"
     finally:
         client.delete_server("baddoc")
 
@@ -496,7 +477,7 @@ def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(rea
     hub = real_hub
     base, root = doc_server
     (root / "tree.json").write_text(json.dumps(CYCLIC))
-    client = client_of(hub)
+    client = hub_client(hub)
     client.upsert_server("tree-url", {"type": "openapi", "openapi": {"url": f"{base}/tree.json"}})
     try:
         server = client.wait_connected("tree-url", timeout=30)

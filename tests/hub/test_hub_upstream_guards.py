@@ -13,7 +13,7 @@ import pytest
 
 from agentic.hub.client import HubClient
 from agentic.hub.egress import EgressPolicy, UpstreamRefused
-from agentic.testing.inprocess import hub_client, hub_in_process
+from agentic.testing.inprocess import hub_in_process
 
 SECRET = "s3cret-value-for-guards-0123"
 
@@ -67,7 +67,7 @@ def test_a_stored_metadata_upstream_is_a_disconnected_server_with_the_reason(tmp
     settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {
         "meta": {"type": "streamable-http", "url": "http://[::ffff:169.254.169.254]/mcp"}})
     with hub_in_process(settings) as hub:
-        (server,) = hub_client(hub).list_servers()
+        (server,) = hub.client().list_servers()
     assert server["status"] == "disconnected"
     assert server["error"].startswith("invalid config: `url` 'http://[::ffff:169.254.169.254]/mcp' points at a "
                                       "link-local / cloud metadata address")
