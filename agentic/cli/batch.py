@@ -35,7 +35,7 @@ def batch(
     """Queue every matching open issue for Jules (one flow run each); skip done and in-flight ones."""
     from agentic.settings import export_prefect_env, load_settings
     from agentic.workflows.batch import parse_repo
-    from agentic.workflows.cli import _preflight, _prefect_settings
+    from agentic.workflows.cli import _prefect_settings, _preflight
 
     try:
         settings = load_settings()

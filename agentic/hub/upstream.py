@@ -332,7 +332,7 @@ class MCPUpstream(Upstream):
         try:
             return await _raw_request(session, "tools/call", _call_params(tool, arguments), self.call_timeout,
                                       fallback=lambda: _typed_call(session, tool, arguments, self.call_timeout))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if _from_upstream(exc):  # a protocol error of the server (e.g. -32602): the client gets it as sent
                 raise
             self._after_failure(exc)
@@ -345,7 +345,7 @@ class MCPUpstream(Upstream):
                            + (f": {self.error}" if self.error else ""))
         try:
             return await _raw_request(session, method, params, self.call_timeout)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if _from_upstream(exc):
                 raise
             self._after_failure(exc)

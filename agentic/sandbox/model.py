@@ -42,7 +42,8 @@ def decide(prompt: str) -> dict:
     label_set = {label.strip() for label in (labels.group(1) if labels else "").split(",")}
     words = len(body.split())
     if label_set & {"wontfix", "question", "invalid"}:
-        return {"decision": "reject", "reasons": [f"labelled {', '.join(sorted(label_set & {'wontfix', 'question', 'invalid'}))}"]}
+        named = ", ".join(sorted(label_set & {"wontfix", "question", "invalid"}))
+        return {"decision": "reject", "reasons": [f"labelled {named}"]}
     if words < 12 or (_VAGUE.search(body) and words < 30):
         return {"decision": "needs_info", "reasons": [f"the issue body has {words} words and no reproduction"],
                 "questions": ["What did you do, step by step, to see the problem?",

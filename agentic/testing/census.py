@@ -36,18 +36,18 @@ def _listen_spy(self: socket.socket, *args: Any) -> None:
     _listen(self, *args)
 
 
-def _popen_spy(self: subprocess.Popen, *args: Any, **kwargs: Any) -> None:  # type: ignore[type-arg]
+def _popen_spy(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
     _record("process")
     _popen_init(self, *args, **kwargs)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    socket.socket.listen = _listen_spy  # type: ignore[method-assign]
+    socket.socket.listen = _listen_spy  # type: ignore[method-assign, assignment]
     subprocess.Popen.__init__ = _popen_spy  # type: ignore[method-assign]
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest):  # type: ignore[type-arg]
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest):
     _current.append(f"fixture:{fixturedef.argname}")
     try:
         return (yield)

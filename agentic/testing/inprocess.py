@@ -54,7 +54,7 @@ def hub_in_process(settings: str | os.PathLike[str], *, token: str | None = None
         yield InProcessHub(http, Path(settings))
 
 
-def hub_request(hub: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
+def hub_request(hub: Any, method: str, path: str, **kwargs: Any) -> Any:
     """`METHOD path` on a hub in this process or on one with a `url` (a process), the same way."""
     if isinstance(hub, InProcessHub):
         return hub.http.request(method, path, **kwargs)

@@ -27,7 +27,7 @@ def running_postgres(data_dir: Path | None = None, port: int | None = None,
                      password: str = "prefect") -> Iterator[PostgresCluster]:
     """A PostgreSQL server on a free port; a fresh cluster in a temp dir unless `data_dir` is given."""
     owned = data_dir is None
-    root = _world_readable_tmpdir("agentic-pg-") if owned else data_dir.parent
+    root = data_dir.parent if data_dir is not None else _world_readable_tmpdir("agentic-pg-")
     cluster = PostgresCluster(data_dir=data_dir or root / "data", port=port or free_port(), password=password)
     cluster.ensure()
     log = root / "postgres.log"

@@ -6,8 +6,8 @@
 One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it
 (resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key; a closed
 pull request starts the archive sweep of its repository instead. All of it runs before answering, bounded by
-`deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
-nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
+`deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not
+ours); 503 means nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
 """
 
 from __future__ import annotations
@@ -28,11 +28,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentic.triggers.github import GitHub, GitHubUnavailable
-from agentic.triggers.launch import (DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment,
-                                     supersede_pending)
-from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
+from agentic.triggers.launch import (
+    DeploymentNotFound,
+    PrefectUnavailable,
+    idempotency_key,
+    launch,
+    launch_deployment,
+    supersede_pending,
+)
+from agentic.triggers.payloads import BadDelivery, InvalidSignature, IssuesEvent, verify_delivery
 from agentic.triggers.resume import route_comment
-from agentic.triggers.payloads import IssuesEvent
 from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, is_bot, match
 
 log = logging.getLogger("agentic.triggers")

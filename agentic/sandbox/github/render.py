@@ -7,7 +7,18 @@ import base64
 import difflib
 
 from agentic.sandbox.github.store import (
-    REACTIONS, CheckRun, Comment, Commit, Issue, Label, Reaction, Repo, Status, Store, User, tree_id,
+    REACTIONS,
+    CheckRun,
+    Comment,
+    Commit,
+    Issue,
+    Label,
+    Reaction,
+    Repo,
+    Status,
+    Store,
+    User,
+    tree_id,
 )
 
 WEB = "https://github.com"
