@@ -49,6 +49,7 @@ def hub_in_process(settings: str | os.PathLike[str], *, token: str | None = None
     arguments, its lifespan running for the duration."""
     from agentic.hub.app import create_app
 
+    # "" rather than None: this process's MCP_HUB_TOKEN must not lock a test hub (running_hub drops it too)
     app = create_app(settings, token=token or "", bind_host=bind_host, allowed_hosts=allowed_hosts, **options)
     with TestClient(app, base_url=HUB_BASE_URL, raise_server_exceptions=True) as http:
         yield InProcessHub(http, Path(settings))
