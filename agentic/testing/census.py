@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest):
-    _current.append(f"fixture:{fixturedef.argname}")
+    _current.append(_fixture_key(fixturedef))
     try:
         return (yield)
     finally:
@@ -65,17 +65,30 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         _current.pop()
 
 
+def _fixture_key(fixturedef: Any) -> str:
+    # Where it is defined, not only its name: two modules' `hub` fixtures may be a process and an in-process app.
+    return f"fixture:{fixturedef.baseid}::{fixturedef.argname}"
+
+
+def _used_fixtures(item: pytest.Item) -> list[str]:
+    """The keys of the fixture definitions this test used (the closest definition of each name)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    return [_fixture_key(defs[-1]) for name, defs in info.name2fixturedefs.items() if defs]
+
+
 def _function(nodeid: str) -> str:
     return nodeid.split("[", 1)[0]
 
 
 def verdicts() -> dict[str, list[str]]:
     """nodeid -> why it counts as starting a server (empty: it does not)."""
-    server_fixtures = {key.removeprefix("fixture:") for key, kinds in _events.items() if key.startswith("fixture:")}
+    server_fixtures = {key for key in _events if key.startswith("fixture:")}
     result = {}
     for nodeid, item in _items.items():
         why = sorted(_events.get(nodeid, set()))
-        why += sorted(f"fixture {name}" for name in getattr(item, "fixturenames", ()) if name in server_fixtures)
+        why += sorted(key.removeprefix("fixture:") for key in _used_fixtures(item) if key in server_fixtures)
         result[nodeid] = why
     return result
 
