@@ -38,7 +38,7 @@ def schema_path(name: ServerName) -> Path:
 
 @functools.cache
 def _parsed(name: str) -> dict[str, Any]:
-    path = schema_path(name)  # type: ignore[arg-type]
+    path = schema_path(name)
     try:
         definition = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -48,7 +48,7 @@ def _parsed(name: str) -> dict[str, Any]:
     try:
         if definition["name"] != name or definition["config"]["type"] != "openapi":
             raise ConfigError(f"{path} must define openapi server {name!r}, found {definition['name']!r}")
-        definition["config"]["openapi"]["schema"]["paths"]  # noqa: B018 - shape check
+        definition["config"]["openapi"]["schema"]["paths"]
     except (KeyError, TypeError):
         raise ConfigError(f"{path} is not a hub server definition with config.openapi.schema") from None
     return definition

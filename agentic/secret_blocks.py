@@ -62,7 +62,7 @@ async def read_secret_blocks(blocks: dict[str, str] | None = None) -> dict[str, 
 
         values = await asyncio.gather(*(one(name) for name in blocks.values()))
     found = {}
-    for key, value in zip(blocks, values):
+    for key, value in zip(blocks, values, strict=True):
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if isinstance(value, str) and value:

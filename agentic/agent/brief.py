@@ -20,8 +20,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from agentic.agent.sanitize import (DEFAULT_MAX_BODY_CHARS, cap, defang_urls, for_prompt, neutralise_closing_refs,
-                                    strip_invisible)
+from agentic.agent.sanitize import (
+    DEFAULT_MAX_BODY_CHARS,
+    cap,
+    defang_urls,
+    for_prompt,
+    neutralise_closing_refs,
+    strip_invisible,
+)
 
 # Caps of the model's output. Each is also in the JSON schema the model is given (maxLength/maxItems): a server
 # that constrains generation to the schema (llama.cpp's tool-call grammar) stops a field there, so a small model

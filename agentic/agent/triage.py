@@ -29,8 +29,8 @@ from pydantic_ai.usage import UsageLimits
 
 from agentic.agent.brief import ASKED_QUESTIONS, MAX_REASONS, RATIONALE_CHARS, Brief, Triage
 from agentic.agent.models import build_model, endpoint_of
-from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
 from agentic.agent.policy import CUT, cut_instructions, data_requests, secret_requests, without_instructions
+from agentic.agent.sanitize import DEFAULT_MAX_BODY_CHARS, estimate_tokens, sanitize_issue_text, truncate_middle
 from agentic.errors import ModelBudgetExceeded, PromptTooLarge
 from agentic.settings import Settings
 
@@ -295,7 +295,8 @@ def check_budget(prompt: str, settings: Settings, instructions: str = INSTRUCTIO
     estimate = estimate_tokens(instructions) + estimate_tokens(prompt) + OVERHEAD_TOKENS
     if estimate > settings.llm_total_tokens_limit:
         raise PromptTooLarge(
-            f"triage prompt needs about {estimate} tokens, over LLM_TOTAL_TOKENS_LIMIT={settings.llm_total_tokens_limit}"
+            f"triage prompt needs about {estimate} tokens, over "
+            f"LLM_TOTAL_TOKENS_LIMIT={settings.llm_total_tokens_limit}"
             f"; lower MAX_ISSUE_BODY_CHARS (now {settings.max_issue_body_chars}) or raise the limit")
     return estimate
 

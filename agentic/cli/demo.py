@@ -48,7 +48,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _ensure_stack(state: StateDir, timeout: float, stacks: list[str] = STACKS) -> dict[str, Any]:
-    """The run record of a healthy `prefect mcp-hub sandbox` (+ `llm`) stack from `state`: reused if up, else started."""
+    """The run record of a healthy `prefect mcp-hub sandbox` (+ `llm`) stack from `state`: reused if up, else
+    started."""
     run = running_stack(state)
     if run is not None:
         if set(stacks) <= set(run.get("stacks", [])) and run.get("status") == "healthy":

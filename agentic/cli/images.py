@@ -11,7 +11,9 @@ from rich.table import Table
 
 from agentic.errors import AgenticError
 from agentic.stacks.compose import default_stacks_dir, find_stack_file
-from agentic.stacks.images import Kit, build as build_images, compose_files, status as image_status
+from agentic.stacks.images import Kit, compose_files
+from agentic.stacks.images import build as build_images
+from agentic.stacks.images import status as image_status
 
 app = typer.Typer(no_args_is_help=True, help="Images of the stacks: `ibt images build` makes missing ones offline.")
 console = Console(soft_wrap=True, highlight=False)

@@ -61,9 +61,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def run(
-    stacks: Annotated[list[str], typer.Argument(help="Stack names, e.g. `prefect mcp-hub sandbox`.", show_default=False)],
+    stacks: Annotated[list[str], typer.Argument(help="Stack names, e.g. `prefect mcp-hub sandbox`.",
+                                                show_default=False)],
     native: Annotated[bool, typer.Option("--native", help="Local processes even if a Docker engine answers.")] = False,
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background (see status/logs/stop).")] = False,
+    detach: Annotated[bool, typer.Option("--detach", "-d",
+                                         help="Run in the background (see status/logs/stop).")] = False,
     sqlite: Annotated[bool, typer.Option("--sqlite", help="Fallback: Prefect on SQLite, no PostgreSQL.")] = False,
     stacks_dir: StacksDirOpt = None,
     state_dir: StateDirOpt = None,

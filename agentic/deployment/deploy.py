@@ -16,7 +16,6 @@ missing key exit 1.
 from __future__ import annotations
 
 import asyncio
-
 import os
 import sys
 from pathlib import Path
@@ -25,12 +24,12 @@ from typing import TYPE_CHECKING, Annotated
 # `python deployment/deploy.py` from agentic/ puts only this folder on sys.path; the package lives two levels up.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import httpx  # noqa: E402
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
+import httpx
+import typer
+from rich.console import Console
 
-from agentic.errors import AgenticError  # noqa: E402
-from agentic.settings import Settings, export_prefect_env, load_settings  # noqa: E402
+from agentic.errors import AgenticError
+from agentic.settings import Settings, export_prefect_env, load_settings
 
 if TYPE_CHECKING:
     from agentic.hub.client import HubClient
@@ -67,7 +66,6 @@ def preload_servers(settings: Settings) -> None:
     MCP_OPENAPI_HUB_URL (ours), reached through one streamable-http server, or the run stops with one line."""
     from agentic.deployment.servers import BRIDGE_SERVER_NAME, bridge_server, hub_server_definitions
     from agentic.hub.client import HubClient
-
     from agentic.hub.secret_refs import secret_refs_for
 
     # Keys the hub resolves itself (Secret blocks, its environment) go as ${VAR}, not in clear (issue #13).
@@ -124,7 +122,8 @@ def _secret_blocks(settings: Settings, store: bool) -> Settings:
 
 @app.command()
 def main(
-    skip_mcp_preload: Annotated[bool, typer.Option("--skip-mcp-preload", help="Do not add servers to the hub.")] = False,
+    skip_mcp_preload: Annotated[bool, typer.Option("--skip-mcp-preload",
+                                                   help="Do not add servers to the hub.")] = False,
     mcp_hub_url: Annotated[str | None, typer.Option("--mcp-hub-url", help="MCP hub base URL.")] = None,
     prefect_api_url: Annotated[str | None, typer.Option("--prefect-api-url", help="Prefect API URL.")] = None,
     deploy_only: Annotated[bool, typer.Option("--deploy-only", help="Register the deployment, do not serve.")] = False,
@@ -199,7 +198,6 @@ def main(
                           "with this package")
             return
         from agentic.workflows import archive
-
         from agentic.workflows.plan_approval import expired_wait_trigger
         from agentic.workflows.recovery import crashed_run_trigger
 

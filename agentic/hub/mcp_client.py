@@ -225,7 +225,7 @@ class HubTools:
                 await conn.open()
                 self._conn = conn
                 return
-            except BaseException as exc:  # noqa: BLE001 - classified below
+            except BaseException as exc:
                 await conn.close()
                 leaf = _leaf(exc)
                 if isinstance(leaf, asyncio.CancelledError):

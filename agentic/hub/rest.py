@@ -10,7 +10,7 @@ the same against both hubs.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
@@ -104,7 +104,7 @@ async def health(request: Request) -> Response:
         status, body = _hub(request).health()
     except Exception as exc:  # noqa: BLE001 - mcphub: 503 unhealthy on any internal failure
         status, body = 503, {"status": "unhealthy", "message": str(exc)}
-    body["timestamp"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    body["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return JSONResponse(body, status_code=status)
 
 

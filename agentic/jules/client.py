@@ -135,6 +135,7 @@ class JulesClient:
         """The Jules source for the repository; SourceNotConnected when the Jules GitHub app is not installed."""
         wanted = f"sources/github/{ref.owner}/{ref.repo}"
         raw = await self._call("listSources", {"filter": f"name={wanted}"})
+        source: dict[str, Any]
         for source in (raw or {}).get("sources", []) if isinstance(raw, dict) else []:
             if source.get("name", "").lower() == wanted.lower():
                 return source

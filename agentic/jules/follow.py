@@ -108,7 +108,7 @@ class Finished:
 Action = Note | PlanShown | AskApproval | AskReply | Show | Finished
 
 
-def _visible(view: FollowView) -> tuple:
+def _visible(view: FollowView) -> tuple[object, ...]:
     return (view.state, view.plan.id if view.plan else None, view.question, view.latest)
 
 

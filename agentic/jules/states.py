@@ -58,7 +58,9 @@ def _name(raw: str) -> str:
 def is_known(raw: str | None) -> bool:
     """True when `raw` is a documented state or an observed variant: what it means is known. False for a value
     `canonical` only guesses at (and for none at all)."""
-    return bool(raw) and (_name(raw) in DOCUMENTED or _name(raw) in VARIANTS)
+    if not raw:
+        return False
+    return _name(raw) in DOCUMENTED or _name(raw) in VARIANTS
 
 
 def is_terminal(raw: str | None) -> bool:
@@ -66,4 +68,6 @@ def is_terminal(raw: str | None) -> bool:
 
 
 def was_cancelled(raw: str | None) -> bool:
-    return bool(raw) and raw.strip().upper() in ("CANCELLED", "CANCELED")
+    if not raw:
+        return False
+    return raw.strip().upper() in ("CANCELLED", "CANCELED")

@@ -35,7 +35,8 @@ def _fail(exc: AgenticError) -> typer.Exit:
 
 @app.command("serve")
 def serve_command(model: ModelOpt = None, cache_dir: CacheOpt = None,
-                  host: Annotated[str, typer.Option(help="Interface to bind; loopback unless you mean it.")] = "127.0.0.1",
+                  host: Annotated[str, typer.Option(
+                      help="Interface to bind; loopback unless you mean it.")] = "127.0.0.1",
                   port: Annotated[int, typer.Option(min=1, max=65535)] = 3300,
                   ctx: Annotated[int, typer.Option(help="Context window in tokens (four capped repository reads and "
                                                          "the prompt need ~14k).")] = 16384,

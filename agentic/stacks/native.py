@@ -5,7 +5,8 @@
         image: prefecthq/prefect:3.9.1-python3.11      # what Docker runs
         x-ibt:
           native:                                      # what `ibt stacks run --native` runs instead
-            command: ["${IBT_PYTHON:-python}", "-m", "prefect", "server", "start", "--port", "${IBT_PORT_PREFECT:-4200}"]
+            command: ["${IBT_PYTHON:-python}", "-m", "prefect", "server", "start",
+                      "--port", "${IBT_PORT_PREFECT:-4200}"]
             env: {PREFECT_API_DATABASE_CONNECTION_URL: "postgresql+asyncpg://...:${IBT_PORT_POSTGRES:-55432}/prefect"}
             port: ${IBT_PORT_PREFECT:-4200}             # checked free before anything starts
             health: http://127.0.0.1:${IBT_PORT_PREFECT:-4200}/api/health

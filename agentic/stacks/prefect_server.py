@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 # Prefect keeps concurrency leases in memory by default: a restarted server forgets every held lease, and the slots
 # they hold are never released (PrefectHQ/prefect#20090). On disk under PREFECT_HOME, a restart keeps them, so the
 # holder's release and the expiry of a dead holder's lease still work. Every server we start sets this (the stack

@@ -9,6 +9,7 @@ preloaded exactly as `deploy.py` preloads them. Used by the e2e tests, the bench
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import sys
 import tempfile
@@ -46,7 +47,7 @@ class Sandbox:
 
     @property
     def settings(self) -> Settings:
-        return Settings(_env_file=None, **{k.lower(): v for k, v in self.env.items()})  # type: ignore[arg-type]
+        return Settings(_env_file=None, **{k.lower(): v for k, v in self.env.items()})  # type: ignore[arg-type, call-arg]
 
     def github(self) -> httpx.Client:
         """A client for the GitHub simulator's REST API, authenticated like the product."""
@@ -99,7 +100,7 @@ def running_sandbox(*, tick_seconds: float = 0.1, seed: Path = DEMO_SEED, jules_
             log = workdir / f"{name}.log"
             proc = start_process(argv, log_path=log)
             procs.append(proc)
-            wait_until(lambda h=health: http_ok(h), timeout=60, what=name, proc=proc, log_path=log)
+            wait_until(functools.partial(http_ok, health), timeout=60, what=name, proc=proc, log_path=log)
         sandbox = Sandbox(github_url=github_url, jules_url=jules_url, hub_url=hub_url, workdir=workdir,
                           tick_seconds=tick_seconds, env=sandbox_env(github_url, jules_url, hub_url, **workflow))
         if preload:

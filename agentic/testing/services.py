@@ -27,7 +27,7 @@ def running_postgres(data_dir: Path | None = None, port: int | None = None,
                      password: str = "prefect") -> Iterator[PostgresCluster]:
     """A PostgreSQL server on a free port; a fresh cluster in a temp dir unless `data_dir` is given."""
     owned = data_dir is None
-    root = _world_readable_tmpdir("agentic-pg-") if owned else data_dir.parent
+    root = data_dir.parent if data_dir is not None else _world_readable_tmpdir("agentic-pg-")
     cluster = PostgresCluster(data_dir=data_dir or root / "data", port=port or free_port(), password=password)
     cluster.ensure()
     log = root / "postgres.log"
@@ -51,7 +51,9 @@ def running_prefect_server(database_url: str, home: Path | None = None, port: in
     log = home / "server.log"
     api_url = f"http://127.0.0.1:{port}/api"
     # The UI asks its server for the API URL; without this it would call the default :4200.
-    env = {**prefect_server_env(database_url, home), "PREFECT_UI_API_URL": api_url}
+    env = {**prefect_server_env(database_url, home), "PREFECT_UI_API_URL": api_url,
+           # A wait that ran out is failed within a second, not five (tests wait on it; production keeps 5 s).
+           "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "1"}
     proc = start_process(prefect_server_command("127.0.0.1", port), env=env, log_path=log)
     try:
         wait_until(lambda: http_ok(api_url + "/health"), timeout=120, what="Prefect server", proc=proc, log_path=log)

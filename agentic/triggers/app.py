@@ -35,11 +35,16 @@ from agentic.github.issue_ref import IssueRef
 from agentic.lifecycle.phases import Phase
 from agentic.github.app_auth import GitHubAuth
 from agentic.triggers.github import GitHub, GitHubUnavailable
-from agentic.triggers.launch import (DeploymentNotFound, PrefectUnavailable, idempotency_key, launch, launch_deployment,
-                                     supersede_pending)
-from agentic.triggers.payloads import BadDelivery, InvalidSignature, verify_delivery
+from agentic.triggers.launch import (
+    DeploymentNotFound,
+    PrefectUnavailable,
+    idempotency_key,
+    launch,
+    launch_deployment,
+    supersede_pending,
+)
+from agentic.triggers.payloads import BadDelivery, InvalidSignature, IssuesEvent, verify_delivery
 from agentic.triggers.resume import route_comment
-from agentic.triggers.payloads import IssuesEvent
 from agentic.triggers.rules import PERMISSION_RANK, Ignored, Rules, Trigger, is_bot, match
 
 # Review events that re-enter the issue's run (`_review`), with the action that counts.

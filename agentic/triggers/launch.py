@@ -11,8 +11,8 @@ burst of edits, not one per keystroke-sized fix).
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentic import observability
@@ -61,8 +61,12 @@ async def supersede_pending(client: Any, trigger: Trigger, newest: Launched) -> 
     """Cancel this issue's runs for the same kind of event that are still waiting to start and are due before
     `newest`; their ids. Only earlier-due runs: two edits delivered at once cannot cancel each other, the last one
     wins; a redelivery of an older edit cancels nothing newer."""
-    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
-                                                FlowRunFilterTags)
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.states import Cancelled
 

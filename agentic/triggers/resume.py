@@ -21,7 +21,7 @@ import httpx
 from agentic.triggers.launch import PrefectUnavailable
 from agentic.triggers.payloads import IssueCommentEvent
 from agentic.triggers.rules import PERMISSION_RANK, Rules, is_bot
-from agentic.workflows.plan_approval import PLAN_KEY, QUESTION_KEY, PlanDecision, Reply, decision_from_text
+from agentic.workflows.plan_approval import PLAN_KEY, QUESTION_KEY, Reply, decision_from_text
 
 FLOW_NAME = "jules-agent-workflow"
 _ISSUE_PATH = re.compile(r"/([^/]+)/([^/]+)/issues/(\d+)/*$")
@@ -56,8 +56,14 @@ async def waiting_run(client: Any, owner: str, repo: str, number: int) -> Waitin
     """The newest paused run of the product's flow for this issue that waits on people, if any. Runs the receiver
     started carry the issue's tag and are asked for first; any other run (the UI, the CLI) is found by paging
     through every paused run of the flow — a team may have more runs waiting than one page holds."""
-    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState,
-                                                FlowRunFilterStateType, FlowRunFilterTags)
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 

@@ -1,7 +1,8 @@
 """The hub's input contract (issue #10 item 3): every bad input gets a clear error and changes nothing.
 
-One real hub (`python -m agentic.hub`) holds two servers the product uses — `jules` (the shipped inline OpenAPI
-definition) and `github` (a real stdio MCP server). Each bad request must answer the documented status with
+The hub holds two servers the product uses — `jules` (the shipped inline OpenAPI definition) and `github` (a stdio
+MCP server): in this process (its ASGI app) for the request checks, a real process (`python -m agentic.hub`, github
+a real stdio server) for what needs a socket. Each bad request must answer the documented status with
 mcphub's envelope `{success: false, message}`, the message must name the field and quote at most ~60 characters
 of the input, and afterwards the listing and the settings file must be exactly as before.
 """
@@ -24,6 +25,8 @@ import pytest
 
 from agentic.hub.client import HubClient
 from agentic.schemas import load_server_definition
+from agentic.testing import environment
+from agentic.testing.inprocess import hub_client, hub_in_process, hub_request
 
 MB = 1024 * 1024
 LONG = "x" * 10_000
@@ -32,7 +35,8 @@ ENV = {"HUB_TEST_FTP_URL": "ftp://files.example.com/s3cr3t-path", "HUB_TEST_CRLF
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory, hub_tools):
+def real_hub(tmp_path_factory, hub_tools):
+    """A hub process, for what only a socket shows (a streamed body, curl, its memory, documents fetched by URL)."""
     settings = tmp_path_factory.mktemp("contract") / "mcp_settings.json"
     with hub_tools.running_hub(settings, env=ENV) as running:
         client = HubClient(running.url)
@@ -43,10 +47,22 @@ def hub(tmp_path_factory, hub_tools):
         yield running
 
 
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The same hub in this process (create_app with its lifespan): `jules` and a disabled stdio `github`."""
+    settings = tmp_path_factory.mktemp("contract-local") / "mcp_settings.json"
+    with environment(ENV), hub_in_process(settings) as local:
+        client = local.client()
+        assert client.upsert_server("jules", load_server_definition("jules")["config"]) == "added"
+        assert client.upsert_server("github", {"type": "stdio", "command": "npx", "enabled": False}) == "added"
+        client.wait_connected("jules", timeout=30)
+        yield local
+
+
 def snapshot(hub) -> tuple[bytes, int, str]:
     """What a rejected request must leave alone: the settings file (bytes, mtime) and the full listing."""
     return (hub.settings.read_bytes(), hub.settings.stat().st_mtime_ns,
-            httpx.get(hub.url + "/api/servers").text)
+            hub_request(hub, "GET", "/api/servers").text)
 
 
 def refused(response: httpx.Response, status: int, *fields: str, echo: str | None = None) -> str:
@@ -66,7 +82,7 @@ def post(hub, body=None, *, content: bytes | None = None, headers: dict | None =
     if content is None:
         content = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", **(headers or {})}
-    return httpx.post(hub.url + "/api/servers", content=content, headers=headers, timeout=30)
+    return hub_request(hub, "POST", "/api/servers", content=content, headers=headers)
 
 
 def doc(paths: dict, **extra) -> dict:
@@ -264,9 +280,10 @@ def test_malformed_requests_are_refused_and_change_nothing(hub, content, headers
     assert snapshot(hub) == before
 
 
-def test_a_10_mb_body_is_refused_before_it_is_read(hub):
+def test_a_10_mb_body_is_refused_before_it_is_read(real_hub):
     """413 with mcphub's envelope, for a declared and for a streamed (chunked) 10 MB body; the hub's memory and
     the settings file do not grow (before the cap: a 26 MB settings file and +137 MB RSS)."""
+    hub = real_hub
     hub_process = psutil.Process(hub.proc.pid)
     big = {"name": "big", "type": "stdio", "command": "npx", "description": "d" * (10 * MB)}
     before = snapshot(hub)
@@ -282,27 +299,28 @@ def test_a_10_mb_body_is_refused_before_it_is_read(hub):
         for i in range(0, len(payload), 64 * 1024):
             yield payload[i:i + 64 * 1024]
 
-    streamed = httpx.post(hub.url + "/api/servers", content=chunks(), headers={"Content-Type": "application/json"},
+    streamed = hub_request(hub, "POST", "/api/servers", content=chunks(), headers={"Content-Type": "application/json"},
                           timeout=30)
     assert "content-length" not in {k.lower() for k in streamed.request.headers}
     refused(streamed, 413, "request body too large")
     # One byte over the cap is refused too; the cap itself is accepted (checked on a route that reads the body).
-    over = httpx.put(hub.url + "/api/system-config", content=b" " * MB + b"{}",
+    over = hub_request(hub, "PUT", "/api/system-config", content=b" " * MB + b"{}",
                      headers={"Content-Type": "application/json"})
     refused(over, 413, "request body too large")
-    at_cap = httpx.put(hub.url + "/api/system-config", content=b"{}" + b" " * (MB - 2),
+    at_cap = hub_request(hub, "PUT", "/api/system-config", content=b"{}" + b" " * (MB - 2),
                        headers={"Content-Type": "application/json"})
     refused(at_cap, 400, "no valid system config field")
     assert hub.settings.stat().st_size == size_before
     assert snapshot(hub) == before
-    assert "big" not in {s["name"] for s in HubClient(hub.url).list_servers()}
+    assert "big" not in {s["name"] for s in hub_client(hub).list_servers()}
     grown = hub_process.memory_info().rss - rss_before
     assert grown < 8 * MB, f"the hub grew by {grown / MB:.1f} MB for refused bodies"
     assert elapsed < 10
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
-def test_curl_posting_a_10_mb_file_gets_413_without_uploading_it(hub, tmp_path):
+def test_curl_posting_a_10_mb_file_gets_413_without_uploading_it(real_hub, tmp_path):
+    hub = real_hub
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"name": "big", "type": "stdio", "command": "npx", "description": "d" * (10 * MB)}))
     before = snapshot(hub)
@@ -319,38 +337,38 @@ def test_curl_posting_a_10_mb_file_gets_413_without_uploading_it(hub, tmp_path):
 def test_put_toggle_and_system_config_refuse_bad_input(hub):
     before = snapshot(hub)
     cases = [
-        (httpx.put(hub.url + "/api/servers/jules", json={"config": openapi(doc({}))}), 400,
+        (hub_request(hub, "PUT", "/api/servers/jules", json={"config": openapi(doc({}))}), 400,
          ["`openapi.schema`", "no operations"]),
-        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx",
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx",
                                                                      "env": {"N": 1}}}), 400, ["`env.N`"]),
-        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
                                                           "newName": "  github2  "}), 400,
          ["`newName`", "not trimmed"]),
-        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
                                                           "newName": "Jules"}), 400, ["'Jules'", "letter case"]),
-        (httpx.put(hub.url + "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
+        (hub_request(hub, "PUT", "/api/servers/github", json={"config": {"type": "stdio", "command": "npx"},
                                                           "newName": "jules"}), 400, ["'jules' already exists"]),
-        (httpx.put(hub.url + "/api/servers/jules%20", json={"config": {"type": "stdio", "command": "npx"}}), 404,
+        (hub_request(hub, "PUT", "/api/servers/jules%20", json={"config": {"type": "stdio", "command": "npx"}}), 404,
          ["Server not found"]),
-        (httpx.put(hub.url + "/api/servers/" + LONG, json={"config": {"type": "stdio", "command": "npx"}}), 404,
+        (hub_request(hub, "PUT", "/api/servers/" + LONG, json={"config": {"type": "stdio", "command": "npx"}}), 404,
          ["Server not found"]),
-        (httpx.put(hub.url + "/api/servers/jules", json=["config"]), 400, ["JSON object", "a list"]),
-        (httpx.post(hub.url + "/api/servers/jules/toggle", json={"enabled": "false"}), 400, ["`enabled`"]),
-        (httpx.post(hub.url + "/api/servers/jules/toggle", content=b"enabled=false"), 415, ["`Content-Type`"]),
-        (httpx.put(hub.url + "/api/system-config", json={"nameSeparator": ""}), 400, ["`nameSeparator`"]),
-        (httpx.put(hub.url + "/api/system-config", json={"nameSeparator": LONG}), 400, ["`nameSeparator`"]),
-        (httpx.put(hub.url + "/api/system-config", json={"routing": "open"}), 400, ["`routing` must be an object"]),
-        (httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": 5}), 400, ["`toolName`"]),
-        (httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": "t", "arguments": [1]}), 400,
+        (hub_request(hub, "PUT", "/api/servers/jules", json=["config"]), 400, ["JSON object", "a list"]),
+        (hub_request(hub, "POST", "/api/servers/jules/toggle", json={"enabled": "false"}), 400, ["`enabled`"]),
+        (hub_request(hub, "POST", "/api/servers/jules/toggle", content=b"enabled=false"), 415, ["`Content-Type`"]),
+        (hub_request(hub, "PUT", "/api/system-config", json={"nameSeparator": ""}), 400, ["`nameSeparator`"]),
+        (hub_request(hub, "PUT", "/api/system-config", json={"nameSeparator": LONG}), 400, ["`nameSeparator`"]),
+        (hub_request(hub, "PUT", "/api/system-config", json={"routing": "open"}), 400, ["`routing` must be an object"]),
+        (hub_request(hub, "POST", "/api/tools/call/jules", json={"toolName": 5}), 400, ["`toolName`"]),
+        (hub_request(hub, "POST", "/api/tools/call/jules", json={"toolName": "t", "arguments": [1]}), 400,
          ["`arguments`"]),
     ]
     for response, status, fields in cases:
         refused(response, status, *fields, echo=LONG)
-    unknown = httpx.post(hub.url + "/api/tools/call/jules", json={"toolName": LONG}).json()["data"]
+    unknown = hub_request(hub, "POST", "/api/tools/call/jules", json={"toolName": LONG}).json()["data"]
     assert unknown["isError"] is True
     assert unknown["content"][0]["text"] == f"Unknown tool: jules-{LONG[:54]}... (10006 characters)"
     assert snapshot(hub) == before
-    jules = HubClient(hub.url).get_server("jules")
+    jules = hub_client(hub).get_server("jules")
     assert jules["status"] == "connected" and "jules-createSession" in {t["name"] for t in jules["tools"]}
 
 
@@ -359,23 +377,23 @@ async def test_mcp_endpoint_of_an_unknown_server_is_404(hub):
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
     headers = {"Accept": "application/json, text/event-stream"}
     for name in ("ghost", "Jules", "jules%20", LONG):
-        response = httpx.post(f"{hub.mcp_url}/{name}", json=initialize, headers=headers)
+        response = hub_request(hub, "POST", f"/mcp/{name}", json=initialize, headers=headers)
         assert response.status_code == 404, (name[:20], response.text[:300])
         body = response.json()
         assert body["jsonrpc"] == "2.0" and body["id"] is None and body["error"]["code"] == -32600
         assert body["error"]["message"].startswith("Server not found: '") and "GET /api/servers" in body["error"][
             "message"]
         assert LONG[:61] not in body["error"]["message"]
-    assert httpx.get(f"{hub.mcp_url}/ghost", headers=headers).status_code == 404
+    assert hub_request(hub, "GET", "/mcp/ghost", headers=headers).status_code == 404
     # A known server still answers (the 404 is about the name, not the route).
-    known = httpx.post(f"{hub.mcp_url}/jules", json=initialize, headers=headers)
+    known = hub_request(hub, "POST", "/mcp/jules", json=initialize, headers=headers)
     assert known.status_code == 200 and known.json()["result"]["serverInfo"]["name"] == "agentic-mcp-hub"
 
 
 def test_valid_edge_inputs_are_accepted(hub):
     """The checks refuse only what is bad: a `${VAR}` URL that expands to http, names with '.', '_' and '-',
     numbers written as strings, an OpenAPI document whose schema refers to itself."""
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     accepted = {
         "remote.v2": {"type": "streamable-http", "url": "${HUB_TEST_API}/mcp", "headers": {"X-Retries": "3"},
                       "options": {"connectTimeout": 500}},
@@ -427,13 +445,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     ({"swagger": "2.0", "paths": ONE_OP}, "Swagger 2.0"),
     (ALIAS_CYCLE, "$ref cycle through aliases"),
 ], ids=["no-operations", "dangling-ref", "20000-operations", "swagger2", "ref-alias-cycle"])
-def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_error(hub, doc_server, document,
+def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_error(real_hub, doc_server, document,
                                                                                    error):
     """A URL cannot be checked when it is posted (mcphub does not fetch it either), so the server is added — and
     shows `disconnected` with the reason, never `connected`, and publishes no tools."""
+    hub = real_hub
     base, root = doc_server
     (root / "bad.json").write_text(json.dumps(document))
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     client.upsert_server("baddoc", {"type": "openapi", "openapi": {"url": f"{base}/bad.json"}})
     try:
         deadline = time.monotonic() + 20
@@ -449,15 +468,16 @@ def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_err
         assert error in server["error"]
         assert "connected" not in seen and server["tools"] == []
         assert not [t for t in client.list_tools() if t.startswith("baddoc-")]
-        assert httpx.get(hub.url + "/health").json()["status"] == "degraded"
+        assert hub_request(hub, "GET", "/health").json()["status"] == "degraded"
     finally:
         client.delete_server("baddoc")
 
 
-def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(hub, doc_server):
+def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(real_hub, doc_server):
+    hub = real_hub
     base, root = doc_server
     (root / "tree.json").write_text(json.dumps(CYCLIC))
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     client.upsert_server("tree-url", {"type": "openapi", "openapi": {"url": f"{base}/tree.json"}})
     try:
         server = client.wait_connected("tree-url", timeout=30)

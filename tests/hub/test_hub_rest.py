@@ -13,6 +13,8 @@ import pytest
 from agentic.errors import HubError, HubUnavailable
 from agentic.hub.client import HubClient
 from agentic.stacks.ports import free_port
+from agentic.testing import environment
+from agentic.testing.inprocess import hub_client, hub_in_process, hub_request
 
 SEED_FLAT = ('{"name": "github", "type": "stdio", "command": "npx", "args": ["-y", '
              '"@modelcontextprotocol/server-github"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "your_token"}}')
@@ -20,20 +22,30 @@ SECRET = "ghp_" + "S3cr3tT0k3nValue" * 2
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory, hub_tools):
+def real_hub(tmp_path_factory, hub_tools):
+    """A hub process: for curl, stdio children and their deaths."""
     settings = tmp_path_factory.mktemp("hub") / "mcp_settings.json"
     with hub_tools.running_hub(settings, env={"JULES_API_KEY": "jules-key-from-env-123"}) as running:
         yield running
 
 
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The same hub in this process (its ASGI app, lifespan running): for what is said over REST."""
+    settings = tmp_path_factory.mktemp("hub-local") / "mcp_settings.json"
+    with environment({"JULES_API_KEY": "jules-key-from-env-123"}), hub_in_process(settings) as local:
+        yield local
+
+
 @pytest.mark.skipif(shutil.which("npx") is None or shutil.which("curl") is None, reason="needs npx and curl")
-def test_seed_flat_curl_adds_the_real_github_server(hub):
+def test_seed_flat_curl_adds_the_real_github_server(real_hub):
     """The README's curl command, verbatim; the npm GitHub server connects and lists its tools (dummy token)."""
+    hub = real_hub
     done = subprocess.run(["curl", "-s", "-X", "POST", f"{hub.url}/api/servers", "-H",
                            "Content-Type: application/json", "-d", SEED_FLAT], capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0 and json.loads(done.stdout)["success"] is True, done.stdout
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     server = client.wait_connected("github", timeout=120)
     tools = {t["name"] for t in server["tools"]}
     assert {"github-get_issue", "github-add_issue_comment", "github-create_pull_request"} <= tools
@@ -49,11 +61,11 @@ def test_seed_flat_curl_adds_the_real_github_server(hub):
 def test_seed_flat_body_posted_with_httpx_is_stored_as_the_same_server(hub):
     """The README's flat curl body, byte for byte, without curl or npx: the hub takes it as the stdio server
     `github` with the body's command, args and env (shown redacted), the same as the nested form would."""
-    response = httpx.post(hub.url + "/api/servers", content=SEED_FLAT.encode(),
+    response = hub_request(hub, "POST", "/api/servers", content=SEED_FLAT.encode(),
                           headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert response.json() == {"success": True, "message": "Server added successfully"}
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     try:
         config = client.get_server("github")["config"]
         assert config["type"] == "stdio" and config["command"] == "npx"
@@ -61,7 +73,7 @@ def test_seed_flat_body_posted_with_httpx_is_stored_as_the_same_server(hub):
         assert config["env"] == {"GITHUB_PERSONAL_ACCESS_TOKEN": "******"}
         stored = json.loads(hub.settings.read_text())["mcpServers"]["github"]
         assert stored["env"] == {"GITHUB_PERSONAL_ACCESS_TOKEN": "your_token"} and "name" not in stored
-        again = httpx.post(hub.url + "/api/servers", content=SEED_FLAT.encode(),
+        again = hub_request(hub, "POST", "/api/servers", content=SEED_FLAT.encode(),
                            headers={"Content-Type": "application/json"})
         assert again.json()["message"] == "Server updated successfully"
         assert [s["name"] for s in client.list_servers()].count("github") == 1
@@ -74,19 +86,19 @@ def test_seed_jules_body_posted_as_file(hub, tmp_path):
     from agentic.schemas import schema_path
 
     body = schema_path("jules").read_bytes()
-    response = httpx.post(hub.url + "/api/servers", content=body, headers={"Content-Type": "application/json"})
+    response = hub_request(hub, "POST", "/api/servers", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200 and response.json() == {"success": True, "message": "Server added successfully"}
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     server = client.wait_connected("jules", timeout=30)
     names = {t["name"] for t in server["tools"]}
     assert {"jules-createSession", "jules-getSession", "jules-approvePlan", "jules-sendMessage",
             "jules-listActivities"} <= names
     # The raw POST again updates instead of duplicating (documented difference from mcphub's 400).
-    again = httpx.post(hub.url + "/api/servers", content=body, headers={"Content-Type": "application/json"})
+    again = hub_request(hub, "POST", "/api/servers", content=body, headers={"Content-Type": "application/json"})
     assert again.status_code == 200 and again.json()["message"] == "Server updated successfully"
     assert client.upsert_server("jules", json.loads(body)["config"]) == "updated"
     assert [s["name"] for s in client.list_servers()].count("jules") == 1
-    text = httpx.get(hub.url + "/api/servers/jules").text + httpx.get(hub.url + "/api/settings").text
+    text = hub_request(hub, "GET", "/api/servers/jules").text + hub_request(hub, "GET", "/api/settings").text
     assert "jules-key-from-env-123" not in text   # expanded value never shown
     client.delete_server("jules")
 
@@ -103,24 +115,25 @@ def test_seed_jules_body_posted_as_file(hub, tmp_path):
     ({"name": "bad", "config": "nope"}, "config"),
 ])
 def test_malformed_bodies_are_400_naming_the_field(hub, body, field):
-    response = httpx.post(hub.url + "/api/servers", json=body)
+    response = hub_request(hub, "POST", "/api/servers", json=body)
     assert response.status_code == 400
     assert response.json()["success"] is False and f"`{field}" in response.json()["message"]
 
 
 def test_not_json_and_unknown_server(hub):
-    response = httpx.post(hub.url + "/api/servers", content=b"{nope", headers={"Content-Type": "application/json"})
+    response = hub_request(hub, "POST", "/api/servers", content=b"{nope", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and "not valid JSON" in response.json()["message"]
     for method, path in (("GET", "/api/servers/ghost"), ("PUT", "/api/servers/ghost"),
                          ("DELETE", "/api/servers/ghost"), ("POST", "/api/servers/ghost/reload")):
-        response = httpx.request(method, hub.url + path, json={"config": {"command": "x"}})
+        response = hub_request(hub, method, path, json={"config": {"command": "x"}})
         assert response.status_code == 404 and response.json()["success"] is False
-    response = httpx.post(hub.url + "/api/servers/ghost/toggle", json={})
+    response = hub_request(hub, "POST", "/api/servers/ghost/toggle", json={})
     assert response.status_code == 400 and "`enabled`" in response.json()["message"]
 
 
-def test_faulty_servers_are_reported_and_the_hub_keeps_serving(hub, hub_tools, sample_api):
-    client = HubClient(hub.url)
+def test_faulty_servers_are_reported_and_the_hub_keeps_serving(real_hub, hub_tools, sample_api):
+    hub = real_hub
+    client = hub_client(hub)
     client.upsert_server("good", hub_tools.stdio_config())
     client.upsert_server("crash", hub_tools.stdio_config("--mode", "crash"))
     client.upsert_server("hang", hub_tools.stdio_config("--mode", "hang", options={"connectTimeout": 1500}))
@@ -149,24 +162,25 @@ def test_faulty_servers_are_reported_and_the_hub_keeps_serving(hub, hub_tools, s
     with pytest.raises(HubError, match="crash.*FOO_API_URL"):
         client.wait_connected("crash", timeout=0.5)
 
-    health = httpx.get(hub.url + "/health").json()
+    health = hub_request(hub, "GET", "/health").json()
     assert health["status"] == "degraded" and health["servers"]["disconnected"] >= 6
     # The healthy server still answers through the hub.
-    response = httpx.post(hub.url + "/api/tools/call/good", json={"toolName": "add", "arguments": {"a": 3, "b": 4}})
+    response = hub_request(hub, "POST", "/api/tools/call/good", json={"toolName": "add", "arguments": {"a": 3, "b": 4}})
     assert response.json()["data"]["content"][0]["text"] == "7"
-    logs = httpx.get(hub.url + "/api/logs").json()["data"]
+    logs = hub_request(hub, "GET", "/api/logs").json()["data"]
     assert any(entry["source"] == "crash" and "FOO_API_URL" in entry["message"] for entry in logs)
     for name in ("good", "crash", "hang", "garbage", "missing-binary", "spec404", "nohost"):
         client.delete_server(name)
-    assert httpx.get(hub.url + "/health").json()["status"] == "healthy"
+    assert hub_request(hub, "GET", "/health").json()["status"] == "healthy"
 
 
-def test_a_dead_stdio_child_is_noticed_and_restarted(hub, hub_tools):
+def test_a_dead_stdio_child_is_noticed_and_restarted(real_hub, hub_tools):
     """The child dies after connecting: the hub notices (its stdout closes) and shows `disconnected` with the
     reason and no tools, restarts it with backoff (a new process), and a tool call through the hub works again."""
+    hub = real_hub
     import psutil
 
-    client = HubClient(hub.url)
+    client = hub_client(hub)
     client.upsert_server("phoenix", hub_tools.stdio_config(env={"HUB_TEST_SERVER": "phoenix"}))
     client.wait_connected("phoenix", timeout=30)
 
@@ -182,7 +196,7 @@ def test_a_dead_stdio_child_is_noticed_and_restarted(hub, hub_tools):
         return found
 
     def add(a: int, b: int) -> dict:
-        response = httpx.post(hub.url + "/api/tools/call/phoenix", json={"toolName": "add",
+        response = hub_request(hub, "POST", "/api/tools/call/phoenix", json={"toolName": "add",
                                                                          "arguments": {"a": a, "b": b}})
         return response.json()["data"]
 
@@ -272,8 +286,8 @@ def test_client_errors(hub):
     with pytest.raises(HubUnavailable, match="not reachable"):
         HubClient(f"http://127.0.0.1:{free_port()}").health()
     with pytest.raises(HubError, match="does not exist"):
-        HubClient(hub.url).wait_connected("ghost", timeout=0.3)
-    assert HubClient(hub.url).delete_server("ghost") is False
+        hub_client(hub).wait_connected("ghost", timeout=0.3)
+    assert hub_client(hub).delete_server("ghost") is False
 
 
 def test_upsert_against_mcphub_duplicate_answer():

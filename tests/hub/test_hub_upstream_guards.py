@@ -1,4 +1,4 @@
-"""Issue #24's hub items on a real hub: unset `${VAR}`s are warned about (by name, never a value), and upstream
+"""Issue #24's hub items on a real hub (in this process where no log or socket is read): unset `${VAR}`s are warned about (by name, never a value), and upstream
 addresses are checked (metadata always refused, private ranges when configured, loopback allowed).
 The `$ref` alias cycle and the refused URLs are rows of the bad-input corpus (test_hub_input_contract.py)."""
 
@@ -13,6 +13,7 @@ import pytest
 
 from agentic.hub.client import HubClient
 from agentic.hub.egress import EgressPolicy, UpstreamRefused
+from agentic.testing.inprocess import hub_in_process
 
 SECRET = "s3cret-value-for-guards-0123"
 
@@ -65,8 +66,8 @@ def test_a_stored_metadata_upstream_is_a_disconnected_server_with_the_reason(tmp
     """A hand-edited settings file gets the same check at start: the hub never connects to it."""
     settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {
         "meta": {"type": "streamable-http", "url": "http://[::ffff:169.254.169.254]/mcp"}})
-    with hub_tools.running_hub(settings) as running:
-        (server,) = HubClient(running.url).list_servers()
+    with hub_in_process(settings) as hub:
+        (server,) = hub.client().list_servers()
     assert server["status"] == "disconnected"
     assert server["error"].startswith("invalid config: `url` 'http://[::ffff:169.254.169.254]/mcp' points at a "
                                       "link-local / cloud metadata address")

@@ -17,7 +17,7 @@ from tests.triggers.test_suspend_e2e import SERVE, _deployment, _log, wait_for
 from tests.workflow.test_e2e import ACTIONABLE_BODY, sessions_for, status_comments, status_says
 
 pytestmark = pytest.mark.slow
-TIMEOUT = 20  # PLAN_APPROVAL_TIMEOUT_SECONDS of the served deployment
+TIMEOUT = 10  # PLAN_APPROVAL_TIMEOUT_SECONDS of the served deployment
 
 
 async def test_an_expired_plan_wait_ends_as_timed_out_on_the_issue(sandbox, prefect_api_url, new_issue, tmp_path):
@@ -69,7 +69,7 @@ async def test_an_expired_plan_wait_ends_as_timed_out_on_the_issue(sandbox, pref
             body = await status_says(sandbox, number, "Timed out", timeout=30)
             assert f"no plan decision within {TIMEOUT}s" in body
             assert "approval needed" not in body and "/approve" not in body
-            await asyncio.sleep(10)  # the reconciling run's own Failed event matches no automation: no third run
+            await asyncio.sleep(6)  # the reconciling run's own Failed event matches no automation: no third run
             assert len(await reconciling()) == 1
         assert len(status_comments(sandbox, number)) == 1 and len(sessions_for(sandbox, number)) == 1
     finally:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from starlette.testclient import TestClient
@@ -172,16 +170,19 @@ def test_unsigned_mode_is_explicit():
 
 
 def test_cli_refuses_to_start_without_a_secret(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TRIGGERS_"))}
+    """The receiver's CLI in this process (tests/triggers/test_stack.py starts it as `ibt stacks run` would)."""
+    from typer.testing import CliRunner
+
+    from agentic.triggers.__main__ import app
+
+    env = {k: None for k in os.environ if k.startswith(("GITHUB_", "TRIGGERS_"))}
     env["AGENTIC_ENV_FILE"] = str(tmp_path / "none.env")
-    result = subprocess.run([sys.executable, "-m", "agentic.triggers", "--port", "9"], env=env, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 2
+    result = CliRunner().invoke(app, ["--port", "9"], env=env)
+    assert result.exit_code == 2
     # The error is the last line (a warning about Prefect's secret blocks may precede it: no Prefect runs here).
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("triggers: GITHUB_WEBHOOK_SECRET is not set") and "--insecure-no-signature" in last
     bad_rules = tmp_path / "rules.yaml"
     bad_rules.write_text("defaults: {lable: x}")
-    result = subprocess.run([sys.executable, "-m", "agentic.triggers", "--insecure-no-signature", "--rules",
-                             str(bad_rules)], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "defaults.lable" in result.stderr
+    result = CliRunner().invoke(app, ["--insecure-no-signature", "--rules", str(bad_rules)], env=env)
+    assert result.exit_code == 2 and "defaults.lable" in result.stderr

@@ -51,10 +51,11 @@ def served_deployment(sandbox, prefect_api_url):
     finally:
         os.killpg(proc.pid, 2)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=60)  # a loaded machine: Prefect's runner drains its logs on the way out
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
-    assert proc.returncode in (0, -2, 130), log.read_text()[-2000:]
+            proc.wait(timeout=10)
+    assert proc.returncode in (0, -2, 130), f"exit {proc.returncode} after SIGINT\n" + log.read_text()[-2000:]
 
 
 def test_prefect_ui_shows_deployment_run_graph_artifacts_and_plan_form(served_deployment, sandbox, prefect_api_url,

@@ -129,7 +129,7 @@ def dump(sim: Sim) -> dict:
     """The whole state as plain JSON (tokens left out: secrets never in listings)."""
     store = sim.store
     repos = {}
-    for key, repo in store.repos.items():
+    for _key, repo in store.repos.items():
         data = asdict(repo)
         data.pop("blobs")
         data["commits"] = {sha: {"message": c.message, "parents": c.parents, "files": sorted(c.tree)}

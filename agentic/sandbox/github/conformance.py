@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -21,6 +21,11 @@ import httpx
 
 SPEC_FILE = Path(__file__).with_name("conformance.openapi.json")
 
+
+
+def _group(multi: set[str], match: re.Match[str]) -> str:
+    """A path template's `{name}` as a named group: one segment, or several for an `x-multi-segment` parameter."""
+    return f"(?P<{match[1]}>{'.+' if match[1] in multi else '[^/]+'})"
 
 class _Request:
     def __init__(self, request: httpx.Request, path: str) -> None:
@@ -62,7 +67,7 @@ class Conformance:
         for template, item in self.spec["paths"].items():
             multi = {p["name"] for op in item.values() for p in op.get("parameters", [])
                      if p.get("in") == "path" and p.get("x-multi-segment")}
-            pattern = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{'.+' if m[1] in multi else '[^/]+'})", template)
+            pattern = re.sub(r"\{(\w+)\}", partial(_group, multi), template)
             out.append((re.compile(f"^{pattern}$"), template, multi, item))
         # The most literal template wins (`/commits/{ref}/status` before `/commits/{ref}` with ref="x/status").
         return sorted(out, key=lambda t: -len(re.sub(r"\{\w+\}", "", t[1])))

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from agentic.sandbox.jules.app import create_app
 from agentic.errors import ConfigError
+from agentic.sandbox.jules.app import create_app
 from agentic.sandbox.jules.config import DEMO_CONFIG, PROFILES, SourceConfig, load_config
 
 cli = typer.Typer(add_completion=False)

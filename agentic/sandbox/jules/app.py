@@ -214,8 +214,8 @@ class JulesSimulator:
         self.store.check_quota(key)
         session_id = self.store.new_session_id()
         # Echo every writable field the client sent (the spec decides which exist), then the output-only ones.
-        resource: dict[str, Any] = {k: v for k, v in body.items()
-                                    if k in self.spec.doc["components"]["schemas"]["CreateSessionRequest"]["properties"]}
+        writable = self.spec.doc["components"]["schemas"]["CreateSessionRequest"]["properties"]
+        resource: dict[str, Any] = {k: v for k, v in body.items() if k in writable}
         resource.update(name=f"sessions/{session_id}", id=session_id,
                         title=body.get("title") or change.default_title(body["prompt"]),
                         state="QUEUED", url=f"{self.config.web_url.rstrip('/')}/session/{session_id}")

@@ -238,7 +238,8 @@ class SessionRun:
                 draft, base_sha = self.pull
                 fixes = sum(1 for a in record.activities if "userMessaged" in a)
                 content = draft.content + f"\nFix {fixes}: addressed the reported failure.\n"
-                sha = await push_follow_up(self.github, draft, content, f"Follow-up fix: {message.splitlines()[0][:50]}")
+                sha = await push_follow_up(self.github, draft, content,
+                                           f"Follow-up fix: {message.splitlines()[0][:50]}")
                 description = f"Pushed commit {sha[:7]} to {draft.head} for the reported failure."
                 artifacts = [{"changeSet": self.change_set(base_sha=base_sha, content=content)}]
             store.add_activity(record, "agent", "progressUpdated",
@@ -249,7 +250,7 @@ class SessionRun:
             store.set_state(record, "COMPLETED")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a failed push fails the session, as on Jules
+        except Exception as exc:
             log.exception("session %s follow-up crashed", record.id)
             self.fail(f"Jules could not push the follow-up: {exc}")
 

@@ -54,9 +54,8 @@ class _Request:
     """openapi-core's Request protocol over an httpx.Request (host rewritten to the spec's server)."""
 
     def __init__(self, request: httpx.Request, server: str) -> None:
-        from werkzeug.datastructures import Headers, ImmutableMultiDict
-
         from openapi_core.datatypes import RequestParameters
+        from werkzeug.datastructures import Headers, ImmutableMultiDict
 
         self._request = request
         server_url = urlsplit(server)
