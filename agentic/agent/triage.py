@@ -335,7 +335,8 @@ async def triage_issue(agent: Agent[IssueDeps, Triage], prompt: str, settings: S
         if refusal:
             triage = triage.model_copy(update={
                 "decision": "reject", "brief": None, "questions": [],
-                **({"confidence": "high", "rationale": refusal[:RATIONALE_CHARS]} if isinstance(triage, Triage) else {}),
+                **({"confidence": "high", "rationale": refusal[:RATIONALE_CHARS]}
+                   if isinstance(triage, Triage) else {}),
                 "reasons": [*triage.reasons[:MAX_REASONS - 1], f"{refusal}: rejected whatever the model decided"]})
         else:
             triage = triage.model_copy(update={"brief": without_instructions(triage.brief)})

@@ -33,9 +33,9 @@ def batch(
     = False,
 ) -> None:
     """Queue every matching open issue for Jules (one flow run each); skip done and in-flight ones."""
+    from agentic.cli.run import _prefect_settings, _preflight
     from agentic.settings import export_prefect_env, load_settings
     from agentic.triggers.batch import parse_repo
-    from agentic.cli.run import _preflight, _prefect_settings
 
     try:
         settings = load_settings()
@@ -71,8 +71,8 @@ def batch(
 
 
 async def _run(repo: str, label: str | None, limit: int | None, dry_run: bool, *, show: bool) -> Any:
-    from agentic.workflows import progress
     from agentic.triggers.batch import batch_issues
+    from agentic.workflows import progress
 
     if not show:
         return await batch_issues(repo=repo, label=label, limit=limit, dry_run=dry_run)

@@ -160,8 +160,8 @@ def _quiet_prefect_console(*, keep_warnings: bool):
 def execute(github_issue_url: str, *, require_plan_approval: bool | None = None, starting_branch: str | None = None,
             new_session_on_edit: bool = False, requested_by: str | None = None, show_progress: bool = True) -> Any:
     """Validate, check the services, run the flow in this process; the WorkflowResult, or _Failure."""
-    from agentic.settings import export_prefect_env, load_settings
     from agentic.github.issue_ref import parse_issue_url
+    from agentic.settings import export_prefect_env, load_settings
 
     try:
         settings = load_settings()
@@ -207,7 +207,8 @@ def run(
     require_plan_approval: Annotated[bool | None, typer.Option(
         "--plan-approval/--no-plan-approval", help="Wait for plan approval (default: REQUIRE_PLAN_APPROVAL).",
         show_default=False)] = None,
-    starting_branch: Annotated[str | None, typer.Option(help="Branch Jules starts from (default branch if unset).")] = None,
+    starting_branch: Annotated[str | None,
+                               typer.Option(help="Branch Jules starts from (default branch if unset).")] = None,
     new_session_on_edit: Annotated[bool, typer.Option(help="Start a new session if the issue text changed.")] = False,
     requested_by: Annotated[str | None, typer.Option(help="GitHub login asked to review the PR (default: the "
                                                           "issue's author).")] = None,

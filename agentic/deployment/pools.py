@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 
-from agentic.errors import AgenticError
 from agentic.dispatch.session_queue import QuotaPlan
 from agentic.dispatch.session_queue import apply_quotas as upsert_limits
+from agentic.errors import AgenticError
 
 DEPLOYMENT_NAME = "jules-agent-deployment"
 DEPLOYMENT_TAGS = ["jules", "github"]

@@ -127,8 +127,13 @@ async def read_all_flow_runs(client: Any, **filters: Any) -> list[Any]:
 async def position(flow_name: str, flow_run_id: str) -> int | None:
     """How many runs of `flow_name` wait ahead of this one (from Prefect); None when Prefect cannot say."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState,
-                                                FlowRunFilterStateType)
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
 
     try:

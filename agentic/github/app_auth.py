@@ -216,7 +216,7 @@ class RepoTokenAuth(httpx.Auth):
     def __init__(self, auth: GitHubAuth) -> None:
         self.auth = auth
 
-    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
+    async def async_auth_flow(self, request: httpx.Request):
         repo = repository_of(request.url.path)
         token = await self._token(request, repo)
         if token:

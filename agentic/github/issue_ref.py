@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from agentic.errors import BadIssueUrl
-from agentic.github.hosts import split_authority, normalize_host, web_host
+from agentic.github.hosts import normalize_host, split_authority, web_host
 
 if TYPE_CHECKING:
     from agentic.settings import Settings

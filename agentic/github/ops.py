@@ -1,7 +1,8 @@
 """GitHub operations the flow performs, each one tool call through the hub's `github-rest` server.
 
 The seed's npm GitHub server has no tool to edit a comment, react, read a collaborator's permission or request
-reviewers, so the flow uses the hub's `openapi` server built from `agentic/github.schema.json` (see docs/github-tools.md).
+reviewers, so the flow uses the hub's `openapi` server built from `agentic/github.schema.json`
+(see docs/github-tools.md).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from agentic.errors import BadIssueUrl, IssueNotFound
-from agentic.hub.mcp_client import HubTools, ToolCallFailed
 from agentic.github.issue_ref import IssueRef
+from agentic.hub.mcp_client import HubTools, ToolCallFailed
 
 SERVER = "github-rest"
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
@@ -60,7 +61,8 @@ async def read_issue(hub: HubTools, ref: IssueRef) -> Issue:
     if raw.get("pull_request"):
         raise BadIssueUrl(f"{ref} is a pull request, not an issue")
     return Issue(
-        ref=ref, title=raw.get("title") or "", body=raw.get("body") or "", author=(raw.get("user") or {}).get("login", ""),
+        ref=ref, title=raw.get("title") or "", body=raw.get("body") or "",
+        author=(raw.get("user") or {}).get("login", ""),
         state=raw.get("state", "open"), locked=bool(raw.get("locked")), lock_reason=raw.get("active_lock_reason"),
         labels=[label["name"] for label in raw.get("labels", [])],
         html_url=raw.get("html_url", ""), comments=await list_comments(hub, ref),

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024          # agentic/github.schema.json, the largest definition we post, is ~190 KB
 DEFAULT_MAX_OPENAPI_OPERATIONS = 500          # ours: github-rest 27, jules 10
 DEFAULT_MAX_OPENAPI_BYTES = 16 * 1024 * 1024  # an `openapi.url` document (GitHub's full REST description is ~11 MB)
-DEFAULT_MAX_SCHEMA_NODES = 100_000            # JSON nodes of the tool schemas once $refs are inlined (github-rest: 1,200)
+DEFAULT_MAX_SCHEMA_NODES = 100_000            # JSON nodes of the tool schemas, $refs inlined (github-rest: 1,200)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 _API_FAILURE = re.compile(r"API call failed:\s*(?P<status>\d{3})\b[^-]*(?:-\s*(?P<body>.*))?", re.DOTALL)
 # Hub texts (ours and mcphub's) for an upstream that is down or slow: worth retrying, never final.
 _TRANSIENT_TEXT = re.compile(
-    r"ReadTimeout|ConnectTimeout|ConnectError|timed? ?out|not connected|disconnected|Connection (?:closed|reset|refused)"
+    r"ReadTimeout|ConnectTimeout|ConnectError|timed? ?out|not connected|disconnected"
+    r"|Connection (?:closed|reset|refused)"
     r"|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|temporarily unavailable|Service Unavailable"
     r"|RemoteProtocolError|ReadError|WriteError|peer closed|Server disconnected|incomplete (?:read|chunked)"
     r"|is (?:starting|restarting|reconnecting)", re.IGNORECASE)

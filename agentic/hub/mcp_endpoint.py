@@ -15,9 +15,9 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pydantic_core
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentic import __version__
@@ -25,7 +25,6 @@ from agentic.hub.forward import FEATURES
 from agentic.hub.registry import Hub
 from agentic.hub.relay import CURRENT, RELAYED_CALLS, Relay
 from agentic.hub.streams import CHANNEL, JSON_ONLY, LazyStream, peek_body, replay
-
 
 log = logging.getLogger("agentic.hub")
 

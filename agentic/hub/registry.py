@@ -16,8 +16,15 @@ import anyio
 import anyio.abc
 import pydantic_core
 
-from agentic.hub.config import (SHOW_MAX, ConfigInvalid, check_name, redact, undefined_variables, undefined_warning,
-                                 validate)
+from agentic.hub.config import (
+    SHOW_MAX,
+    ConfigInvalid,
+    check_name,
+    redact,
+    undefined_variables,
+    undefined_warning,
+    validate,
+)
 from agentic.hub.forward import Forwarder
 from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream

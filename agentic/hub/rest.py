@@ -10,7 +10,7 @@ the same against both hubs.
 from __future__ import annotations
 
 import json
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.shared.exceptions import MCPError

@@ -381,7 +381,7 @@ class MCPUpstream(Upstream):
                 return await _raw_request(session, "tools/call", _call_params(tool, arguments), self.call_timeout,
                                           fallback=lambda: _typed_call(session, tool, arguments, self.call_timeout),
                                           on_progress=on_progress)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if _from_upstream(exc):  # a protocol error of the server (e.g. -32602): the client gets it as sent
                 raise
             self._after_failure(exc)
@@ -395,7 +395,7 @@ class MCPUpstream(Upstream):
         try:
             with self._serving() as on_progress:
                 return await _raw_request(session, method, params, self.call_timeout, on_progress=on_progress)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if _from_upstream(exc):
                 raise
             self._after_failure(exc)

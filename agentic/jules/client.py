@@ -24,10 +24,10 @@ from pydantic import BaseModel, ValidationError
 
 from agentic import observability
 from agentic.errors import JulesError, JulesQuotaExceeded, JulesSourceBusy, SourceNotConnected, TransientError
+from agentic.github.issue_ref import IssueRef
+from agentic.hub.mcp_client import HubTools, ToolCallFailed, TransientToolFailure
 from agentic.jules import states
 from agentic.jules.models import Activity, Session
-from agentic.hub.mcp_client import HubTools, ToolCallFailed, TransientToolFailure
-from agentic.github.issue_ref import IssueRef
 
 SERVER = "jules"
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ question, the end) come out of `step` unchanged. No clock, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -231,25 +231,30 @@ def _stopped(state: IssueState, obs: Observation) -> Result:
     return _to(obs.phase, state)
 
 
-def _rows(phases: Iterable[Phase | str], cells: dict[type, Handler]) -> dict[Phase | str, dict[type, Handler]]:
+def _rows(phases: Iterable[Phase | str], cells: Mapping[type, Handler]) -> dict[Phase | str, dict[type, Handler]]:
     return {phase: dict(cells) for phase in phases}
 
 
+def _in_order(phases: Iterable[Phase]) -> list[Phase]:
+    order = list(Phase)
+    return sorted(phases, key=order.index)
+
+
 # Every row may stop; the rest, row by row. Read top to bottom it is the diagram in docs/architecture.md.
-_CI = {CiStarted: _ci_started, CiSettled: _ci_settled}
-_FOLLOW = {SessionSeen: _session_seen, Polled: _polled}
+_CI: dict[type, Handler] = {CiStarted: _ci_started, CiSettled: _ci_settled}
+_FOLLOW: dict[type, Handler] = {SessionSeen: _session_seen, Polled: _polled}
 TABLE: dict[Phase | str, dict[type, Handler]] = {
     **_rows([ENTRY], {Triaging: _triaging, Refused: _refused, Waiting: _waiting, PullRequestOpened: _pull_request,
                       **_FOLLOW, **_CI}),
     **_rows([Phase.TRIAGE], {Triaged: _triaged, Waiting: _waiting, **_FOLLOW}),
     **_rows([Phase.QUEUED], {Waiting: _waiting, **_FOLLOW}),
-    **_rows(sorted(SESSION, key=list(Phase).index),
+    **_rows(_in_order(SESSION),
             {**_FOLLOW, PlanDecided: _plan_decided, PullRequestOpened: _pull_request}),
     # A session that ended: its last poll (the follow loop returns), then its pull request and CI.
     **_rows([Phase.COMPLETED], {**_FOLLOW, PullRequestOpened: _pull_request, **_CI}),
     **_rows([Phase.CI_RUNNING, Phase.CI_FIXING], _CI),
     **_rows([Phase.FAILED], _FOLLOW),
-    **_rows(sorted(ENDED - {Phase.FAILED}, key=list(Phase).index), {}),
+    **_rows(_in_order(ENDED - {Phase.FAILED}), {}),
 }
 for _row in TABLE.values():
     _row[Stopped] = _stopped
@@ -270,8 +275,8 @@ def table_markdown() -> list[str]:
     for row, cells in TABLE.items():
         groups.setdefault(tuple((o, h) for o, h in cells.items() if o is not Stopped), []).append(str(row))
     lines = ["| phase (row) | observation | leads to |", "|---|---|---|"]
-    for cells, rows in groups.items():
-        for observation, handler in cells or ((None, None),):
+    for shared, rows in groups.items():
+        for observation, handler in shared or ((None, None),):
             lines.append(f"| {', '.join(rows)} | {observation.__name__ if observation else '—'} | "
                          f"{(handler.__doc__ or '').removeprefix('-> ') if handler else 'nothing but Stopped'} |")
     lines.append(f"| every row | Stopped | {(_stopped.__doc__ or '').removeprefix('-> ')} |")

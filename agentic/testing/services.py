@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from agentic.stacks.ports import free_port
 from agentic.stacks.postgres import PostgresCluster
@@ -83,7 +84,7 @@ def environment(values: dict[str, str]):
 
 
 @contextlib.contextmanager
-def serving_in_thread(app: object, *, lifespan: str = "auto") -> Iterator[str]:
+def serving_in_thread(app: object, *, lifespan: Literal["auto", "on", "off"] = "auto") -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port in a daemon thread; yields its base URL. For clients
     that need a real socket (a synchronous third-party library, a child process)."""
     import threading

@@ -3,13 +3,13 @@
     POST /api/github/webhooks   GitHub deliveries (the Probot path)
     GET  /health                liveness, and whether signatures are checked
 
-One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it
-(resume.py) → rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key; a closed
-pull request starts the archive sweep of its repository instead; a review (or diff comment) by a writer on a pull
-request that closes an issue re-enters that issue's run, one run per review (`_review`), and so does a push to
-its branch (`pull_request.synchronize`, one run per head). All of it runs before
-answering, bounded by `deadline_seconds` (below GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means
-nothing may have happened yet and a redelivery from GitHub is safe (every step is idempotent).
+One delivery: size cap → signature (401) → already handled? → a comment answering a waiting run resumes it (resume.py) →
+rules → sender's permission → 👀 on the issue → flow run with the issue-text idempotency key; a closed pull request
+starts the archive sweep of its repository instead; a review (or diff comment) by a writer on a pull request that closes
+an issue re-enters that issue's run, one run per review (`_review`), and so does a push to its branch
+(`pull_request.synchronize`, one run per head). All of it runs before answering, bounded by `deadline_seconds` (below
+GitHub's 10 s), so the answer is the truth: 2xx means the run exists (or the event is not ours); 503 means nothing may
+have happened yet and a redelivery from GitHub is safe (every step is idempotent).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentic.dispatch import claims
+from agentic.github.app_auth import GitHubAuth
 from agentic.github.issue_ref import IssueRef
 from agentic.lifecycle.phases import Phase
-from agentic.github.app_auth import GitHubAuth
 from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import (
     DeploymentNotFound,
@@ -286,7 +286,9 @@ class Receiver:
     async def _start(self, trigger: Trigger, *, check_permission: bool = True, settle: float = 0,
                      key_suffix: str = "") -> tuple[str, str, int, dict]:
         # Overruling the triage is a maintainer's call, whatever the repository lets start a run.
-        need = "write" if trigger.kind == "go" and trigger.rules.min_permission == "read" else trigger.rules.min_permission
+        need = trigger.rules.min_permission
+        if trigger.kind == "go" and need == "read":
+            need = "write"
         permission = await self.github.permission(trigger.owner, trigger.repo, trigger.sender) \
             if check_permission else need
         if PERMISSION_RANK.get(permission, 0) < PERMISSION_RANK[need]:

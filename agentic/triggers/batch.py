@@ -22,15 +22,15 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from agentic.errors import ConfigError
-from agentic.settings import Settings, get_settings
 from agentic.dispatch import claims
-from agentic.workflows import progress
-from agentic.hub.mcp_client import HubTools
-from agentic.workflows.deps import RunDeps
+from agentic.errors import ConfigError
 from agentic.github.issue_ref import IssueRef, parse_issue_url
+from agentic.hub.mcp_client import HubTools
+from agentic.settings import Settings, get_settings
 from agentic.triggers.launch import idempotency_key, launch
 from agentic.triggers.rules import RuleSet, Trigger
+from agentic.workflows import progress
+from agentic.workflows.deps import RunDeps
 
 BATCH_FLOW_NAME = "jules-batch"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")

@@ -13,7 +13,6 @@ from gidgethub.httpx import GitHubAPI
 from agentic.errors import GitHubUnavailable
 from agentic.github.app_auth import GitHubAppError, GitHubAuth, RepoTokenAuth
 
-
 __all__ = ["GitHub", "GitHubUnavailable"]
 
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from prefect import flow, get_client, get_run_logger
 
-from agentic.jules.client import JulesClient
 from agentic.dispatch import claims
 from agentic.github import ops as github_ops
-from agentic.hub.mcp_client import HubTools
-from agentic.workflows.deps import RunDeps
 from agentic.github.issue_ref import IssueRef, parse_issue_url
+from agentic.hub.mcp_client import HubTools
+from agentic.jules.client import JulesClient
+from agentic.workflows.deps import RunDeps
 
 FLOW_NAME = "jules-archive-merged"
 DEPLOYMENT_NAME = "jules-archive"  # `jules-archive-merged/jules-archive`: deploy.py registers it beside the workflow

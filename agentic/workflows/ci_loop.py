@@ -21,8 +21,9 @@ from agentic.dispatch import claims
 from agentic.lifecycle import CiStarted
 from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps
+from agentic.workflows.review_relay import ReviewRelay
+from agentic.workflows.review_relay import show as show_reviews
 from agentic.workflows.run import IssueRun
-from agentic.workflows.review_relay import ReviewRelay, show as show_reviews
 
 PASSING = frozenset({"success", "neutral", "skipped"})
 SUMMARY_CHARS = 600

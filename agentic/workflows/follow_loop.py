@@ -8,27 +8,24 @@ the session timeout (not counting time spent waiting on people) and the stuck de
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from prefect.artifacts import acreate_markdown_artifact
 
-import hashlib
-
 from agentic.agent.brief import render_reply
+from agentic.dispatch import claims
+from agentic.github import ops as github_ops
 from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show
 from agentic.jules.models import Session
 from agentic.lifecycle import Phase, PlanDecided, Polled
-from agentic.dispatch import claims
-from agentic.github import ops as github_ops
 from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps, from_a_person
-from agentic.workflows.plan_approval import (after, can_suspend, parse_time, wait_plan_decision, wait_ran_out,
-                                             wait_reply)
+from agentic.workflows.plan_approval import after, can_suspend, parse_time, wait_plan_decision, wait_ran_out, wait_reply
 from agentic.workflows.polling import AdaptivePoller
 from agentic.workflows.run import Ended, IssueRun
 from agentic.workflows.status_comment import status_marker
-
 
 # A loop iteration (a few API calls) that takes longer than this went through retries.
 OUTAGE_SECONDS = 5.0
@@ -44,8 +41,8 @@ def _mirror(run: IssueRun, view: FollowView, relayed: Collection[str] = ()) -> N
 
 async def _publish_plan(run: IssueRun, action: PlanShown) -> None:
     steps = action.plan.steps
-    await acreate_markdown_artifact("\n".join(f"{i}. **{st.title}** — {st.description}" for i, st in enumerate(steps, 1)),
-                                    key="jules-plan", description=f"Jules plan for {run.job.ref}")
+    markdown = "\n".join(f"{i}. **{st.title}** — {st.description}" for i, st in enumerate(steps, 1))
+    await acreate_markdown_artifact(markdown, key="jules-plan", description=f"Jules plan for {run.job.ref}")
 
 
 async def _decide_plan(run: IssueRun, view: FollowView, action: AskApproval) -> None:
@@ -124,7 +121,7 @@ async def follow(run: IssueRun, session: Session, record: claims.SessionRecord) 
         record.state = view.state
         if finished := await _report(run, view, actions, relayed):
             return finished
-        need_state = polls % 5 == 4 and not view.waiting_on_people and await followups.forward(run, session.id)
+        need_state = polls % 5 == 4 and not view.waiting_on_people and bool(await followups.forward(run, session.id))
         paused, answered = await _answer_people(run, view, actions, relayed)
         if need_state or answered:  # a follow-up or an answer went to Jules: it works again
             need_state = True

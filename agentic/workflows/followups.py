@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agentic.agent.brief import REPLY_CHARS, fenced_message
-from agentic.triggers.rules import load_rules, mentions
 from agentic.github import ops as github_ops
-from agentic.workflows import tasks
 from agentic.github.issue_ref import IssueRef
+from agentic.triggers.rules import load_rules, mentions
+from agentic.workflows import tasks
 from agentic.workflows.run import IssueRun
 from agentic.workflows.status_comment import status_marker
 

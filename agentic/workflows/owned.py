@@ -14,7 +14,8 @@ from agentic import observability
 from agentic.agent import automation
 from agentic.agent.brief import Triage, issue_brief
 from agentic.agent.triage import IssueDeps, TriageOutcome, build_agent, issue_prompt, triage_issue
-from agentic.dispatch import claims, session_queue as queue
+from agentic.dispatch import claims
+from agentic.dispatch import session_queue as queue
 from agentic.errors import JulesSessionFailed
 from agentic.lifecycle import Phase, Refused, SessionSeen, Stopped, Triaged, Triaging
 from agentic.lifecycle.phases import UNDECIDED
@@ -186,7 +187,7 @@ async def _not_dispatched(run: IssueRun, triage: Triage, gate: automation.Gate) 
         details += ["", f"@{run.job.issue.author}, could you answer these? Please edit the issue to add the "
                     "details, then comment `/jules` to try again (a maintainer has to if you lack write access).",
                     *[f"1. {q}" for q in triage.questions]]
-    await run.report.end(Triaged(gate.outcome), details)  # type: ignore[arg-type] - not "dispatch" here
+    await run.report.end(Triaged(gate.outcome), details)
     return run.report.result(gate.outcome, f"{gate.why}; " + "; ".join(triage.reasons))  # type: ignore[arg-type]
 
 

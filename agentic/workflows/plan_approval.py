@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from prefect.context import FlowRunContext
 from prefect.events import DeploymentEventTrigger
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
-from prefect.context import FlowRunContext
 from pydantic import Field
 
 from agentic.github import ops as github_ops

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agentic.triggers.rules import load_rules
 from agentic.dispatch import claims
 from agentic.github import ops as github_ops
+from agentic.triggers.rules import load_rules
 from agentic.workflows import reviews, tasks
 from agentic.workflows.run import IssueRun
 from agentic.workflows.status_comment import splice_after_pr

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from agentic.agent.brief import Triage, render_prompt, session_title
-from agentic.dispatch import claims, session_queue as queue
+from agentic.agent.brief import Triage, issue_brief, render_prompt, session_title
+from agentic.dispatch import claims
+from agentic.dispatch import session_queue as queue
 from agentic.errors import JulesQuotaExceeded, JulesSessionFailed, JulesSourceBusy
 from agentic.jules.models import Session
 from agentic.lifecycle import Phase, Stopped, Waiting
@@ -21,10 +22,11 @@ async def create_session(run: IssueRun, triage: Triage, record: claims.SessionRe
     `concerns`: the triage's doubts a maintainer's `/jules go` overruled, fenced into the prompt for Jules."""
     job, settings = run.job, run.deps.settings
     # The issue's own text goes to Jules too, fenced and capped as data (agentic/agent/brief.py).
-    prompt = render_prompt(triage.brief, issue_number=job.ref.number, issue_url=job.issue.html_url,
+    brief = triage.brief or issue_brief(job.issue.title, job.issue.body)  # the gate dispatches with a brief
+    prompt = render_prompt(brief, issue_number=job.ref.number, issue_url=job.issue.html_url,
                            marker=record.marker, issue_title=job.issue.title, issue_body=job.issue.body,
                            max_body_chars=settings.max_issue_body_chars, concerns=concerns)
-    title = session_title(triage.brief, job.ref.number)
+    title = session_title(brief, job.ref.number)
     deadline = run.deps.clock() + settings.quota_wait_seconds
     busy = 0
     while True:

@@ -13,11 +13,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from agentic.errors import JulesQuotaExceeded, JulesSourceBusy, TransientError
+from agentic.github import ops as github_ops
+from agentic.github.issue_ref import IssueRef
+from agentic.hub.mcp_client import HubTools, ToolCallFailed
 from agentic.jules.client import JulesClient
 from agentic.jules.models import Activity, Session
-from agentic.github import ops as github_ops
-from agentic.hub.mcp_client import HubTools, ToolCallFailed
-from agentic.github.issue_ref import IssueRef
 from agentic.workflows.status_comment import status_marker
 
 _FIXES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s+#(\d+)\b", re.IGNORECASE)

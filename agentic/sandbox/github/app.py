@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from agentic.sandbox.github import (routes_apps, routes_checks, routes_issues, routes_pulls, routes_repos,
-                                    routes_reviews)
+from agentic.sandbox.github import routes_apps, routes_checks, routes_issues, routes_pulls, routes_repos, routes_reviews
 from agentic.sandbox.github.admin import admin_routes
 from agentic.sandbox.github.ci import SimulatedCi
 from agentic.sandbox.github.seed import build_store
@@ -24,7 +23,10 @@ API_ROUTES = [*routes_apps.ROUTES, *routes_issues.ROUTES, *routes_pulls.ROUTES, 
               *routes_checks.ROUTES, *routes_repos.ROUTES, routes_repos.COMMIT_ROUTE]
 
 
-def conditional(sim: Sim, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def conditional(sim: Sim, handler: Handler) -> Handler:
     """GitHub's conditional requests: every 200 GET carries a weak `ETag`; `If-None-Match` with it gets 304 with no
     body, and a 304 does not count against the rate limit (docs "Best practices for using the REST API")."""
 

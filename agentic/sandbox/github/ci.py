@@ -1,13 +1,13 @@
 """A simulated CI for the GitHub simulator: check runs on every pull request head, as a GitHub Actions app writes.
 
 Enabled per repository (`POST /_sim/ci`); off everywhere by default, so nothing else waits for checks. When a pull
-request opens, or its head branch moves, each configured check goes `queued` → `in_progress` → `completed` on the
-new head SHA, and each step is delivered as a `check_run` webhook. A head fails (with the output GitHub Actions
-writes: a title, a summary naming the failing tests and a log tail in `text`) until the pull request's branch
-carries `fail_rounds` fix commits — commits whose message starts with "Follow-up fix", which the Jules simulator
-pushes when a completed session is sent a message. Other pushes (the live profile's follow-up commit) do not fix anything: the
-"fails, the summary goes to Jules, its fix passes" loop the workflow's CI round trip is tested on.
-Enabling CI also gives the default branch's head a passing run, as a repository with Actions on push has.
+request opens, or its head branch moves, each configured check goes `queued` → `in_progress` → `completed` on the new
+head SHA, and each step is delivered as a `check_run` webhook. A head fails (with the output GitHub Actions writes: a
+title, a summary naming the failing tests and a log tail in `text`) until the pull request's branch carries
+`fail_rounds` fix commits — commits whose message starts with "Follow-up fix", which the Jules simulator pushes when a
+completed session is sent a message. Other pushes (the live profile's follow-up commit) do not fix anything: the "fails,
+the summary goes to Jules, its fix passes" loop the workflow's CI round trip is tested on. Enabling CI also gives the
+default branch's head a passing run, as a repository with Actions on push has.
 """
 
 from __future__ import annotations

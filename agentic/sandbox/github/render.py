@@ -7,7 +7,19 @@ import base64
 import difflib
 
 from agentic.sandbox.github.store import (
-    REACTIONS, CheckRun, Comment, Commit, Issue, Label, Reaction, Repo, Review, ReviewComment, Status, Store, User,
+    REACTIONS,
+    CheckRun,
+    Comment,
+    Commit,
+    Issue,
+    Label,
+    Reaction,
+    Repo,
+    Review,
+    ReviewComment,
+    Status,
+    Store,
+    User,
     tree_id,
 )
 
@@ -113,7 +125,8 @@ class Renderer:
         assignees = [self.user(a) for a in i.assignees]
         out = {
             "url": api, "repository_url": f"{self.base}/repos/{r.full_name}", "labels_url": api + "/labels{/name}",
-            "comments_url": f"{api}/comments", "events_url": f"{api}/events", "html_url": f"{WEB}/{r.full_name}/{kind}/{i.number}",
+            "comments_url": f"{api}/comments", "events_url": f"{api}/events",
+            "html_url": f"{WEB}/{r.full_name}/{kind}/{i.number}",
             "id": i.id, "node_id": node_id("I", i.id), "number": i.number, "title": i.title, "user": self.user(i.user),
             "labels": [self.label(r, r.labels[n.lower()]) for n in i.labels], "state": i.state,
             "locked": i.locked, "assignee": assignees[0] if assignees else None, "assignees": assignees,
@@ -166,7 +179,8 @@ class Renderer:
             "patch_url": f"{html}.patch", "issue_url": issue["url"], "commits_url": f"{api}/commits",
             "review_comments_url": f"{api}/comments",
             "review_comment_url": f"{self.base}/repos/{r.full_name}/pulls/comments" + "{/number}",
-            "comments_url": issue["comments_url"], "statuses_url": f"{self.base}/repos/{r.full_name}/statuses/{head_sha}",
+            "comments_url": issue["comments_url"],
+            "statuses_url": f"{self.base}/repos/{r.full_name}/statuses/{head_sha}",
             "number": i.number, "state": i.state, "locked": i.locked, "title": i.title, "user": issue["user"],
             "body": i.body, "labels": issue["labels"], "milestone": None,
             "active_lock_reason": i.active_lock_reason if i.locked else None,
@@ -178,7 +192,8 @@ class Renderer:
                 "self": api, "html": html, "issue": issue["url"], "comments": issue["comments_url"],
                 "review_comments": f"{api}/comments", "review_comment": issue["url"].replace(
                     f"/issues/{i.number}", "/pulls/comments{/number}"),
-                "commits": f"{api}/commits", "statuses": f"{self.base}/repos/{r.full_name}/statuses/{head_sha}"}.items()},
+                "commits": f"{api}/commits",
+                "statuses": f"{self.base}/repos/{r.full_name}/statuses/{head_sha}"}.items()},
             "author_association": issue["author_association"], "auto_merge": None, "draft": p.draft,
             "merged": merged, "mergeable": None if merged else True, "rebaseable": not merged,
             "mergeable_state": "clean" if i.state == "open" else "unknown", "merged_by": None,
@@ -274,7 +289,8 @@ class Renderer:
         html = f"{WEB}/{r.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{path}"
         return {"name": path.rsplit("/", 1)[-1], "path": path, "sha": sha, "size": size, "url": self_url,
                 "html_url": html, "git_url": git,
-                "download_url": f"https://raw.githubusercontent.com/{r.full_name}/{ref}/{path}" if kind == "file" else None,
+                "download_url": (f"https://raw.githubusercontent.com/{r.full_name}/{ref}/{path}"
+                                 if kind == "file" else None),
                 "type": kind, "_links": {"self": self_url, "git": git, "html": html}}
 
     def file(self, r: Repo, ref: str, path: str, blob_sha: str) -> dict:

@@ -71,8 +71,8 @@ def pull_create(ctx: Ctx):
                                                    "message": f"No commits between {base} and {head}"}])
     if any(i.pull and i.state == "open" and i.pull.head_ref == head and i.pull.base_ref == base
            for i in repo.issues.values()):
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                                   "message": f"A pull request already exists for {repo.owner}:{head}."}])
+        exists = f"A pull request already exists for {repo.owner}:{head}."
+        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom", "message": exists}])
     issue = Issue(id=ctx.store.next_id(), number=repo.next_number, title=body.get("title", ""),
                   body=body.get("body"), user=ctx.login)
     issue.pull = PullData(ctx.store.next_id(), head, head_sha, base, draft=bool(body.get("draft", False)),

@@ -194,7 +194,8 @@ def user_me(ctx: Ctx):
     if getattr(ctx.request.state, "installation_token", None) is not None:  # an app's bot is no user: GET /app
         raise ApiError(403, "Resource not accessible by integration")
     return 200, ctx.render.public_user(ctx.login) | {
-        "user_view_type": "private", "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0, "disk_usage": 0,
+        "user_view_type": "private", "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0,
+        "disk_usage": 0,
         "collaborators": 0, "two_factor_authentication": True}
 
 
@@ -324,7 +325,8 @@ ROUTES = [
     Route("GET", R + "/git/ref/{ref}", "getRef", ref_get, R + "/git/ref/{ref:path}"),
     # The legacy plural form, still served by GitHub and used by @modelcontextprotocol/server-github.
     Route("GET", R + "/git/ref/{ref}", "getRef", ref_get, R + "/git/refs/{ref:path}"),
-    Route("GET", R + "/git/matching-refs/{ref}", "listMatchingRefs", refs_matching, R + "/git/matching-refs/{ref:path}"),
+    Route("GET", R + "/git/matching-refs/{ref}", "listMatchingRefs", refs_matching,
+          R + "/git/matching-refs/{ref:path}"),
     Route("POST", R + "/git/refs", "createRef", ref_create),
     Route("PATCH", R + "/git/refs/{ref}", "updateRef", ref_update, R + "/git/refs/{ref:path}"),
     Route("GET", R + "/branches", "listBranches", branches_list),

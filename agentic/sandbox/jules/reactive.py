@@ -1,11 +1,12 @@
 """Reactive Mode: Jules takes up review comments on the pull requests it opened by itself, without an API message.
 
 Live Jules, when the repository's Jules settings allow it, watches its pull requests: a review comment that mentions
-`@jules` gets 👀 from Jules' GitHub login (`google-labs-jules[bot]`), then Jules pushes a commit to the PR's branch
-and says so in a comment on the pull request (as issue #23 describes it; Jules' first comment on its PRs, "👋 Jules,
-reporting for duty!", announces that it reads the comments). The exact wording and timing are not documented. Here the session's script, once its PR is open, polls the PR's review
-comments every tick (the simulator has no webhook of its own) and does the same three things, and records a
-progressUpdated activity on the session. Off (the default) it does nothing by itself.
+`@jules` gets 👀 from Jules' GitHub login (`google-labs-jules[bot]`), then Jules pushes a commit to the PR's branch and
+says so in a comment on the pull request (as issue #23 describes it; Jules' first comment on its PRs, "👋 Jules,
+reporting for duty!", announces that it reads the comments). The exact wording and timing are not documented. Here the
+session's script, once its PR is open, polls the PR's review comments every tick (the simulator has no webhook of its
+own) and does the same three things, and records a progressUpdated activity on the session. Off (the default) it does
+nothing by itself.
 """
 
 from __future__ import annotations
