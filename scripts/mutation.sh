@@ -16,8 +16,10 @@ PY="$ROOT/.venv/bin/python"
 # The pure modules; for claims.py only its pure functions (the rest talks to Prefect), for the hub's config.py
 # the body/name checks, type inference and ${VAR} expansion (the rest is covered through the server).
 MODULES=(agentic/github/issue_ref.py agentic/agent/sanitize.py agentic/dispatch/claims.py
-         agentic/jules/follow.py agentic/jules/states.py agentic/workflows/polling.py agentic/hub/config.py)
+         agentic/jules/follow.py agentic/jules/states.py agentic/workflows/polling.py agentic/hub/config.py
+         agentic/lifecycle/machine.py agentic/lifecycle/phases.py agentic/agent/automation.py)
 MUTANTS=("agentic.github.issue_ref.*" "agentic.agent.sanitize.*" "agentic.jules.follow.*" "agentic.jules.states.*"
+         "agentic.lifecycle.machine.*" "agentic.lifecycle.phases.*" "agentic.agent.automation.*"
          "agentic.workflows.polling.*" "agentic.hub.config.x_split_body__mutmut_*"
          "agentic.hub.config.x_check_name__mutmut_*" "agentic.hub.config.x_infer_type__mutmut_*"
          "agentic.hub.config.x_expand__mutmut_*"
@@ -27,7 +29,7 @@ MUTANTS=("agentic.github.issue_ref.*" "agentic.agent.sanitize.*" "agentic.jules.
 # Their fast tests: no server, no subprocess (a few seconds in all).
 TESTS=(tests/jules tests/agent tests/workflow/test_issue_url.py tests/workflow/test_issue_hosts.py
        tests/workflow/test_units.py tests/workflow/test_polling.py tests/workflow/test_claims_pure.py
-       tests/hub/test_config.py)
+       tests/hub/test_config.py tests/workflow/test_lifecycle.py)
 
 WORK="$(mktemp -d /tmp/mutation-XXXXXX)"
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$WORK"' EXIT; else echo "copy kept: $WORK"; fi

@@ -61,7 +61,8 @@ def test_only_the_wait_that_ran_out_is_ended():
     from agentic.workflows.plan_approval import wait_ran_out
 
     now, settings = datetime.now(UTC), SimpleNamespace(plan_approval_timeout_seconds=3600)
-    reconciling, ordinary = (SimpleNamespace(wait_expired=flag, settings=settings) for flag in (True, False))
+    reconciling, ordinary = (SimpleNamespace(job=SimpleNamespace(wait_expired=flag),
+                                             deps=SimpleNamespace(settings=settings)) for flag in (True, False))
     assert wait_ran_out(reconciling, now - timedelta(hours=2))
     assert wait_ran_out(reconciling, None)  # when the wait began is unknown, the expiry is taken as said
     assert not wait_ran_out(reconciling, now - timedelta(minutes=5))
