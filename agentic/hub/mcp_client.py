@@ -37,6 +37,7 @@ from mcp.shared.exceptions import MCPError
 
 from agentic import observability
 from agentic.errors import HubError, HubUnavailable, TransientError
+from agentic.hub.failures import read_failure_meta, retryable_status
 
 logger = logging.getLogger(__name__)
 _API_FAILURE = re.compile(r"API call failed:\s*(?P<status>\d{3})\b[^-]*(?:-\s*(?P<body>.*))?", re.DOTALL)
@@ -62,6 +63,7 @@ class ToolCallFailed(HubError):
     def __init__(self, tool: str, message: str, status: int | None = None, body: Any = None) -> None:
         super().__init__(f"{tool}: {message}")
         self.tool = tool
+        self.message = message
         self.status = status
         self.body = body
 
@@ -70,8 +72,19 @@ class TransientToolFailure(ToolCallFailed, TransientError):
     """429 or 5xx from the upstream API, an upstream the hub cannot reach right now, or a timeout: retry later."""
 
 
-def classify_failure(tool: str, text: str) -> ToolCallFailed:
-    """An error text of a tool call -> a typed failure: HTTP status first, then unknown tool, then transient text."""
+def classify_failure(tool: str, text: str, meta: Any = None) -> ToolCallFailed:
+    """A failed tool call -> a typed failure. The hub's mark in `meta` (failures.py) decides retryable or final;
+    without one (mcphub) the text does: HTTP status first, then unknown tool, then transient text."""
+    failure = _classify_text(tool, text)
+    mark = read_failure_meta(meta)
+    if mark is None:
+        return failure
+    cls = TransientToolFailure if mark.retryable else ToolCallFailed
+    status = mark.status if mark.status is not None else failure.status
+    return cls(tool, failure.message, status=status, body=failure.body)
+
+
+def _classify_text(tool: str, text: str) -> ToolCallFailed:
     if match := _API_FAILURE.search(text):
         status = int(match["status"])
         raw = (match["body"] or "").strip()
@@ -79,9 +92,7 @@ def classify_failure(tool: str, text: str) -> ToolCallFailed:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw
-        # GitHub's rate limits come as 403 too (primary and secondary); they lift by themselves.
-        rate_limited = status == 403 and re.search(r"rate limit", raw, re.IGNORECASE) is not None
-        cls = TransientToolFailure if status in (408, 429) or status >= 500 or rate_limited else ToolCallFailed
+        cls = TransientToolFailure if retryable_status(status, raw) else ToolCallFailed
         return cls(tool, f"HTTP {status}: {_error_message(body)}", status=status, body=body)
     if _UNKNOWN_TOOL.search(text):
         return ToolCallFailed(tool, f"the hub has no tool {tool!r}: {text.strip()[:200]}")
@@ -337,7 +348,7 @@ class HubTools:
             raise
         text = "".join(getattr(part, "text", "") for part in getattr(result, "content", []) or [])
         if getattr(result, "is_error", False):
-            failure = classify_failure(tool, text)
+            failure = classify_failure(tool, text, getattr(result, "meta", None))
             if failure.status is None and not isinstance(failure, TransientError) and tool in self._answered:
                 # A tool that answered earlier in this run and is now unknown: its server is reconnecting
                 # behind the hub (hub restart, upstream crash) — transient, not a misconfiguration.

@@ -24,6 +24,7 @@ import httpx
 
 from agentic.hub.config import SHOW_MAX, expand, kind_of, show
 from agentic.hub.egress import EgressPolicy
+from agentic.hub.failures import FailureMark, retryable_status
 from agentic.hub.limits import Limits, human_bytes
 from agentic.hub.upstream import Upstream, error_result
 
@@ -434,7 +435,9 @@ class OpenAPIUpstream(Upstream):
         spec_tool = self._tools.get(tool)
         client = self._client
         if spec_tool is None or client is None:
-            return error_result(f"Tool '{tool}' not found" if client else f"Server '{self.name}' is not connected")
+            if client is None:
+                return error_result(f"Server '{self.name}' is not connected", FailureMark(retryable=True))
+            return error_result(f"Tool '{tool}' not found", FailureMark(retryable=False))
         args = arguments or {}
         path = spec_tool.path
         for name in spec_tool.path_params:
@@ -451,11 +454,14 @@ class OpenAPIUpstream(Upstream):
                                             headers=headers or None,
                                             content=json.dumps(body).encode() if body is not None else None)
         except httpx.HTTPError as exc:
-            return error_result(f"Error calling tool {tool}: {type(exc).__name__}: {exc}")
+            # Down, slow or cut off: worth another try; a bad URL scheme or a redirect loop is not.
+            lifts = isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+            return error_result(f"Error calling tool {tool}: {type(exc).__name__}: {exc}", FailureMark(lifts))
         data = _response_data(response)
         if response.status_code >= 400:
-            return error_result(f"API call failed: {response.status_code} {response.reason_phrase} - "
-                                f"{json.dumps(data, ensure_ascii=False)}")
+            text = json.dumps(data, ensure_ascii=False)
+            mark = FailureMark(retryable_status(response.status_code, text), response.status_code)
+            return error_result(f"API call failed: {response.status_code} {response.reason_phrase} - {text}", mark)
         return {"content": [{"type": "text", "text": json.dumps(data, ensure_ascii=False)}], "isError": False}
 
 

@@ -25,6 +25,7 @@ from agentic.hub.config import (
     undefined_warning,
     validate,
 )
+from agentic.hub.failures import FailureMark
 from agentic.hub.forward import Forwarder
 from agentic.hub.limits import Limits
 from agentic.hub.openapi import OpenAPIUpstream
@@ -192,7 +193,7 @@ class Hub:
             hit = self._index.get(name)
         if hit is None or (server is not None and hit[0].name != server):
             shown = name if len(name) <= SHOW_MAX else f"{name[:SHOW_MAX]}... ({len(name)} characters)"
-            return error_result(f"Unknown tool: {shown}")
+            return error_result(f"Unknown tool: {shown}", FailureMark(retryable=False))
         upstream, tool = hit
         return await upstream.call(tool, arguments)
 
@@ -374,7 +375,7 @@ class _Broken(Upstream):
         return
 
     async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
-        return error_result(self.error or "invalid config")
+        return error_result(self.error or "invalid config", FailureMark(retryable=False))
 
 
 _ALL_LIST_CHANGES = ("notifications/tools/list_changed", "notifications/prompts/list_changed",

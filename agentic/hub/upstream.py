@@ -33,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 
 from agentic.hub.config import expand, scrub, secret_values
 from agentic.hub.egress import EgressPolicy
+from agentic.hub.failures import FailureMark, failure_meta
 from agentic.hub.relay import CURRENT, Relay
 
 log = logging.getLogger("agentic.hub")
@@ -155,8 +156,12 @@ def _seconds(ms: Any, default: float) -> float:
     return value if value > 0 and math.isfinite(value) else default
 
 
-def error_result(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}
+def error_result(text: str, mark: FailureMark | None = None) -> dict[str, Any]:
+    """A failed call's result; `mark` says in `_meta` whether sending it again may succeed (failures.py)."""
+    result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": True}
+    if mark is not None:
+        result["_meta"] = failure_meta(mark)
+    return result
 
 
 class _EOFWatch:
@@ -375,7 +380,7 @@ class MCPUpstream(Upstream):
         session = self.session
         if session is None:
             return error_result(f"Server '{self.name}' is not connected"
-                                + (f": {self.error}" if self.error else ""))
+                                + (f": {self.error}" if self.error else ""), FailureMark(retryable=True))
         try:
             with self._serving() as on_progress:
                 return await _raw_request(session, "tools/call", _call_params(tool, arguments), self.call_timeout,
@@ -385,7 +390,9 @@ class MCPUpstream(Upstream):
             if _from_upstream(exc):  # a protocol error of the server (e.g. -32602): the client gets it as sent
                 raise
             self._after_failure(exc)
-            return error_result(f"Error calling tool {tool} on server '{self.name}': {describe(exc)}")
+            # The server went away or did not answer in time (a protocol refusal was raised above): retryable.
+            return error_result(f"Error calling tool {tool} on server '{self.name}': {describe(exc)}",
+                                FailureMark(retryable=True))
 
     async def request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
         session = self.session

@@ -64,6 +64,12 @@ async def item(request: Request) -> Response:
         return JSONResponse({"approved": raw.removesuffix(":approve"), "body": await request.json()})
     if raw == "missing":
         return JSONResponse({"error": {"code": 404, "message": "item missing not found", "status": "NOT_FOUND"}}, 404)
+    if raw == "busy":  # words that read as final; the status says it lifts
+        return JSONResponse({"error": {"code": 503, "message": "invalid item", "status": "UNAVAILABLE"}}, 503)
+    if raw == "limited":  # GitHub's primary rate limit comes as 403
+        return JSONResponse({"message": "API rate limit exceeded for user ID 1."}, 403)
+    if raw == "forbidden":
+        return JSONResponse({"message": "Resource not accessible by integration"}, 403)
     return JSONResponse({"name": f"items/{raw}"})
 
 

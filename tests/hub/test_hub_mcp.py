@@ -152,3 +152,37 @@ async def test_live_changes_reach_an_open_session(hub, hub_tools):
     assert _text(called) == "2"
     assert "extra-add" not in disabled and "echo-add" in disabled
     assert "extra" not in {s["name"] for s in client.list_servers()}
+
+
+async def test_the_hub_marks_each_failure_retryable_or_final_and_the_flow_reads_the_mark(hub):
+    """Our hub says in a failed call's `_meta` whether the call may succeed if sent again (agentic/hub/failures.py),
+    with the upstream's HTTP status; the flow's client takes the class from that mark, not from the words."""
+    from agentic.errors import TransientError
+    from agentic.hub.failures import FAILURE_META
+    from agentic.hub.mcp_client import HubTools, ToolCallFailed
+
+    cases = {"missing": (False, 404), "busy": (True, 503), "limited": (True, 403), "forbidden": (False, 403)}
+
+    async def run(session):
+        results = {item: await session.call_tool("sample-getItem", {"itemId": item}) for item in cases}
+        return results, await session.call_tool("sample-noSuchOperation", {})
+
+    results, unknown = await _with_session(hub.mcp_url, run)
+    for item, (retryable, status) in cases.items():
+        assert results[item].is_error and results[item].meta == {FAILURE_META: {"retryable": retryable,
+                                                                                "status": status}}, item
+    assert unknown.is_error and unknown.meta == {FAILURE_META: {"retryable": False}}
+
+    tools = HubTools(hub.mcp_url)
+    await tools.connect(budget=10)
+    try:
+        for item, (retryable, status) in cases.items():
+            try:
+                await tools.call("sample-getItem", {"itemId": item})
+            except ToolCallFailed as exc:
+                assert (isinstance(exc, TransientError), exc.status) == (retryable, status), item
+            else:
+                raise AssertionError(f"{item}: the failed call succeeded")
+        assert await tools.call("sample-getItem", {"itemId": "7"}) == {"name": "items/7"}
+    finally:
+        await tools.close()
