@@ -33,8 +33,8 @@ from starlette.routing import Route
 from agentic.dispatch import claims
 from agentic.github.app_auth import GitHubAuth
 from agentic.github.issue_ref import IssueRef
+from agentic.github.rest import GitHubRest, GitHubUnavailable
 from agentic.lifecycle.phases import Phase
-from agentic.triggers.github import GitHub, GitHubUnavailable
 from agentic.triggers.launch import (
     DeploymentNotFound,
     PrefectUnavailable,
@@ -68,6 +68,7 @@ class ReceiverConfig:
     bot_login: str | None = None
     edit_settle_seconds: float = 60.0  # an edit's run starts this much later; a newer edit replaces it
     auth: Any = None             # GitHubAuth in App mode: installation tokens per repository (agentic/github)
+    verify: Any = True           # TLS trust for GitHub (Settings.tls_verify: a GHES behind a private CA)
 
 
 class _TooLarge(Exception):
@@ -92,9 +93,9 @@ def _answer(status: str, reason: str, code: int = 200, **extra: Any) -> JSONResp
 
 
 class Receiver:
-    def __init__(self, config: ReceiverConfig, github: GitHub | None = None, prefect_client: Any = None) -> None:
+    def __init__(self, config: ReceiverConfig, github: GitHubRest | None = None, prefect_client: Any = None) -> None:
         self.config = config
-        self.github = github or GitHub(config.api_url, config.token, auth=config.auth)
+        self.github = github or GitHubRest(config.api_url, config.token, auth=config.auth, verify=config.verify)
         self.prefect = prefect_client  # opened in the lifespan when not given
         # Deliveries answered 2xx, newest last. Fast path only: after a restart the idempotency key in Prefect
         # is what turns a redelivery into a no-op.
@@ -126,7 +127,7 @@ class Receiver:
                            first=self.recent[delivery])
         try:
             async with asyncio.timeout(self.config.deadline_seconds):
-                status, reason, code, extra = await self._process(name, event.data)
+                status, reason, code, extra = await self.process(name, event.data)
         except TimeoutError:
             status, reason, code, extra = ("error", f"not done within {self.config.deadline_seconds:g}s; "
                                            "a redelivery is safe", 503, {})
@@ -141,7 +142,7 @@ class Receiver:
             self.remember(delivery, answer)
         return JSONResponse(answer, status_code=code)
 
-    async def _process(self, name: str, data: Any) -> tuple[str, str, int, dict]:
+    async def process(self, name: str, data: Any) -> tuple[str, str, int, dict]:
         if name == "ping":
             return "ok", "pong", 200, {}
         installed = _installation_of(data)
@@ -326,7 +327,7 @@ def _installation_of(data: Any) -> tuple[int, list[str]] | None:
     return installation, [n for n in names if "/" in n]
 
 
-def create_app(config: ReceiverConfig, *, github: GitHub | None = None, prefect_client: Any = None) -> Starlette:
+def create_app(config: ReceiverConfig, *, github: GitHubRest | None = None, prefect_client: Any = None) -> Starlette:
     receiver = Receiver(config, github, prefect_client)
 
     @contextlib.asynccontextmanager
@@ -383,4 +384,4 @@ def config_from_settings(settings: Any, *, rules_path: Any = None, allow_unsigne
                           archive_deployment=settings.triggers_archive_deployment,
                           max_body_bytes=settings.triggers_max_body_bytes,
                           deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login,
-                          edit_settle_seconds=settings.triggers_edit_settle_seconds)
+                          edit_settle_seconds=settings.triggers_edit_settle_seconds, verify=settings.tls_verify)

@@ -6,7 +6,7 @@
 Each pass lists the repository's issue comments with a conditional request (`If-None-Match` with the last ETag:
 an unchanged list is a 304, which GitHub does not count against the rate limit) from `since` the newest comment
 handled, and feeds every new comment, as the `issue_comment.created` delivery GitHub would have sent, to the same
-code as the receiver (`Receiver._process`): answers to waiting runs (`/approve`, `/revise`, replies) resume them,
+code as the receiver (`Receiver.process`): answers to waiting runs (`/approve`, `/revise`, replies) resume them,
 `/jules` and `@jules` start runs, under the same rules, permission checks and idempotency keys. The cursor (ETag,
 `since`, ids handled at that instant) lives in a Prefect Variable, so a restarted poller neither replays nor
 skips. Rate limits are honoured: a 403/429 with `Retry-After` or `X-RateLimit-Remaining: 0` pauses that repository
@@ -122,7 +122,7 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
                     issue = (await http.get(comment["issue_url"])).raise_for_status().json()
                     payload = {"action": "created", "issue": issue, "comment": comment, "repository": repository,
                                "sender": comment["user"]}
-                    status, reason, _, extra = await receiver._process("issue_comment", payload)
+                    status, reason, _, extra = await receiver.process("issue_comment", payload)
                 except Exception as exc:  # noqa: BLE001 - GitHub or Prefect blip: the cursor stays before it
                     report.append({"repo": full_name, "comment": comment["id"], "status": "retry-later",
                                    "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
@@ -151,7 +151,7 @@ def _config(settings: Any) -> ReceiverConfig:
                           auth=GitHubAuth.from_settings(settings), rules=load_rules(settings.triggers_rules_path),
                           deployment=settings.triggers_deployment,
                           deadline_seconds=settings.triggers_deadline_seconds, bot_login=settings.triggers_bot_login,
-                          edit_settle_seconds=settings.triggers_edit_settle_seconds)
+                          edit_settle_seconds=settings.triggers_edit_settle_seconds, verify=settings.tls_verify)
 
 
 async def run_pass(repositories: list[str]) -> list[dict[str, Any]]:
@@ -166,15 +166,10 @@ async def run_pass(repositories: list[str]) -> list[dict[str, Any]]:
     config = _config(settings)
     stored = await Variable.aget(STATE_VARIABLE, default=None)
     state = PollState.model_validate(stored) if stored else PollState()
-    from agentic.github.app_auth import RepoTokenAuth
+    from agentic.github.rest import rest_client
 
-    app = config.auth if config.auth is not None and config.auth.is_app else None
-    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
-               "User-Agent": "agentic-poller",
-               **({"Authorization": f"Bearer {config.token}"} if config.token and not app else {})}
-    async with get_client() as prefect, httpx.AsyncClient(base_url=config.api_url.rstrip("/"), headers=headers,
-                                                        timeout=10, verify=settings.tls_verify,
-                                                        auth=RepoTokenAuth(app) if app else None) as http:
+    async with get_client() as prefect, rest_client(config.api_url, config.token, auth=config.auth,
+                                                    verify=config.verify, user_agent="agentic-poller") as http:
         receiver = Receiver(config, prefect_client=prefect)
         try:
             report = await poll_once(receiver, http, repositories, state)

@@ -188,7 +188,56 @@ async def test_the_batch_flow_reads_issues_through_a_hub_behind_a_private_ca(hub
                            "GITHUB_API_URL": github, "GITHUB_TOKEN": "sim-token-agent"}.items():
             monkeypatch.setenv(key, value)
         result = await batch_issues.fn(repo="acme/widgets", dry_run=True)
-        assert result.items and all(item.url.startswith("https://github.com/acme/widgets/issues/") for item in result.items)
+        assert result.items
+        assert all(item.url.startswith("https://github.com/acme/widgets/issues/") for item in result.items)
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def test_the_receiver_reaches_a_github_behind_a_private_ca(pki, tmp_path):
+    """The receiver checks the sender's permission and puts 👀 on the issue through GitHub's REST API with
+    AGENTIC_CA_BUNDLE, as a GitHub Enterprise Server behind a private CA needs (it once used the system CAs only:
+    every trigger answered 503 "GitHub unavailable"). Prefect is unreachable here, so the answer is Prefect's 503."""
+    import hashlib
+    import hmac
+    import json
+    import threading
+
+    import uvicorn
+
+    from agentic.sandbox.github import DEMO_SEED, create_app, load_seed_file
+
+    sim_port, port, secret = free_port(), free_port(), "tls-secret"
+    github = f"https://127.0.0.1:{sim_port}"
+    server = uvicorn.Server(uvicorn.Config(create_app({"seed": load_seed_file(DEMO_SEED)}), host="127.0.0.1",
+                                           port=sim_port, log_level="warning", ssl_certfile=str(pki["cert"]),
+                                           ssl_keyfile=str(pki["key"])))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        gh = httpx.Client(base_url=github, verify=str(pki["ca"]), timeout=10,
+                          headers={"Authorization": "Bearer sim-token-alice"})
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "the GitHub simulator did not start"
+            time.sleep(0.1)
+        issue = gh.post("/repos/acme/widgets/issues", json={"title": "TLS trigger", "body": "b"}).json()
+        comment = gh.post(f"/repos/acme/widgets/issues/{issue['number']}/comments", json={"body": "/jules"}).json()
+        payload = {"action": "created", "issue": issue, "comment": comment, "sender": comment["user"],
+                   "repository": gh.get("/repos/acme/widgets").json()}
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", "X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": "tls-1",
+                   "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+        env = _env(tmp_path, GITHUB_WEBHOOK_SECRET=secret, GITHUB_API_URL=github, GITHUB_TOKEN="sim-token-agent",
+                   AGENTIC_CA_BUNDLE=str(pki["ca"]), PREFECT_API_URL="http://127.0.0.1:9/api",
+                   TRIGGERS_DEADLINE_SECONDS="6")
+        url = f"http://127.0.0.1:{port}"
+        with _serving(["-m", "agentic.triggers", "--port", str(port)], env, url, pki["ca"]):
+            answer = httpx.post(url + "/api/github/webhooks", content=body, headers=headers, timeout=30)
+        reactions = gh.get(f"/repos/acme/widgets/issues/{issue['number']}/reactions").json()
+        assert answer.status_code == 503 and "Prefect" in answer.json()["reason"], answer.text
+        assert [(r["content"], r["user"]["login"]) for r in reactions] == [("eyes", "issue-agent[bot]")], reactions
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -1,10 +1,15 @@
-"""The receiver's GitHub REST calls (gidgethub): the sender's permission, our own login, the 👀 reaction.
+"""GitHub's REST API straight, for the parts that run without the MCP hub: the webhook receiver (the sender's
+permission, our own login, the 👀 reaction — before answering GitHub, within its 10 s, whether or not a hub is up)
+and the poller (its conditional comment listings). The flow reaches GitHub through the hub (ops.py).
 
-Straight REST with the product's token rather than through the MCP hub: these run before answering GitHub, within
-its 10 s, and must not depend on a hub being up.
+`rest_client` is the one place such a client is made: the API base, GitHub's media type and API version, the
+product's token or (App mode) each repository's installation token, and the TLS trust of the settings (a GitHub
+Enterprise Server behind a private CA: AGENTIC_CA_BUNDLE).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 from gidgethub import BadRequest, GitHubException, RateLimitExceeded
@@ -13,15 +18,27 @@ from gidgethub.httpx import GitHubAPI
 from agentic.errors import GitHubUnavailable
 from agentic.github.app_auth import GitHubAppError, GitHubAuth, RepoTokenAuth
 
-__all__ = ["GitHub", "GitHubUnavailable"]
+__all__ = ["GitHubRest", "GitHubUnavailable", "rest_client"]
 
 
-class GitHub:
-    def __init__(self, api_url: str, token: str | None, *, timeout: float = 4.0, auth: GitHubAuth | None = None
-                 ) -> None:
-        """`auth` in App mode: each call carries its repository's installation token (RepoTokenAuth)."""
+def rest_client(api_url: str, token: str | None, *, auth: GitHubAuth | None = None, verify: Any = True,
+                timeout: float = 10.0, user_agent: str = "agentic") -> httpx.AsyncClient:
+    """An HTTP client on GitHub's REST API. `auth` in App mode: each call carries its repository's installation
+    token (RepoTokenAuth) and `token` is not sent; `verify`: Settings.tls_verify."""
+    app = auth if auth is not None and auth.is_app else None
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+               "User-Agent": user_agent, **({"Authorization": f"Bearer {token}"} if token and not app else {})}
+    return httpx.AsyncClient(base_url=api_url.rstrip("/"), headers=headers, timeout=timeout, verify=verify,
+                             auth=RepoTokenAuth(app) if app else None)
+
+
+class GitHubRest:
+    def __init__(self, api_url: str, token: str | None, *, timeout: float = 4.0, auth: GitHubAuth | None = None,
+                 verify: Any = True) -> None:
         self.auth = auth if auth is not None and auth.is_app else None
-        self._http = httpx.AsyncClient(timeout=timeout, auth=RepoTokenAuth(self.auth) if self.auth else None)
+        self._http = rest_client(api_url, token, auth=auth, verify=verify, timeout=timeout,
+                                 user_agent="agentic-triggers")
+        # gidgethub sends its own Authorization (the token) and media type; the client's headers fill the rest.
         self._api = GitHubAPI(self._http, "agentic-triggers", oauth_token=None if self.auth else token,
                               base_url=api_url.rstrip("/"))
         self._self_login: str | None = None
