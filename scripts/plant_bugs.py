@@ -166,7 +166,7 @@ BUGS = [
           "        await asyncio.sleep(interval)\n"),),
         ("tests/workflow/test_claims.py::test_the_heartbeat_keeps_a_live_owner_its_claim_until_it_ends",)),
     Bug("archive-open", "the archive sweep leaves the session of an open pull request alone",
-        (("agentic/workflows/archive.py", 'if pull.get("state") == "open":', 'if pull.get("state") == "opened":'),),
+        (("agentic/workflows/archive.py", 'if pull.state == "open":', 'if pull.state == "opened":'),),
         ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
     Bug("go-read-only", "`/jules go` needs write access whatever min_permission lets start a run (#23)",
         (("agentic/triggers/app.py",

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from agentic.errors import BadIssueUrl, IssueNotFound
 from agentic.github.issue_ref import IssueRef
+from agentic.github.models import CheckRun, Comment, Issue, PullRequest
 from agentic.hub.mcp_client import HubTools, ToolCallFailed
+
+__all__ = ["CheckRun", "Comment", "Issue", "PullRequest"]  # the data of these operations: agentic/github/models.py
 
 SERVER = "github-rest"
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
@@ -22,31 +23,6 @@ WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
 def tool(name: str) -> str:
     return f"{SERVER}-{name}"
-
-
-class Comment(BaseModel):
-    id: int
-    author: str
-    body: str
-    created_at: datetime
-
-
-class Issue(BaseModel):
-    ref: IssueRef
-    title: str
-    body: str
-    author: str
-    state: str
-    locked: bool = False
-    lock_reason: str | None = None
-    labels: list[str]
-    html_url: str
-    comments: list[Comment] = []
-
-
-def _comment(raw: dict[str, Any]) -> Comment:
-    return Comment(id=raw["id"], author=(raw.get("user") or {}).get("login", ""), body=raw.get("body") or "",
-                   created_at=raw["created_at"])
 
 
 async def read_issue(hub: HubTools, ref: IssueRef) -> Issue:
@@ -77,7 +53,7 @@ async def list_comments(hub: HubTools, ref: IssueRef, since: datetime | None = N
     page = 1
     while True:
         raw = await hub.call(tool("listIssueComments"), {**args, "page": page})
-        comments += [_comment(item) for item in raw or []]
+        comments += [Comment.from_api(item) for item in raw or []]
         if not raw or len(raw) < 100:
             return comments
         page += 1
@@ -86,13 +62,13 @@ async def list_comments(hub: HubTools, ref: IssueRef, since: datetime | None = N
 async def create_comment(hub: HubTools, ref: IssueRef, body: str) -> Comment:
     raw = await hub.call(tool("createIssueComment"),
                          {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number, "body": {"body": body}})
-    return _comment(raw)
+    return Comment.from_api(raw)
 
 
 async def update_comment(hub: HubTools, ref: IssueRef, comment_id: int, body: str) -> Comment:
     raw = await hub.call(tool("updateIssueComment"),
                          {"owner": ref.owner, "repo": ref.repo, "comment_id": comment_id, "body": {"body": body}})
-    return _comment(raw)
+    return Comment.from_api(raw)
 
 
 async def add_reaction(hub: HubTools, ref: IssueRef, content: str = "eyes") -> None:
@@ -122,16 +98,17 @@ def pull_number(pull_request_url: str) -> int:
     return int(pull_request_url.rstrip("/").rsplit("/", 1)[-1])
 
 
-async def get_pull_request(hub: HubTools, ref: IssueRef, number: int) -> dict[str, Any]:
-    return await hub.call(tool("getPullRequest"), {"owner": ref.owner, "repo": ref.repo, "pull_number": number})
+async def get_pull_request(hub: HubTools, ref: IssueRef, number: int) -> PullRequest:
+    raw = await hub.call(tool("getPullRequest"), {"owner": ref.owner, "repo": ref.repo, "pull_number": number})
+    return PullRequest.from_api(raw)
 
 
-async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[dict[str, Any]]:
+async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[CheckRun]:
     """Check runs on `commit` (a SHA or branch name), newest first; the first 100 (one page) is enough to judge."""
     raw = await hub.call(tool("listCheckRunsForRef"), {"owner": ref.owner, "repo": ref.repo, "ref": commit,
                                                       "per_page": 100})
     runs = raw.get("check_runs") if isinstance(raw, dict) else None
-    return [r for r in runs or [] if isinstance(r, dict)]
+    return [CheckRun.from_api(r) for r in runs or [] if isinstance(r, dict)]
 
 
 async def update_pull_request_body(hub: HubTools, ref: IssueRef, number: int, body: str) -> None:
@@ -157,17 +134,17 @@ async def find_pull_request_for_session(hub: HubTools, ref: IssueRef, session_id
     session (Jules links the session in the PR and names branches after the task)."""
     raw = await hub.call(tool("listPullRequests"), {"owner": ref.owner, "repo": ref.repo, "state": "open",
                                                     "per_page": 100, "sort": "created", "direction": "desc"})
-    for pr in raw or []:
-        text = f"{pr.get('body') or ''}\n{(pr.get('head') or {}).get('ref', '')}"
+    for pr in map(PullRequest.from_api, raw or []):
+        text = f"{pr.body}\n{pr.head_ref}"
         if session_id in text or (session_url and session_url in text):
-            return pr.get("html_url")
+            return pr.html_url or None
     return None
 
 
 _CLOSES = r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s*:?\s+(?:{repo})?#{number}\b"
 
 
-async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[dict[str, Any]]:
+async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[PullRequest]:
     """Open or merged PRs whose description closes this issue (`Fixes #N`, `Closes owner/repo#N`): the issue is
     already being fixed, a second PR would compete. Closed-unmerged PRs do not count. Newest first, one page."""
     import re
@@ -175,5 +152,5 @@ async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[dict[s
     pattern = re.compile(_CLOSES.format(repo=re.escape(ref.full_name), number=ref.number), re.IGNORECASE)
     raw = await hub.call(tool("listPullRequests"), {"owner": ref.owner, "repo": ref.repo, "state": "all",
                                                     "per_page": 100, "sort": "updated", "direction": "desc"})
-    return [pr for pr in raw or [] if not (pr.get("state") == "closed" and not pr.get("merged_at"))
-            and (pattern.search(pr.get("body") or "") or pattern.search(pr.get("title") or ""))]
+    return [pr for pr in map(PullRequest.from_api, raw or []) if not (pr.state == "closed" and not pr.merged)
+            and (pattern.search(pr.body) or pattern.search(pr.title))]

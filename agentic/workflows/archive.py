@@ -52,13 +52,13 @@ async def _archive_one(hub: HubTools, jules: JulesClient, key: str, run_id: str,
             ref = _issue(record.pull_request_url)
             number = github_ops.pull_number(record.pull_request_url)
             pull = await github_ops.get_pull_request(hub, ref, number)
-            if pull.get("state") == "open":
+            if pull.state == "open":
                 continue
             archived_now = await jules.archive(record.session_id)
             record.archived = True
             await claims.update(key, run_id, acquired.claim)  # recorded: the next sweep skips it
             done.append({"pull_request": record.pull_request_url, "session": record.session_id,
-                         "merged": bool(pull.get("merged")), "archived_now": archived_now})
+                         "merged": pull.merged, "archived_now": archived_now})
     finally:
         await claims.release(key, run_id, acquired.claim)
     return done

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from agentic.agent.brief import fenced_message
 from agentic.dispatch import claims
+from agentic.github.models import CheckRun, PullRequest
 from agentic.lifecycle import CiStarted
 from agentic.workflows import tasks
 from agentic.workflows.followups import FollowUps
@@ -53,24 +54,21 @@ class Verdict:
     failed: list[FailedCheck] = field(default_factory=list)
 
 
-def verdict(check_runs: list[dict[str, Any]]) -> Verdict:
+def verdict(check_runs: list[CheckRun]) -> Verdict:
     """The head's CI state from its check runs: the newest run of each check name counts (a re-run replaces the
     old one); no run yet, or any not completed, is pending."""
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, CheckRun] = {}
     for check in check_runs:
-        name = str(check.get("name") or "")
-        if name not in newest or int(check.get("id") or 0) > int(newest[name].get("id") or 0):
-            newest[name] = check
-    if not newest or any(c.get("status") != "completed" for c in newest.values()):
+        if check.name not in newest or check.id > newest[check.name].id:
+            newest[check.name] = check
+    if not newest or any(c.status != "completed" for c in newest.values()):
         return Verdict("pending", len(newest))
     failed = []
     for name, check in sorted(newest.items()):
-        if check.get("conclusion") in PASSING:
+        if check.conclusion in PASSING:
             continue
-        output = check.get("output") or {}
-        failed.append(FailedCheck(name=name, conclusion=str(check.get("conclusion")),
-                                  title=str(output.get("title") or ""), summary=str(output.get("summary") or ""),
-                                  log_tail=str(output.get("text") or "")[-LOG_TAIL_CHARS:]))
+        failed.append(FailedCheck(name=name, conclusion=str(check.conclusion), title=check.title,
+                                  summary=check.summary, log_tail=check.text[-LOG_TAIL_CHARS:]))
     return Verdict("failed" if failed else "passed", len(newest), failed)
 
 
@@ -152,11 +150,11 @@ async def watch(run: IssueRun, record: claims.SessionRecord, pr_number: int) -> 
             await followups.forward(run, record.session_id, pr_number)
             await relay.try_step(run, record, pr_number)
             await show_reviews(run, relay)
-        pull = await tasks.read_pull(run.deps.hub, ref, pr_number)
-        if pull.get("state") != "open":
-            how = "merged" if pull.get("merged") else "closed"
+        pull: PullRequest = await tasks.read_pull(run.deps.hub, ref, pr_number)
+        if pull.state != "open":
+            how = "merged" if pull.merged else "closed"
             return CiOutcome("closed", record.ci_rounds, [f"The pull request was {how} before CI settled."])
-        head = str((pull.get("head") or {}).get("sha") or "")
+        head = pull.head_sha
         result = verdict(await tasks.list_check_runs(run.deps.hub, ref, head))
         if result.state == "passed":
             return CiOutcome("passed", record.ci_rounds, [f"CI passed on {head[:7]} ({result.checks} check(s))"

@@ -122,10 +122,10 @@ async def _refused(run: IssueRun, options: RunOptions) -> WorkflowResult | None:
                "hand it to Jules anyway")
     elif not options.allow_existing_pr:
         ours = {r.pull_request_url for r in run.book.claim.sessions if r.pull_request_url}
-        if pr := next((p for p in run.job.fixing_prs if p.get("html_url") not in ours), None):
+        if pr := next((p for p in run.job.fixing_prs if p.html_url not in ours), None):
             duplicate = True
-            why = (f"pull request #{pr.get('number')} ({pr.get('state')}{', merged' if pr.get('merged_at') else ''}) "
-                   f"already fixes this issue: {pr.get('html_url')}; run with `allow_existing_pr=True` to start "
+            why = (f"pull request #{pr.number} ({pr.state}{', merged' if pr.merged else ''}) "
+                   f"already fixes this issue: {pr.html_url}; run with `allow_existing_pr=True` to start "
                    "another")
     if why is None:
         return None

@@ -10,6 +10,7 @@ from agentic import observability
 from agentic.dispatch import claims
 from agentic.errors import JulesSessionFailed
 from agentic.github import ops as github_ops
+from agentic.github.models import PullRequest
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
 from agentic.lifecycle import CiSettled, CiWatch, Phase, PullRequestOpened, Stopped
@@ -74,8 +75,8 @@ async def follow_ci(run: IssueRun, record: claims.SessionRecord, pr_number: int)
         await run.book.save()
         return None
     if record.ci_state in (None, CiWatch.PENDING):
-        pull = await tasks.read_pull(run.deps.hub, run.job.ref, pr_number)
-        base = str((pull.get("base") or {}).get("ref") or "")
+        pull: PullRequest = await tasks.read_pull(run.deps.hub, run.job.ref, pr_number)
+        base = pull.base_ref
         watched = settings.ci_watch == "on" or await ci_loop.has_ci(run, base)
         record.ci_state = CiWatch.WATCHING if watched else CiWatch.NONE
         await run.book.save()  # a re-entry continues the watch

@@ -16,6 +16,7 @@ from typing import Any
 
 from agentic.dispatch import claims
 from agentic.github import ops as github_ops
+from agentic.github.models import PullRequest
 from agentic.triggers.rules import load_rules
 from agentic.workflows import reviews, tasks
 from agentic.workflows.run import IssueRun
@@ -76,7 +77,7 @@ class ReviewRelay:
         """Read, decide, send. True when a review went to Jules now (it works again)."""
         if not record.session_id:
             return False
-        pull = await tasks.read_pull(run.deps.hub, run.job.ref, number)
+        pull: PullRequest = await tasks.read_pull(run.deps.hub, run.job.ref, number)
         found = await read_reviews(run, number)
         for author in {r.author for r in found} - set(self.writers):
             self.writers[author] = await github_ops.can_write(run.deps.hub, run.job.ref, author)
@@ -85,7 +86,7 @@ class ReviewRelay:
         activities = await tasks.poll_activities(run.deps.jules, record.session_id, None) if found else []
         observed = reviews.Observed(
             reviews=found, writers=frozenset(a.lower() for a, ok in self.writers.items() if ok),
-            jules_login=str((pull.get("user") or {}).get("login") or ""), own_login=run.book.claim.bot_login,
+            jules_login=pull.author, own_login=run.book.claim.bot_login,
             user_messages=[a.user_message for a in activities if a.user_message],
             session_id=record.session_id, handle=rules.mention, reactive=rules.jules_reactive,
             now=datetime.now(UTC), grace_seconds=run.deps.settings.review_grace_seconds)
@@ -97,7 +98,7 @@ class ReviewRelay:
         for d in decisions:
             if d.outcome != "send":
                 continue
-            if pull.get("state") != "open":
+            if pull.state != "open":
                 continue  # merged or closed: the session must not push again
             since = d.review.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if d.review.submitted_at else None
             if await tasks.send_message(run.deps.jules, record.session_id, reviews.message(record.session_id, d.review),

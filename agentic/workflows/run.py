@@ -39,7 +39,8 @@ class IssueJob:
     issue: github_ops.Issue
     run_id: str
     source: dict[str, Any] = field(default_factory=dict)
-    fixing_prs: list[dict[str, Any]] = field(default_factory=list)  # open or merged PRs that already close the issue
+    # open or merged PRs that already close the issue
+    fixing_prs: list[github_ops.PullRequest] = field(default_factory=list)
     wait_expired: bool = False  # started because a suspended run's wait ran out (plan_approval.expired_wait_trigger)
 
 

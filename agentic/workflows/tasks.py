@@ -108,7 +108,7 @@ async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, bo
 
 
 @task(name="find-fixing-pull-requests", **RETRY)
-async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[dict[str, Any]]:
+async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[github_ops.PullRequest]:
     return await github_ops.find_fixing_pull_requests(hub, ref)
 
 
@@ -128,23 +128,22 @@ async def finish_pull_request(hub: HubTools, ref: IssueRef, pr_url: str, reviewe
     """The PR must close the issue (`Fixes #N`) and ask the requester for review — read back, not assumed."""
     number = github_ops.pull_number(pr_url)
     pr = await github_ops.get_pull_request(hub, ref, number)
-    body = pr.get("body") or ""
+    body = pr.body
     if str(ref.number) not in _FIXES.findall(body):
         body = f"{body.rstrip()}\n\nFixes #{ref.number}\n"
         await github_ops.update_pull_request_body(hub, ref, number, body)
-    author = (pr.get("user") or {}).get("login")
-    already = {r.get("login") for r in pr.get("requested_reviewers") or []}
-    requested = bool(reviewer) and reviewer != author and (
+    already = set(pr.requested_reviewers)
+    requested = bool(reviewer) and reviewer != pr.author and (
         reviewer in already or await github_ops.request_reviewers(hub, ref, number, [reviewer]))
     return {"number": number, "body": body, "reviewer_requested": requested,
-            "head_sha": (pr.get("head") or {}).get("sha")}
+            "head_sha": pr.head_sha or None}
 
 
 @task(name="read-pull-request", **RETRY)
-async def read_pull(hub: HubTools, ref: IssueRef, number: int) -> dict[str, Any]:
+async def read_pull(hub: HubTools, ref: IssueRef, number: int) -> github_ops.PullRequest:
     return await github_ops.get_pull_request(hub, ref, number)
 
 
 @task(name="list-check-runs", **RETRY)
-async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[dict[str, Any]]:
+async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[github_ops.CheckRun]:
     return await github_ops.list_check_runs(hub, ref, commit)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from agentic.github.models import CheckRun
 from agentic.workflows.ci_loop import after_report, failure_message, starts_round, verdict
 
 
-def run(id: int, name: str, status: str = "completed", conclusion: str | None = "success", **output) -> dict:
-    return {"id": id, "name": name, "status": status, "conclusion": conclusion, "output": output}
+def run(id: int, name: str, status: str = "completed", conclusion: str | None = "success", **output) -> CheckRun:
+    """A check run as GitHub's API writes it, read as the product reads it."""
+    return CheckRun.from_api({"id": id, "name": name, "status": status, "conclusion": conclusion, "output": output})
 
 
 def test_no_checks_or_any_unfinished_is_pending():
