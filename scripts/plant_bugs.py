@@ -170,9 +170,8 @@ BUGS = [
         ("tests/workflow/test_ci_loop.py::test_ci_that_keeps_failing_stops_after_the_rounds",)),
     Bug("go-read-only", "`/jules go` needs write access whatever min_permission lets start a run (#23)",
         (("agentic/triggers/app.py",
-          'need = "write" if trigger.kind == "go" and trigger.rules.min_permission == "read" else '
-          "trigger.rules.min_permission",
-          "need = trigger.rules.min_permission  # planted: the repository's floor"),),
+          'if trigger.kind == "go" and need == "read":',
+          "if False:  # planted: the repository's floor"),),
         ("tests/triggers/test_receiver_e2e.py::test_jules_go_is_its_own_run_and_only_writers_may_say_it",)),
     Bug("cautious-medium", "the cautious level holds an actionable verdict short of high confidence (#23)",
         (("agentic/agent/automation.py", 'if level == "full" or triage.confidence == "high":',
