@@ -46,6 +46,8 @@ toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${
   echo "pytest_add_cli_args_test_selection = $(toml_list "${TESTS[@]}")"
   echo "pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\", \"-m\", \"not slow\"]"
   echo "use_git_change_detection = false"
+  # Tests read bench/agent_quality.py and docs/architecture.md by path: the copy needs them beside the tests.
+  echo 'also_copy = ["bench", "docs"]'
   # A mutant 4x slower than the clean run counts as killed (timeout): the sanitizer's linear-time tests make a
   # quadratic mutant spin, and waiting 15x (mutmut's default) for each would take most of an hour.
   echo "timeout_multiplier = 4.0"
