@@ -63,8 +63,15 @@ def test_a_policy_refusal_stands_against_go(level):
 def test_concerns_name_the_doubt_and_are_empty_without_one():
     assert concerns(verdict("actionable", "high")) == []
     doubts = concerns(verdict("needs_info", "medium", rationale="no reproduction", questions=["Which version?"]))
-    assert doubts[0].startswith("Triage said needs info with medium confidence")
+    assert doubts[0] == "Triage said needs info with medium confidence; a maintainer asked for the change anyway."
     assert "Why: no reproduction" in doubts and "Open question: Which version?" in doubts
+    # A sure verdict against the change is a doubt too; so is an actionable one short of sure.
+    assert concerns(verdict("needs_info", "high"))[0].startswith("Triage said needs info with high confidence")
+    assert concerns(verdict("actionable", "medium"))[0].startswith("Triage said actionable with medium confidence")
+
+
+def test_the_why_line_reads_the_verdict_in_words():
+    assert gate(verdict("needs_info", "low"), "cautious").why.startswith("triage: needs info (low confidence). ")
 
 
 def test_concerns_travel_inside_the_data_fence():

@@ -115,6 +115,17 @@ def test_polling_composes_the_jules_machine():
     assert done.phase is Phase.COMPLETED and [type(a) for a in actions if isinstance(a, Finished)] == [Finished]
 
 
+def test_a_poll_of_the_same_session_continues_its_view():
+    """A re-entry's first poll leaves the entry row; later polls of that session keep what the machine knew (a
+    decided plan is not asked for again, even when Jules lists its activity once more)."""
+    state, _ = step(IssueState(), Polled(session("AWAITING_PLAN_APPROVAL"), [plan_activity()]))
+    assert state.entering is False and state.row is Phase.AWAITING_PLAN_APPROVAL
+    state, _ = step(state, PlanDecided("p1"))
+    again, actions = step(state, Polled(session("AWAITING_PLAN_APPROVAL"), [plan_activity()]))
+    assert again.follow.decided_plans == {"p1"} and not [a for a in actions if isinstance(a, AskApproval)]
+    assert again.entering is False
+
+
 def test_a_poll_of_another_session_starts_a_new_view():
     state = IssueState(phase=Phase.IN_PROGRESS, entering=False, follow=FollowView(session_id="old", state="PAUSED"))
     state, _ = step(state, Polled(session("IN_PROGRESS")))
