@@ -38,9 +38,8 @@ class GitHubRest:
         self.auth = auth if auth is not None and auth.is_app else None
         self._http = rest_client(api_url, token, auth=auth, verify=verify, timeout=timeout,
                                  user_agent="agentic-triggers")
-        # gidgethub sends its own Authorization (the token) and media type; the client's headers fill the rest.
-        self._api = GitHubAPI(self._http, "agentic-triggers", oauth_token=None if self.auth else token,
-                              base_url=api_url.rstrip("/"))
+        # The client carries the credentials (rest_client): gidgethub adds none of its own.
+        self._api = GitHubAPI(self._http, "agentic-triggers", base_url=api_url.rstrip("/"))
         self._self_login: str | None = None
 
     def note_installation(self, full_name: str, installation_id: int) -> None:
