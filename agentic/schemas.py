@@ -48,7 +48,7 @@ def _parsed(name: str) -> dict[str, Any]:
     try:
         if definition["name"] != name or definition["config"]["type"] != "openapi":
             raise ConfigError(f"{path} must define openapi server {name!r}, found {definition['name']!r}")
-        definition["config"]["openapi"]["schema"]["paths"]
+        definition["config"]["openapi"]["schema"]["paths"]  # shape check
     except (KeyError, TypeError):
         raise ConfigError(f"{path} is not a hub server definition with config.openapi.schema") from None
     return definition

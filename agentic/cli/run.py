@@ -191,7 +191,7 @@ def execute(github_issue_url: str, *, require_plan_approval: bool | None = None,
         raise
     except KeyboardInterrupt as exc:
         raise _fail(exc, "interrupted") from None
-    except BaseException as exc:
+    except BaseException as exc:  # every failure becomes one line and an exit code
         if isinstance(exc, SystemExit):
             raise
         leaf = _leaf(exc)

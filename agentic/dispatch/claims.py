@@ -58,7 +58,7 @@ def _through_outages(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
                     return await fn(*args, **kwargs)
             except ClaimLost:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # Prefect raises httpx, HTTP-status and slot errors here
                 if time.monotonic() + delay > deadline:
                     raise
                 logger.warning("claims: %s failed (%s: %s); retrying in %.1fs", fn.__name__, type(exc).__name__,

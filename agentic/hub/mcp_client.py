@@ -237,7 +237,7 @@ class HubTools:
                 await conn.open()
                 self._conn = conn
                 return
-            except BaseException as exc:
+            except BaseException as exc:  # classified below
                 await conn.close()
                 leaf = _leaf(exc)
                 if isinstance(leaf, asyncio.CancelledError):

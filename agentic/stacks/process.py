@@ -30,7 +30,7 @@ def start_process(
     user: str | None = None,
 ) -> subprocess.Popen:
     """Spawn `argv` in a new session (its own process group) so a stop reaches every grandchild too."""
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # owned by the child
     full_env = {**os.environ, **(env or {})}
     return subprocess.Popen(
         list(argv), env=full_env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -250,7 +250,7 @@ class SessionRun:
             store.set_state(record, "COMPLETED")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a failed push fails the session, as on Jules
             log.exception("session %s follow-up crashed", record.id)
             self.fail(f"Jules could not push the follow-up: {exc}")
 
