@@ -7,7 +7,7 @@
           native:                                      # what `ibt stacks run --native` runs instead
             command: ["${IBT_PYTHON:-python}", "-m", "prefect", "server", "start",
                       "--port", "${IBT_PORT_PREFECT:-4200}"]
-            env: {PREFECT_API_DATABASE_CONNECTION_URL: "postgresql+asyncpg://...:${IBT_PORT_POSTGRES:-55432}/prefect"}
+            env: {PREFECT_API_DATABASE_CONNECTION_URL: "postgresql+asyncpg://...:${IBT_PORT_POSTGRES:-15432}/prefect"}
             port: ${IBT_PORT_PREFECT:-4200}             # checked free before anything starts
             health: http://127.0.0.1:${IBT_PORT_PREFECT:-4200}/api/health
             depends_on: [postgres]                     # default: the compose `depends_on`

@@ -14,16 +14,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_holder(port: int) -> str | None:
-    """'pid 1234 (node)' for the process listening on `port`, 'another process' if unknown, None if free."""
+    """'pid 1234 (node)' for the process listening on `port`, 'another process' if unknown, None if free.
+
+    A port no one listens on can still be taken: an outgoing connection's local end (the kernel picks those from
+    net.ipv4.ip_local_port_range) blocks a bind until it closes, which the answer says.
+    """
+    client: str | None = None
     try:
         for conn in psutil.net_connections(kind="inet"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                if conn.pid:
-                    try:
-                        return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-                    except psutil.Error:
-                        return f"pid {conn.pid}"
-                return "another process"
+            if not conn.laddr or conn.laddr.port != port:
+                continue
+            if conn.status == psutil.CONN_LISTEN:
+                return _process(conn.pid) if conn.pid else "another process"
+            if conn.status != psutil.CONN_TIME_WAIT:
+                client = f"a connection's local end ({_process(conn.pid) if conn.pid else 'unknown process'})"
     except psutil.AccessDenied:
         pass
     with socket.socket() as sock:
@@ -31,5 +35,12 @@ def port_holder(port: int) -> str | None:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            return "another process"
+            return client or "another process"
     return None
+
+
+def _process(pid: int) -> str:
+    try:
+        return f"pid {pid} ({psutil.Process(pid).name()})"
+    except psutil.Error:
+        return f"pid {pid}"

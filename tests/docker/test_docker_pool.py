@@ -50,7 +50,7 @@ def _pool_template(network: str) -> dict:
 
 def test_a_docker_pool_runs_five_issues_in_containers_and_survives_its_worker_killed(tmp_path, user_env):
     ensure_images("prefect", "mcp-hub", "sandbox")
-    require_free_ports(4200, 3000, 55432, 3101, 3102)
+    require_free_ports(4200, 3000, 15432, 3101, 3102)
     repo = checkout(tmp_path)
     env = {**user_env, "IBT_HUB_TOKEN_FILE": "", "PYTHONPATH": str(repo)}
     worker = None

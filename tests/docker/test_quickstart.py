@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(1500)
 @pytest.fixture
 def quickstart(tmp_path, user_env):
     ensure_images("prefect", "mcp-hub", "sandbox")
-    require_free_ports(4200, 3000, 55432, 3101, 3102)
+    require_free_ports(4200, 3000, 15432, 3101, 3102)
     repo = checkout(tmp_path)
     # An open hub on loopback, as natively with the sandbox: the seed's curls carry no token (docs/stacks.md).
     env = {**user_env, "IBT_HUB_TOKEN_FILE": "", "PYTHONPATH": str(repo)}
@@ -90,7 +90,7 @@ def test_ibt_stacks_takes_the_docker_path(tmp_path, user_env):
     as natively, on containers. The hub keeps its default token in `.ibt/mcp-hub/token` on the host, where the
     README's curls (and deploy.py) read it."""
     ensure_images("prefect", "mcp-hub")
-    require_free_ports(4200, 3000, 55432)
+    require_free_ports(4200, 3000, 15432)
     repo = checkout(tmp_path)
     env = {**user_env, "PYTHONPATH": str(repo)}
     ibt = "python -m agentic.cli stacks"

@@ -20,7 +20,7 @@ IBT = [sys.executable, "-m", "agentic.cli"]
 
 
 def ibt_env(**ports: int) -> dict[str, str]:
-    """The test's environment plus `IBT_PORT_<SERVICE>` overrides: tests never touch 4200/3000/5432/55432."""
+    """The test's environment plus `IBT_PORT_<SERVICE>` overrides: tests never touch 4200/3000/5432/15432."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IBT_") and k != "PREFECT_API_URL"}
     env.update({f"IBT_PORT_{name.upper()}": str(port) for name, port in ports.items()})
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"

@@ -139,11 +139,11 @@ def test_native_plan_follows_the_files(tmp_path):
     assert order.index("github-sim") < order.index("jules-sim")
     by_name = {s.name: s for s in services}
     pg = by_name["postgres"].postgres
-    assert (pg.port, pg.user, pg.password, pg.database) == (55432, "prefect", "prefect", "prefect")
+    assert (pg.port, pg.user, pg.password, pg.database) == (15432, "prefect", "prefect", "prefect")
     assert pg.data_dir == tmp_path / "postgres" / "data"
     prefect = by_name["prefect"]
     assert prefect.port == 14200 and prefect.health == "http://127.0.0.1:14200/api/health"
-    assert prefect.env["PREFECT_API_DATABASE_CONNECTION_URL"].endswith("@127.0.0.1:55432/prefect")
+    assert prefect.env["PREFECT_API_DATABASE_CONNECTION_URL"].endswith("@127.0.0.1:15432/prefect")
     assert prefect.env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     hub = by_name["mcp-hub"]
     assert hub.argv[1:4] == ["-m", "agentic.hub", "--host"] and hub.health == "http://127.0.0.1:3000/health"
@@ -184,3 +184,19 @@ def test_every_prefect_server_keeps_leases_on_disk_and_runs_expiry_and_automatio
             assert env.get(name) == value, f"{path}{where}: {name} is not {value}"
         off = [k for k, v in env.items() if k.startswith("PREFECT_SERVER_SERVICES_") and str(v).lower() == "false"]
         assert not off, f"{path}{where}: {off}"
+
+
+# Linux hands out client ports from 32768-60999 (net.ipv4.ip_local_port_range): a default published port in that
+# range can be held for a moment by any outgoing connection, and then `docker compose up` cannot bind it. CI met
+# exactly that on PostgreSQL's old 55432.
+EPHEMERAL_LOW = 32768
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_default_published_ports_lie_below_the_ephemeral_range(path):
+    services = load(path).get("services", {})
+    published = [str(port).rsplit(":", 2)[-2] for svc in services.values() for port in svc.get("ports", [])]
+    native = [svc["x-ibt"]["native"]["port"] for svc in services.values()
+              if isinstance(svc.get("x-ibt", {}).get("native", {}).get("port"), (int, str))]
+    for port in published + native:
+        assert int(port) < EPHEMERAL_LOW, f"{path.name}: default port {port} lies in the kernel's ephemeral range"
