@@ -44,6 +44,11 @@ def status_comments(sandbox, number: int) -> list[dict]:
     return [c for c in comments if c["body"].startswith(status_marker(f"acme/widgets#{number}"))]
 
 
+def occupier_state(sandbox) -> str | None:
+    return next((s["state"] for s in sim(sandbox, "GET", "/_sim/sessions").json()["sessions"]
+                 if s.get("prompt") == "occupier"), None)
+
+
 def create_count(sandbox) -> int:
     return sim(sandbox, "GET", "/_sim/requests").json()["byOperation"].get("createSession", 0)
 
@@ -64,15 +69,24 @@ async def test_quota_429_is_queued_until_a_slot_frees(capped_sandbox, prefect_ap
     with sandbox.github() as gh:
         gh.headers["Authorization"] = "Bearer sim-token-alice"
         number = gh.post("/repos/acme/widgets/issues", json={"title": "quota", "body": BODY}).json()["number"]
-    # Someone else's session holds the only slot for a few seconds.
-    sim(sandbox, "POST", "/_sim/scenarios", json={"match": "occupier", "script": "slow"}).raise_for_status()
+    # Someone else's session holds the only slot: it waits for its plan's approval, which the test gives only once
+    # our run has been refused, however long triage takes on this machine.
     with sandbox.jules() as jules:
-        occupier = jules.post("/sessions", json={"prompt": "occupier", "sourceContext": {
+        occupier = jules.post("/sessions", json={"prompt": "occupier", "requirePlanApproval": True, "sourceContext": {
             "source": "sources/github/acme/widgets", "githubRepoContext": {"startingBranch": "main"}}})
         assert occupier.status_code == 200, occupier.text
+    occupier_id = occupier.json()["id"]
     creates_before = create_count(sandbox)
     with environment(sandbox.env):
-        result = await jules_agent_workflow(github_issue_url=f"https://github.com/acme/widgets/issues/{number}")
+        run = asyncio.create_task(
+            jules_agent_workflow(github_issue_url=f"https://github.com/acme/widgets/issues/{number}"))
+        deadline = time.monotonic() + 120
+        while create_count(sandbox) - creates_before < 1 or occupier_state(sandbox) != "AWAITING_PLAN_APPROVAL":
+            assert not run.done() and time.monotonic() < deadline, "the run never tried to create its session"
+            await asyncio.sleep(0.2)
+        with sandbox.jules() as jules:
+            jules.post(f"/sessions/{occupier_id}:approvePlan", json={}).raise_for_status()
+        result = await run
     assert result.status == "completed", result
     assert create_count(sandbox) - creates_before >= 2  # at least one 429, then the create that went through
     assert len(sessions_for(sandbox, number)) == 1 and len(status_comments(sandbox, number)) == 1
