@@ -3,8 +3,7 @@ Pure: settings built from explicit files and mappings, never the developer's age
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import runpy
 
 import pytest
 from pydantic import ValidationError
@@ -88,14 +87,13 @@ def test_invalid_setting_is_one_config_error_naming_the_variable():
     assert "PREFECT_API_URL" in str(info.value) and "\n" not in str(info.value)
 
 
-def test_env_file_is_found_from_the_package_not_the_working_directory(tmp_path):
+def test_env_file_is_found_from_the_package_not_the_working_directory(tmp_path, monkeypatch):
     assert ENV_FILE.is_absolute()
-    # From another directory, with AGENTIC_ENV_FILE unset, the file is still agentic/.env of the package.
-    code = "from agentic.settings import ENV_FILE, PACKAGE_DIR; print(ENV_FILE == PACKAGE_DIR / '.env')"
-    env = {"PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip() == "True"
+    # From another directory, with AGENTIC_ENV_FILE unset (the autouse fixture), the module's code run afresh still
+    # finds agentic/.env of the package: runpy executes agentic/settings.py as a new import would, in this process.
+    monkeypatch.chdir(tmp_path)
+    fresh = runpy.run_path(str(PACKAGE_DIR / "settings.py"))
+    assert fresh["PACKAGE_DIR"] == PACKAGE_DIR and fresh["ENV_FILE"] == PACKAGE_DIR / ".env"
 
 
 @pytest.mark.parametrize("api, hosts", [

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic_ai.exceptions import ModelAPIError, ModelConnectionError, ModelContextWindowExceededError, ModelHTTPError
@@ -34,6 +34,9 @@ from pydantic_ai.settings import ModelSettings
 
 from agentic.errors import ModelBudgetExceeded, ModelUnavailable, ModelUnsupported
 from agentic.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx2  # the OpenAI SDK's HTTP client (httpx's successor), which the providers take
 
 # Placeholder sent when a self-hosted endpoint needs no key (the OpenAI client insists on one).
 NO_KEY = "not-needed"
@@ -65,8 +68,11 @@ def _endpoint_settings(settings: Settings) -> ModelSettings:
     return ModelSettings(timeout=settings.llm_timeout_seconds)
 
 
-def build_model(settings: Settings) -> Model | str:
-    """The triage model for `settings.llm_model` (see the table above); keys come from Settings, not os.environ."""
+def build_model(settings: Settings, *, http_client: httpx2.AsyncClient | None = None) -> Model | str:
+    """The triage model for `settings.llm_model` (see the table above); keys come from Settings, not os.environ.
+
+    `http_client` carries a self-hosted endpoint's requests (its own proxy or CA, or the endpoint as an app in this
+    process, as the tests use it); None: the provider's shared client."""
     name = settings.llm_model
     if name == "sandbox":
         from agentic.sandbox.model import sandbox_model
@@ -79,16 +85,16 @@ def build_model(settings: Settings) -> Model | str:
         from pydantic_ai.providers.ollama import OllamaProvider
 
         key = settings.ollama_api_key.get_secret_value() if settings.ollama_api_key else NO_KEY
-        return EndpointModel(OllamaModel(model_name, provider=OllamaProvider(base_url=endpoint.base_url, api_key=key),
-                                         settings=_endpoint_settings(settings)), endpoint)
+        ollama = OllamaProvider(base_url=endpoint.base_url, api_key=key, http_client=http_client)
+        return EndpointModel(OllamaModel(model_name, provider=ollama, settings=_endpoint_settings(settings)), endpoint)
     if endpoint is not None:
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
-        return EndpointModel(OpenAIChatModel(model_name, provider=OpenAIProvider(base_url=endpoint.base_url,
-                                                                                 api_key=key),
-                                             settings=_endpoint_settings(settings)), endpoint)
+        openai = OpenAIProvider(base_url=endpoint.base_url, api_key=key, http_client=http_client)
+        return EndpointModel(OpenAIChatModel(model_name, provider=openai, settings=_endpoint_settings(settings)),
+                             endpoint)
     if provider == "google" and settings.google_api_key:
         from pydantic_ai.models.google import GoogleModel
         from pydantic_ai.providers.google import GoogleProvider
@@ -103,14 +109,17 @@ def build_model(settings: Settings) -> Model | str:
     return name
 
 
-def model_problem(settings: Settings, timeout: float = 5.0) -> str | None:
+def model_problem(settings: Settings, timeout: float = 5.0, *,
+                  transport: httpx.BaseTransport | None = None) -> str | None:
     """None when LLM_MODEL needs no endpoint or its endpoint answers `GET /models`; else one line saying which
-    endpoint is down and how to start it. One request, no retries (the OpenAI client would retry for a while)."""
+    endpoint is down and how to start it. One request, no retries (the OpenAI client would retry for a while).
+    `transport`: how the request reaches the endpoint (None: the network; an app in this process in the tests)."""
     endpoint = endpoint_of(settings)
     if endpoint is None:
         return None
     try:
-        response = httpx.get(f"{endpoint.base_url}/models", timeout=timeout)
+        with httpx.Client(transport=transport, timeout=timeout) as client:
+            response = client.get(f"{endpoint.base_url}/models")
     except httpx.HTTPError as exc:
         return unavailable_message(endpoint, exc.__class__.__name__)
     if response.status_code >= 500:

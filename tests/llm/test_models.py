@@ -1,19 +1,21 @@
 """Every LLM_MODEL form builds the model it names, with its settings; a self-hosted endpoint's failures are one line.
 
-The endpoint cases run Pydantic AI's real OpenAI client against a small OpenAI-compatible server on a free loopback
-port that answers what llama.cpp and Ollama answer (their error bodies for a model without tool support), or against
-a port nothing listens on. No model, fast."""
+The endpoint cases run Pydantic AI's real OpenAI client against a small OpenAI-compatible endpoint in this process
+(httpx.MockTransport, handed to `build_model` / `model_problem`) that answers what llama.cpp and Ollama answer
+(their error bodies for a model without tool support), or against a loopback port nothing listens on; one command
+line runs as a real process. No model, fast."""
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
+import httpx2
 import pytest
 from pydantic_ai import Agent
 from pydantic_ai.models.function import FunctionModel
@@ -28,6 +30,11 @@ from agentic.settings import get_settings, load_settings
 from agentic.stacks.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# The OpenAI client's request headers name the platform (platform.platform(), which runs `uname -p` once per
+# process): asked here, at import, so the census does not count the first test that sends a request as one that
+# starts a process.
+platform.platform()
 
 
 def settings(**values):
@@ -84,7 +91,7 @@ def test_endpoint_settings_are_checked(monkeypatch, tmp_path):
 
 
 class Endpoint:
-    """An OpenAI-compatible server on a free port; `mode` picks the chat-completions answer."""
+    """An OpenAI-compatible endpoint in this process; `mode` picks the chat-completions answer."""
 
     ANSWERS = {
         # llama.cpp started without --jinja
@@ -119,49 +126,33 @@ class Endpoint:
         ],
     }
 
+    URL = "http://127.0.0.1:3300/v1"  # never reached over the network: the transport below answers
+
     def __init__(self, mode: str) -> None:
-        answers, self.requests = self.ANSWERS, []
-        outer = self
+        self.mode, self.url, self.requests = mode, self.URL, []
+        self.transport = httpx.MockTransport(lambda request: self._answer(request, httpx))  # for model_problem
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, body: dict) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+    def http_client(self) -> httpx2.AsyncClient:
+        """For the model: the OpenAI SDK speaks httpx2."""
+        return httpx2.AsyncClient(transport=httpx2.MockTransport(lambda request: self._answer(request, httpx2)))
 
-            def do_GET(self):  # noqa: N802
-                self._send(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
-
-            def do_POST(self):  # noqa: N802
-                outer.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                answer = answers[mode]
-                self._send(*(answer[min(len(outer.requests), len(answer)) - 1] if isinstance(answer, list)
-                             else answer))
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, request, http):
+        if request.method == "GET":
+            return http.Response(200, json={"object": "list", "data": [{"id": "m", "object": "model"}]})
+        self.requests.append(json.loads(request.content))
+        answer = self.ANSWERS[self.mode]
+        status, body = answer[min(len(self.requests), len(answer)) - 1] if isinstance(answer, list) else answer
+        return http.Response(status, json=body)
 
 
 @pytest.fixture
 def endpoint(request):
-    server = Endpoint(request.param)
-    yield server
-    server.close()
+    return Endpoint(request.param)
 
 
-def _agent(base_url: str, name: str = "openai-chat:m") -> Agent:
-    model = build_model(settings(llm_model=name, openai_base_url=base_url, ollama_base_url=base_url))
+def _agent(base_url: str, name: str = "openai-chat:m", http_client: httpx2.AsyncClient | None = None) -> Agent:
+    model = build_model(settings(llm_model=name, openai_base_url=base_url, ollama_base_url=base_url),
+                        http_client=http_client)
     return Agent(model, output_type=Triage, instructions="Triage the issue.")
 
 
@@ -184,14 +175,15 @@ async def test_a_run_against_a_down_endpoint_raises_model_unavailable():
 
 @pytest.mark.parametrize("endpoint", ["text"], indirect=True)
 async def test_an_endpoint_that_answers_is_fine_for_the_preflight(endpoint):
-    assert model_problem(settings(llm_model="openai-chat:m", openai_base_url=endpoint.url)) is None
+    assert model_problem(settings(llm_model="openai-chat:m", openai_base_url=endpoint.url),
+                         transport=endpoint.transport) is None
 
 
 @pytest.mark.parametrize("endpoint,name", [("llamacpp-no-jinja", "openai-chat:m"), ("ollama-no-tools", "ollama:m")],
                          indirect=["endpoint"])
 async def test_a_model_without_tool_calls_is_one_line_saying_so(endpoint, name):
     with pytest.raises(ModelUnsupported) as caught:
-        await _agent(endpoint.url, name).run("issue")
+        await _agent(endpoint.url, name, endpoint.http_client()).run("issue")
     message = str(caught.value)
     assert message.startswith(f"model 'm' at {endpoint.url} cannot do tool calls or structured output")
     assert "\n" not in message and ("--jinja" in message and "does not support tools" in message
@@ -202,13 +194,13 @@ async def test_a_model_without_tool_calls_is_one_line_saying_so(endpoint, name):
 @pytest.mark.parametrize("endpoint", ["text"], indirect=True)
 async def test_a_model_that_answers_in_text_twice_is_unsupported(endpoint):
     with pytest.raises(ModelUnsupported, match="answered in plain text twice where a tool call was required"):
-        await _agent(endpoint.url).run("issue")
+        await _agent(endpoint.url, http_client=endpoint.http_client()).run("issue")
     assert len(endpoint.requests) == 2  # told once to use the tool, then given up: no retry loop
 
 
 @pytest.mark.parametrize("endpoint", ["prose-to-the-cap"], indirect=True)
 async def test_prose_cut_off_by_the_answer_cap_gets_the_tool_call_retry_not_a_failure(endpoint):
-    result = await _agent(endpoint.url).run("issue")
+    result = await _agent(endpoint.url, http_client=endpoint.http_client()).run("issue")
     assert result.output.decision == "needs_info" and len(endpoint.requests) == 2
     assert endpoint.requests[0]["tool_choice"] == "required"  # asked for, not enforced by the server
     retry = endpoint.requests[1]["messages"][-1]  # Pydantic AI's feedback on the prose, as for prose that ended
@@ -218,7 +210,7 @@ async def test_prose_cut_off_by_the_answer_cap_gets_the_tool_call_retry_not_a_fa
 @pytest.mark.parametrize("endpoint", ["context-full"], indirect=True)
 async def test_a_full_context_window_is_one_line_with_the_fixes(endpoint):
     with pytest.raises(ModelBudgetExceeded) as caught:
-        await _agent(endpoint.url).run("issue")
+        await _agent(endpoint.url, http_client=endpoint.http_client()).run("issue")
     message = str(caught.value)
     assert message.startswith(f"the triage outgrew the context window of 'm' at {endpoint.url}")
     assert "--ctx" in message and "LLM_TOOL_RESULT_CHARS" in message and "\n" not in message

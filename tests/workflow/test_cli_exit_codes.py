@@ -1,8 +1,13 @@
 """Exit codes a script can trust, from `ibt run`, `ibt deploy` and `python -m agentic.workflows.jules_workflow`.
 
-Real processes, no stack: a bad URL, a usage error or an invalid setting exits 2 before anything is contacted (a
-socket listener stands in for the hub and Prefect and must see no connection); an unreachable hub or Prefect API
-exits 1 with one line. The settings file is a temporary one (AGENTIC_ENV_FILE), never the developer's agentic/.env.
+A bad URL, a usage error or an invalid setting exits 2 before anything is contacted; an unreachable hub or Prefect
+API exits 1 with one line. Most cases run the same command line in this process (Typer's CliRunner on `ibt`'s app,
+`run_cli` for the flow's entry point) with a spy on the standard library's outgoing connections: each attempt is
+recorded and refused, as a port nothing listens on would refuse it. One real process per entry point and per
+promise that needs one keeps the rest honest: the exit code as a shell sees it, `ibt run`'s start-up before a bad URL
+is refused, the unreachable hub and Prefect, and the runs on a real Prefect and sandbox; there a socket listener
+stands in for the hub and Prefect and must see no connection. The settings file is a temporary one
+(AGENTIC_ENV_FILE), never the developer's agentic/.env.
 """
 
 from __future__ import annotations
@@ -17,13 +22,19 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agentic.cli.run import exit_code_for, exit_code_for_error, run_cli
 from agentic.errors import (
-    BadIssueUrl, ConfigError, HubUnavailable, IssueNotFound, JulesSessionFailed, SourceNotConnected,
+    BadIssueUrl,
+    ConfigError,
+    HubUnavailable,
+    IssueNotFound,
+    JulesSessionFailed,
+    SourceNotConnected,
 )
 from agentic.stacks.ports import free_port
 from agentic.stacks.process import http_ok, start_process, stop_process, wait_until
-from agentic.cli.run import exit_code_for, exit_code_for_error, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("ibt")
@@ -79,6 +90,55 @@ def run(argv: list[str], env: dict[str, str], timeout: float = 60) -> tuple[subp
     return proc, time.monotonic() - started
 
 
+# In this process: the hub and Prefect at addresses the spy below refuses (nothing is ever listening for them).
+HUB = ("127.0.0.1", 39001)
+PREFECT = ("127.0.0.1", 39002)
+
+
+@pytest.fixture
+def connections(monkeypatch) -> list[object]:
+    """Every outgoing connection attempted in this process (the standard library's connect calls), each refused
+    as a closed port refuses it: `[]` means nothing was contacted."""
+    attempts: list[object] = []
+
+    def connect(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        attempts.append(address)
+        return 111
+
+    def create_connection(address: object, *args: object, **kwargs: object) -> socket.socket:
+        attempts.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return attempts
+
+
+@pytest.fixture
+def in_process_env(tmp_path, monkeypatch):
+    """This process's environment as `env` gives a child: no agentic/.env, hub and Prefect at refused addresses."""
+    for name in _PRODUCT_VARS:
+        monkeypatch.setenv(name, "")  # remembered, so restored afterwards even if the command line sets it
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AGENTIC_ENV_FILE", str(tmp_path / "absent.env"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("MCP_SERVER_URL", f"http://{HUB[0]}:{HUB[1]}")
+    monkeypatch.setenv("PREFECT_API_URL", f"http://{PREFECT[0]}:{PREFECT[1]}/api")
+
+
+def ibt(*args: str):
+    """`ibt ARGS` in this process: its Typer app, stdout and stderr apart; an unexpected exception fails the test
+    (it is not turned into exit code 1, as a traceback on a terminal would not be either)."""
+    from agentic.cli import app
+
+    return CliRunner().invoke(app, list(args), prog_name="ibt", catch_exceptions=False)
+
+
 # --- the table, on real results and errors ------------------------------------------------------------------
 
 
@@ -108,6 +168,8 @@ def test_exit_code_of_each_error():
 
 
 def test_ibt_run_bad_url_exits_2_at_once_and_contacts_nothing(env, listener):
+    """A real `ibt`: 2 as a shell sees it, within a start-up that imports neither Prefect nor the flow (the other
+    bad-input cases run in this process, below)."""
     proc, elapsed = run([*IBT, "run", "https://gitlab.com/o/r/issues/1"], env)
     assert proc.returncode == 2, proc.stderr
     assert "not the configured GitHub" in proc.stderr and "expected https://github.com/OWNER/REPO/issues/NUMBER" \
@@ -117,59 +179,60 @@ def test_ibt_run_bad_url_exits_2_at_once_and_contacts_nothing(env, listener):
     assert listener.connections == 0  # neither the hub nor Prefect: no flow run can exist
 
 
-def test_ibt_run_json_reports_the_error_as_one_object(env, listener):
-    proc, _ = run([*IBT, "run", "--json", "https://g\u0456thub.com/acme/widgets/issues/1"], env)
-    assert proc.returncode == 2
-    body = json.loads(proc.stdout)
+def test_ibt_run_json_reports_the_error_as_one_object(in_process_env, connections):
+    result = ibt("run", "--json", "https://g\u0456thub.com/acme/widgets/issues/1")
+    assert result.exit_code == 2, result.stderr
+    body = json.loads(result.stdout)
     assert body["status"] == "error" and body["exit_code"] == 2 and body["error"] == "BadIssueUrl"
-    assert "xn--" in body["message"] and "xn--" in proc.stderr
-    assert listener.connections == 0
+    assert "xn--" in body["message"] and "xn--" in result.stderr
+    assert connections == []
 
 
-def test_a_repository_named_only_dots_exits_2_before_anything_is_contacted(env, listener):
+def test_a_repository_named_only_dots_exits_2_before_anything_is_contacted(in_process_env, connections):
     """Issue #24: `....` passed the parser and cost a flow run and two GitHub calls before "does not exist"."""
-    proc, _ = run([*IBT, "run", "--json", "https://github.com/acme/..../issues/1"], env)
-    assert proc.returncode == 2, proc.stderr
-    body = json.loads(proc.stdout)
-    assert body["error"] == "BadIssueUrl" and "not only dots" in body["message"] and "Traceback" not in proc.stderr
-    assert listener.connections == 0
+    result = ibt("run", "--json", "https://github.com/acme/..../issues/1")
+    assert result.exit_code == 2, result.stderr
+    body = json.loads(result.stdout)
+    assert body["error"] == "BadIssueUrl" and "not only dots" in body["message"] and "Traceback" not in result.stderr
+    assert connections == []
 
 
-def test_www_github_com_passes_the_parser(env, listener):
-    """Issue #24: `https://www.github.com/...` was refused; now it goes on to the services (here: the listener)."""
-    proc, _ = run([*IBT, "run", "https://www.github.com/acme/widgets/issues/1"], env)
-    assert "not the configured GitHub" not in proc.stderr and proc.returncode == 1, proc.stderr
-    assert listener.connections >= 1
+def test_www_github_com_passes_the_parser(in_process_env, connections):
+    """Issue #24: `https://www.github.com/...` was refused; now it goes on to the services (here: a refused hub)."""
+    result = ibt("run", "https://www.github.com/acme/widgets/issues/1")
+    assert "not the configured GitHub" not in result.stderr and result.exit_code == 1, result.stderr
+    assert "MCP hub not reachable" in result.stderr
+    assert connections and connections[0] == HUB
 
 
 @pytest.mark.parametrize("args", [["run"], ["run", "--bogus", GOOD_URL], ["run", GOOD_URL, "extra"], ["nope"]])
-def test_ibt_usage_errors_exit_2(env, listener, args):
-    proc, _ = run([*IBT, *args], env)
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    assert "Usage:" in proc.stderr and proc.stdout == ""
-    assert listener.connections == 0
+def test_ibt_usage_errors_exit_2(in_process_env, connections, args):
+    result = ibt(*args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Usage:" in result.stderr and result.stdout == ""
+    assert connections == []
 
 
-def test_invalid_setting_exits_2_naming_the_variable(env, listener):
-    proc, _ = run([*IBT, "run", GOOD_URL], {**env, "MCP_SERVER_URL": "ftp://hub"})
-    assert proc.returncode == 2
-    assert "MCP_SERVER_URL" in proc.stderr and "http:// or https://" in proc.stderr
-    assert listener.connections == 0
+def test_invalid_setting_exits_2_naming_the_variable(in_process_env, connections, monkeypatch):
+    monkeypatch.setenv("MCP_SERVER_URL", "ftp://hub")
+    result = ibt("run", GOOD_URL)
+    assert result.exit_code == 2
+    assert "MCP_SERVER_URL" in result.stderr and "http:// or https://" in result.stderr
+    assert connections == []
 
 
-def test_flow_cli_in_process_bad_url_and_usage(capsys, listener, monkeypatch, tmp_path):
-    monkeypatch.setenv("MCP_SERVER_URL", f"http://127.0.0.1:{listener.port}")
-    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{listener.port}/api")
+def test_flow_cli_in_process_bad_url_and_usage(capsys, in_process_env, connections):
     assert run_cli(["https://github.com/acme/widgets/pull/1"]) == 2
     assert "pull request URL, not an issue URL" in capsys.readouterr().err
     assert run_cli([]) == 2
     assert run_cli(["--no-such-option", GOOD_URL]) == 2
     assert run_cli(["--help"]) == 0
     assert "Exit codes" in capsys.readouterr().out
-    assert listener.connections == 0
+    assert connections == []
 
 
 def test_seed_entry_point_exits_2_on_a_pr_url(env, listener):
+    """The flow's own entry point as a shell runs it (its in-process cases: the test above)."""
     proc, _ = run([*FLOW_CLI, "https://github.com/acme/widgets/pull/1"], env)
     assert proc.returncode == 2, proc.stderr
     assert "pull request URL" in proc.stderr and proc.stdout == ""
@@ -223,14 +286,18 @@ def test_prefect_from_agentic_env_is_used_and_unreachable_exits_1(env, listener,
 # --- ibt deploy ----------------------------------------------------------------------------------------------
 
 
-def test_ibt_deploy_hub_down_exits_1_and_bad_setting_exits_2(env):
+def test_ibt_deploy_hub_down_exits_1(env):
     proc, _ = run([*IBT, "deploy", "--mcp-hub-url", f"http://127.0.0.1:{free_port()}", "--prefect-api-url",
                    f"http://127.0.0.1:{free_port()}/api"], env)
     assert proc.returncode == 1 and "MCP hub not healthy" in proc.stderr and "Traceback" not in proc.stderr
-    proc, _ = run([*IBT, "deploy", "--mcp-hub-url", "hub:3000"], env)
-    assert proc.returncode == 2 and "MCP_SERVER_URL" in proc.stderr
-    proc, _ = run([*IBT, "deploy", "--no-such-flag"], env)
-    assert proc.returncode == 2 and "Usage:" in proc.stderr
+
+
+def test_ibt_deploy_bad_setting_and_usage_exit_2(in_process_env, connections):
+    result = ibt("deploy", "--mcp-hub-url", "hub:3000")
+    assert result.exit_code == 2 and "MCP_SERVER_URL" in result.stderr
+    result = ibt("deploy", "--no-such-flag")
+    assert result.exit_code == 2 and "Usage:" in result.stderr
+    assert connections == []
 
 
 # --- with a real Prefect server: a bad URL leaves no flow run ------------------------------------------------
