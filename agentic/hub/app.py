@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import httpx
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -49,7 +50,8 @@ class _KnownServer:
 def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
                log_dir: str | os.PathLike[str] | None = None, *, max_body_bytes: int | None = None,
                max_openapi_operations: int | None = None, bind_host: str | None = None,
-               allowed_hosts: str | list[str] | None = None) -> Starlette:
+               allowed_hosts: str | list[str] | None = None,
+               openapi_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """The hub's ASGI app. Reads `settings_path` now (ConfigError if malformed); its lifespan starts the upstream
     connections and stops them (and their child processes) on shutdown.
 
@@ -58,10 +60,13 @@ def create_app(settings_path: str | os.PathLike[str], token: str | None = None,
     `max_openapi_operations` (else MCP_HUB_MAX_OPENAPI_OPERATIONS, else 500) caps one openapi server's tools.
     `bind_host` (default 127.0.0.1) and `allowed_hosts` (else MCP_HUB_ALLOWED_HOSTS) make the Host/Origin
     allow-list of /api and /mcp (agentic.hub.hosts: DNS-rebinding protection).
+    `openapi_transport` carries the `openapi` servers' HTTP (their documents and API calls) instead of the network:
+    for a process that serves those APIs itself (an ASGI app through `httpx.ASGITransport`); the egress checks
+    still apply to every URL.
     """
     token = token if token is not None else (os.environ.get("MCP_HUB_TOKEN") or None)
     limits = Limits.from_env(max_body_bytes, max_openapi_operations)
-    hub = Hub(Path(settings_path), Path(log_dir) if log_dir else None, limits)
+    hub = Hub(Path(settings_path), Path(log_dir) if log_dir else None, limits, openapi_transport)
     session_manager = build_session_manager(build_mcp_server(hub))
 
     mcp_asgi = StreamableHTTPASGIApp(session_manager)  # an ASGI callable: Starlette mounts it as an app

@@ -358,9 +358,11 @@ def security_auth(security: dict[str, Any] | None) -> tuple[dict[str, str], dict
 class OpenAPIUpstream(Upstream):
     """An `openapi` server: no session to keep, but one keep-alive httpx client per server."""
 
-    def __init__(self, *args: Any, limits: Limits | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: Limits | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits or Limits()
+        self.transport = transport  # None: the network (see create_app's `openapi_transport`)
         self._tools: dict[str, OpenAPITool] = {}
         self._client: httpx.AsyncClient | None = None
         self._root = ""
@@ -375,7 +377,7 @@ class OpenAPIUpstream(Upstream):
         async def checked(request: httpx.Request) -> None:  # every hop: a redirect is a URL like any other
             await egress.check_resolved(str(request.url))
 
-        async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True,
+        async with httpx.AsyncClient(timeout=self.connect_timeout, follow_redirects=True, transport=self.transport,
                                      event_hooks={"request": [checked]}) as client:
             async with client.stream("GET", url) as response:
                 if response.status_code >= 400:
@@ -419,7 +421,8 @@ class OpenAPIUpstream(Upstream):
         headers = {"Content-Type": "application/json",
                    **{k: str(v) for k, v in expand(self.config.get("headers") or {}).items()}, **headers}
         # Absolute URLs per call (root + path), not httpx's base_url: a path like `/v1:batch` would parse as a scheme.
-        async with httpx.AsyncClient(headers=headers, params=params or None, timeout=self.call_timeout) as client:
+        async with httpx.AsyncClient(headers=headers, params=params or None, timeout=self.call_timeout,
+                                     transport=self.transport) as client:
             self._root = root
             self._client = client
             self._tools = {t.name: t for t in tools}

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import httpx
 import pydantic_core
 
 from agentic.hub.config import (
@@ -44,9 +45,11 @@ class ServerExists(ValueError):
 
 
 class Hub:
-    def __init__(self, settings_path: Path, log_dir: Path | None = None, limits: Limits | None = None) -> None:
+    def __init__(self, settings_path: Path, log_dir: Path | None = None, limits: Limits | None = None,
+                 openapi_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings_path = Path(settings_path)
         self.limits = limits or Limits()
+        self.openapi_transport = openapi_transport  # None: openapi servers are reached over the network
         self.settings = load_settings(self.settings_path)  # ConfigError on a malformed file: fail at start
         self.log_dir = log_dir or default_log_dir()
         self.upstreams: dict[str, Upstream] = {}
@@ -85,7 +88,8 @@ class Hub:
         for var in undefined_variables(config):
             log.warning("hub server %s: %s", name, undefined_warning(var))
         if config["type"] == "openapi":
-            upstream: Upstream = OpenAPIUpstream(name, config, self._changed, self.log_dir, limits=self.limits)
+            upstream: Upstream = OpenAPIUpstream(name, config, self._changed, self.log_dir, limits=self.limits,
+                                                 transport=self.openapi_transport)
         else:
             upstream = MCPUpstream(name, config, self._changed, self.log_dir)
             upstream.on_list_changed = self._list_changed

@@ -35,11 +35,11 @@ class InProcessHub:
     settings: Path     # its mcp_settings.json
     url: str = HUB_BASE_URL
 
-    def client(self, token: str | None = None) -> HubClient:
-        """The product's HubClient on this hub."""
+    def client(self, token: str | None = None, **kwargs: Any) -> HubClient:
+        """The product's HubClient on this hub (`kwargs`: HubClient's, e.g. username and password)."""
         from agentic.hub.client import HubClient
 
-        return HubClient(self.url, token, transport=_Through(self.http))
+        return HubClient(self.url, token, transport=_Through(self.http), **kwargs)
 
 
 @contextlib.contextmanager

@@ -102,6 +102,22 @@ def sample_api() -> Iterator[str]:
         stop(proc)
 
 
+def sample_api_transport() -> httpx.ASGITransport:
+    """The sample OpenAPI API in this process, for `create_app(openapi_transport=...)`: the hub fetches its
+    document and calls it at any base URL (SAMPLE_API_URL below) without a port."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hub_sample_api", HERE / "sample_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return httpx.ASGITransport(app=module.app)
+
+
+# A loopback address (the egress checks allow it) that nothing needs to listen on: the transport answers.
+SAMPLE_API_URL = "http://127.0.0.1:9"
+
+
 def write_settings(path: Path, servers: dict) -> Path:
     path.write_text(json.dumps({"mcpServers": servers}))
     return path
@@ -114,6 +130,8 @@ def hub_tools():
         running_hub = staticmethod(running_hub)
         stdio_config = staticmethod(stdio_config)
         write_settings = staticmethod(write_settings)
+        sample_api_transport = staticmethod(sample_api_transport)
+        sample_api_url = SAMPLE_API_URL
         upstream = UPSTREAM
         python = PY
         root = ROOT

@@ -1,8 +1,9 @@
 """The hub's input contract (issue #10 item 3): every bad input gets a clear error and changes nothing.
 
 The hub holds two servers the product uses — `jules` (the shipped inline OpenAPI definition) and `github` (a stdio
-MCP server): in this process (its ASGI app) for the request checks, a real process (`python -m agentic.hub`, github
-a real stdio server) for what needs a socket. Each bad request must answer the documented status with
+MCP server): in this process (its ASGI app) for the request checks and the documents it fetches by URL (served
+through its openapi transport), a real process (`python -m agentic.hub`, github a real stdio server) for what needs
+a socket. Each bad request must answer the documented status with
 mcphub's envelope `{success: false, message}`, the message must name the field and quote at most ~60 characters
 of the input, and afterwards the listing and the settings file must be exactly as before.
 """
@@ -12,16 +13,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from starlette.staticfiles import StaticFiles
 
 from agentic.hub.client import HubClient
 from agentic.schemas import load_server_definition
@@ -32,11 +31,14 @@ MB = 1024 * 1024
 LONG = "x" * 10_000
 ENV = {"HUB_TEST_FTP_URL": "ftp://files.example.com/s3cr3t-path", "HUB_TEST_CRLF": "ok\r\nX-Injected: 1",
        "HUB_TEST_API": "http://127.0.0.1:9", "HUB_TEST_METADATA": "http://169.254.169.254/computeMetadata/v1"}
+# Where the in-process hub finds documents given by `openapi.url`: a loopback address (the egress checks allow it)
+# that its openapi transport answers, from the `documents` folder.
+DOCS_URL = "http://127.0.0.1:9"
 
 
 @pytest.fixture(scope="module")
 def real_hub(tmp_path_factory, hub_tools):
-    """A hub process, for what only a socket shows (a streamed body, curl, its memory, documents fetched by URL)."""
+    """A hub process, for what only a socket shows (a streamed body, curl, its memory)."""
     settings = tmp_path_factory.mktemp("contract") / "mcp_settings.json"
     with hub_tools.running_hub(settings, env=ENV) as running:
         client = HubClient(running.url)
@@ -48,10 +50,18 @@ def real_hub(tmp_path_factory, hub_tools):
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    """The same hub in this process (create_app with its lifespan): `jules` and a disabled stdio `github`."""
+def documents(tmp_path_factory) -> Path:
+    """The folder of OpenAPI documents the in-process hub reaches at DOCS_URL."""
+    return tmp_path_factory.mktemp("docs")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, documents):
+    """The same hub in this process (create_app with its lifespan): `jules` and a disabled stdio `github`; its
+    openapi servers' HTTP goes to a static file server of `documents` in this process."""
     settings = tmp_path_factory.mktemp("contract-local") / "mcp_settings.json"
-    with environment(ENV), hub_in_process(settings) as local:
+    files = httpx.ASGITransport(app=StaticFiles(directory=documents))
+    with environment(ENV), hub_in_process(settings, openapi_transport=files) as local:
         client = local.client()
         assert client.upsert_server("jules", load_server_definition("jules")["config"]) == "added"
         assert client.upsert_server("github", {"type": "stdio", "command": "npx", "enabled": False}) == "added"
@@ -418,25 +428,6 @@ def test_valid_edge_inputs_are_accepted(hub):
             client.delete_server(name)
 
 
-@pytest.fixture(scope="module")
-def doc_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """A real static HTTP server for OpenAPI documents given by `openapi.url`."""
-    root = tmp_path_factory.mktemp("docs")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.mark.parametrize("document, error", [
     (doc({}), "no operations"),
     (doc({"/a": {"get": {"operationId": "getA", "parameters": [{"$ref": "#/components/parameters/Gone"}]}}}),
@@ -445,13 +436,11 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     ({"swagger": "2.0", "paths": ONE_OP}, "Swagger 2.0"),
     (ALIAS_CYCLE, "$ref cycle through aliases"),
 ], ids=["no-operations", "dangling-ref", "20000-operations", "swagger2", "ref-alias-cycle"])
-def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_error(real_hub, doc_server, document,
-                                                                                   error):
+def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_error(hub, documents, document, error):
     """A URL cannot be checked when it is posted (mcphub does not fetch it either), so the server is added — and
     shows `disconnected` with the reason, never `connected`, and publishes no tools."""
-    hub = real_hub
-    base, root = doc_server
-    (root / "bad.json").write_text(json.dumps(document))
+    base = DOCS_URL
+    (documents / "bad.json").write_text(json.dumps(document))
     client = hub_client(hub)
     client.upsert_server("baddoc", {"type": "openapi", "openapi": {"url": f"{base}/bad.json"}})
     try:
@@ -473,12 +462,10 @@ def test_a_bad_document_behind_openapi_url_is_a_disconnected_server_with_its_err
         client.delete_server("baddoc")
 
 
-def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(real_hub, doc_server):
-    hub = real_hub
-    base, root = doc_server
-    (root / "tree.json").write_text(json.dumps(CYCLIC))
+def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(hub, documents):
+    (documents / "tree.json").write_text(json.dumps(CYCLIC))
     client = hub_client(hub)
-    client.upsert_server("tree-url", {"type": "openapi", "openapi": {"url": f"{base}/tree.json"}})
+    client.upsert_server("tree-url", {"type": "openapi", "openapi": {"url": f"{DOCS_URL}/tree.json"}})
     try:
         server = client.wait_connected("tree-url", timeout=30)
         assert [t["name"] for t in server["tools"]] == ["tree-url-createNode"]
@@ -487,21 +474,30 @@ def test_a_cyclic_document_behind_openapi_url_connects_without_dangling_refs(rea
         client.delete_server("tree-url")
 
 
-def test_limits_are_configurable(tmp_path, hub_tools):
-    """--max-body-bytes / --max-openapi-operations (here through their env variables)."""
+def test_limits_are_configurable(tmp_path, monkeypatch):
+    """--max-body-bytes / --max-openapi-operations (here through their env variables, which create_app reads);
+    the CLI refuses a limit below 1 before it starts anything."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from agentic.hub.__main__ import app as cli
+
     settings = tmp_path / "mcp_settings.json"
     env = {"MCP_HUB_MAX_BODY_BYTES": "4096", "MCP_HUB_MAX_OPENAPI_OPERATIONS": "3"}
     three = doc({f"/p{i}": {"get": {"operationId": f"op{i}"}} for i in range(3)})
     four = doc({f"/p{i}": {"get": {"operationId": f"op{i}"}} for i in range(4)})
-    with hub_tools.running_hub(settings, env=env) as running:
+    with environment(env), hub_in_process(settings) as hub:
         big = {"name": "big", "type": "stdio", "command": "npx", "description": "d" * 5000}
-        refused(post(running, big), 413, "the limit is 4 KB (4096 bytes")
-        refused(post(running, {"name": "four", "config": openapi(four)}), 400, "4 operations; the limit is 3")
-        assert post(running, {"name": "three", "config": openapi(three)}).status_code == 200
-        assert len(HubClient(running.url).wait_connected("three", timeout=30)["tools"]) == 3
-    bad = subprocess.run([hub_tools.python, "-m", "agentic.hub", "--settings", str(settings), "--max-body-bytes",
-                          "0"], cwd=hub_tools.root, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "--max-body-bytes" in bad.stderr
+        refused(post(hub, big), 413, "the limit is 4 KB (4096 bytes")
+        refused(post(hub, {"name": "four", "config": openapi(four)}), 400, "4 operations; the limit is 3")
+        assert post(hub, {"name": "three", "config": openapi(three)}).status_code == 200
+        assert len(hub.client().wait_connected("three", timeout=30)["tools"]) == 3
+    def serve(*args, **kwargs):   # were the limit accepted, the CLI would serve (forever, in this process)
+        raise AssertionError("the hub started with --max-body-bytes 0")
+
+    monkeypatch.setattr(uvicorn, "run", serve)
+    bad = CliRunner().invoke(cli, ["--settings", str(settings), "--max-body-bytes", "0"])
+    assert bad.exit_code == 2 and "--max-body-bytes" in bad.output, bad.output
 
 
 def test_bad_entries_of_a_hand_edited_settings_file_are_disconnected_servers(tmp_path, hub_tools):
@@ -516,8 +512,8 @@ def test_bad_entries_of_a_hand_edited_settings_file_are_disconnected_servers(tmp
         "too-many": openapi(doc({f"/p{i}": {"get": {}} for i in range(501)})),
     })
     original = settings.read_bytes()
-    with hub_tools.running_hub(settings) as running:
-        client = HubClient(running.url)
+    with hub_in_process(settings) as hub:
+        client = hub.client()
         client.wait_connected("ok", timeout=30)
         errors = {s["name"]: (s["status"], s["error"]) for s in client.list_servers() if s["name"] != "ok"}
     assert errors == {

@@ -227,50 +227,52 @@ def test_a_dead_stdio_child_is_noticed_and_restarted(real_hub, hub_tools):
     client.delete_server("phoenix")
 
 
-def test_persistence_redaction_and_auth(tmp_path, hub_tools, sample_api):
+def test_persistence_redaction_and_auth(tmp_path, hub_tools):
+    """In this process: the sample API is reached through the hub's openapi transport; `gh` (a stdio server with
+    its token in env) is stored disabled, so no child starts — its redaction is of the stored config."""
     settings = tmp_path / "mcp_settings.json"
     token = "hub-token-" + "x" * 20
     github_like = {"type": "stdio", "command": hub_tools.python, "args": [hub_tools.upstream, "stdio"],
-                   "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": SECRET}}
+                   "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": SECRET}, "enabled": False}
     remote = {"type": "streamable-http", "url": "http://127.0.0.1:9/mcp",
               "headers": {"Authorization": f"Bearer {SECRET}x"}}
-    api = {"type": "openapi", "openapi": {"url": sample_api + "/openapi.json",
+    api = {"type": "openapi", "openapi": {"url": hub_tools.sample_api_url + "/openapi.json",
                                            "security": {"type": "http", "http": {"scheme": "bearer",
                                                                                  "credentials": SECRET + "y"}}}}
-    with hub_tools.running_hub(settings, token=token) as running:
-        assert httpx.get(running.url + "/health").status_code == 200          # open
+    sample = hub_tools.sample_api_transport()
+    with hub_in_process(settings, token=token, openapi_transport=sample) as hub:
+        assert hub.http.get("/health").status_code == 200          # open
         for path in ("/api/servers", "/api/settings"):
-            assert httpx.get(running.url + path).status_code == 401
-            assert httpx.get(running.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert httpx.post(running.mcp_url, json={}).status_code == 401
-        client = HubClient(running.url, token=token)
+            assert hub.http.get(path).status_code == 401
+            assert hub.http.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert hub.http.post("/mcp", json={}).status_code == 401
+        client = hub.client(token)
         for name, config in (("gh", github_like), ("remote", remote), ("api", api)):
             client.upsert_server(name, config)
-        client.wait_connected("gh", timeout=30)
         client.wait_connected("api", timeout=30)
-        bodies = [httpx.get(running.url + p, headers={"Authorization": f"Bearer {token}"}).text
+        bodies = [hub.http.get(p, headers={"Authorization": f"Bearer {token}"}).text
                   for p in ("/api/servers", "/api/servers/gh", "/api/servers/remote", "/api/servers/api",
                             "/api/settings", "/api/logs")]
         for body in bodies:
             assert SECRET not in body
         assert json.loads(bodies[1])["data"]["config"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == "******"
         # mcphub-style login: JWT in x-auth-token.
-        login = httpx.post(running.url + "/api/auth/login", json={"username": "admin", "password": token})
+        login = hub.http.post("/api/auth/login", json={"username": "admin", "password": token})
         jwt = login.json()["token"]
-        assert httpx.get(running.url + "/api/servers", headers={"x-auth-token": jwt}).status_code == 200
-        assert HubClient(running.url, username="admin", password=token).list_tools()
-        bad = httpx.post(running.url + "/api/auth/login", json={"username": "admin", "password": "nope"})
+        assert hub.http.get("/api/servers", headers={"x-auth-token": jwt}).status_code == 200
+        assert hub.client(username="admin", password=token).list_tools()
+        bad = hub.http.post("/api/auth/login", json={"username": "admin", "password": "nope"})
         assert bad.status_code == 401
     stored = json.loads(settings.read_text())
     assert stored["mcpServers"]["gh"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == SECRET   # kept: needed to connect
     assert set(stored) >= {"mcpServers", "users", "groups", "systemConfig", "bearerKeys"}
     assert oct(settings.stat().st_mode & 0o777) == "0o600"
     # Restart on the same file: the servers are back and connect again.
-    with hub_tools.running_hub(settings, token=token) as running:
-        client = HubClient(running.url, token=token)
+    with hub_in_process(settings, token=token, openapi_transport=sample) as hub:
+        client = hub.client(token)
         assert {s["name"] for s in client.list_servers()} == {"gh", "remote", "api"}
-        client.wait_connected("gh", timeout=30)
-        assert "gh-echo" in client.list_tools()
+        client.wait_connected("api", timeout=30)
+        assert "api-listItems" in client.list_tools()
 
 
 def test_malformed_settings_file_fails_at_start(tmp_path, hub_tools):
@@ -307,18 +309,21 @@ def test_upsert_against_mcphub_duplicate_answer():
 
 
 def test_invalid_entries_in_the_settings_file_do_not_stop_the_hub(tmp_path, hub_tools):
+    ok = {"type": "openapi", "openapi": {"schema": {
+        "openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": "http://127.0.0.1:9/v1"}],
+        "paths": {"/a": {"get": {"operationId": "getA"}}}}}}
     settings = hub_tools.write_settings(tmp_path / "mcp_settings.json", {
-        "ok": hub_tools.stdio_config(),
+        "ok": ok,
         "weird": {"type": "ftp", "options": "x", "openapi": "nope"},
         "nocmd": {"type": "stdio", "args": 5},
     })
-    with hub_tools.running_hub(settings) as running:
-        client = HubClient(running.url)
+    with hub_in_process(settings) as hub:
+        client = hub.client()
         client.wait_connected("ok", timeout=30)
         weird, nocmd = client.get_server("weird"), client.get_server("nocmd")
         assert weird["status"] == "disconnected" and "`type`" in weird["error"]
         assert nocmd["status"] == "disconnected" and "`command`" in nocmd["error"]
-        assert httpx.get(running.url + "/health").json()["status"] == "degraded"
+        assert hub.http.get("/health").json()["status"] == "degraded"
 
 
 def test_a_login_jwt_counts_only_when_signed_by_the_hub():

@@ -7,12 +7,14 @@ import hmac
 import json
 import shutil
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from agentic.sandbox.github import DEMO_SEED, SeedError, create_app, load_seed_file, node_env
 from agentic.sandbox.github.conformance import Conformance
@@ -110,33 +112,22 @@ async def test_pull_requests_share_numbers_and_show_up_as_issues(demo):
         assert pr["changed_files"] == 1 and pr["additions"] == 1
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def receiver():
-    _Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
-    server.shutdown()
-    server.server_close()
+    """A webhook receiver in this process: the simulator delivers to it through `webhook_transport`."""
+    received: list = []
+
+    async def hook(request: Request) -> Response:
+        received.append((request.headers, await request.body()))   # headers: case-insensitive, as sent
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    return "http://receiver.test/hook", httpx.ASGITransport(app=app), received
 
 
 async def test_webhooks_are_signed_with_hmac_sha256(demo, receiver):
-    url, received = receiver
-    app = create_app({"seed": demo, "webhook_url": url, "webhook_secret": "s3cret"})
+    url, transport, received = receiver
+    app = create_app({"seed": demo, "webhook_url": url, "webhook_secret": "s3cret", "webhook_transport": transport})
     async with client_for(app) as client:
         await client.post(f"{REPO}/issues/2/comments", json={"body": "on it"})
         await client.patch(f"{REPO}/issues/3", json={"state": "closed"})

@@ -59,7 +59,7 @@ def create_app(config: SimConfig | dict[str, Any] | None = None) -> Starlette:
     sim = Sim(config=config, store=build_store(config.seed))
     sim.ci = SimulatedCi(sim)
     if config.webhook_url:
-        sim.webhooks = WebhookSender(config.webhook_url, config.webhook_secret)
+        sim.webhooks = WebhookSender(config.webhook_url, config.webhook_secret, transport=config.webhook_transport)
     routes = [StarletteRoute(r.starlette_path or r.path,
                              conditional(sim, endpoint(sim, r)) if r.method == "GET" else endpoint(sim, r),
                              methods=[r.method]) for r in API_ROUTES]

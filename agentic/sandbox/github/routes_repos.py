@@ -285,7 +285,7 @@ def hook_create(ctx: Ctx):
         raise invalid("Hook", "url", "custom", message="url is not a valid URL")  # GitHub: 422 Validation Failed
     events = body.get("events") or ["push"]  # GitHub's default
     if ctx.sim.webhooks is None:
-        ctx.sim.webhooks = WebhookSender(None, None)
+        ctx.sim.webhooks = WebhookSender(None, None, transport=ctx.sim.config.webhook_transport)
     hook = Hook(ctx.store.next_id(), str(config["url"]), config.get("secret") or None, [str(e) for e in events],
                 repo.full_name.lower(), bool(body.get("active", True)))
     ctx.sim.webhooks.hooks.append(hook)

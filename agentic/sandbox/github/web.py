@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -95,6 +96,8 @@ class SimConfig:
     seed: dict | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # Where deliveries go instead of the network: a receiver app in the same process (httpx.ASGITransport).
+    webhook_transport: httpx.AsyncBaseTransport | None = None
     base_url: str | None = None
     rate_limit: int = 5000
     search_rate_limit: int = 30

@@ -104,8 +104,10 @@ def webhook_shape(event: str, payload: dict) -> dict:
 
 
 class WebhookSender:
-    def __init__(self, url: str | None, secret: str | None, hook_id: int = 1) -> None:
+    def __init__(self, url: str | None, secret: str | None, hook_id: int = 1,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.hooks: list[Hook] = [Hook(hook_id, url, secret)] if url else []
+        self.transport = transport  # None: the network (SimConfig.webhook_transport)
         self.deliveries: list[dict] = []
         self._tasks: set[asyncio.Task] = set()
         self._sent: OrderedDict[str, tuple[str, bytes, dict[str, str]]] = OrderedDict()
@@ -143,7 +145,7 @@ class WebhookSender:
 
     async def _post(self, record: dict, body: bytes, headers: dict[str, str], url: str) -> None:
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with httpx.AsyncClient(timeout=10, transport=self.transport) as client:
                 response = await client.post(url, content=body, headers=headers)
             record["status_code"] = response.status_code
             record["response"] = response.text[:1000]  # the receiver's answer, for tests and /_sim/state
