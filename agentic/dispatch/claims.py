@@ -21,6 +21,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -77,8 +78,9 @@ async def _own_prefect_context() -> AsyncIterator[None]:
     started again after closing', could not release the lease either (the slot stayed taken until it expired) and
     retried into the same closed client for its whole outage budget. And the run's ConcurrencyContext, on exit,
     releases every lease taken in its context, so it would free the lock under an operation still inside it."""
-    tokens = [(var, var.set(None)) for var in (AsyncClientContext.__var__, SyncClientContext.__var__,
-                                                ConcurrencyContext.__var__)]
+    contexts: list[ContextVar[Any]] = [AsyncClientContext.__var__, SyncClientContext.__var__,
+                                       ConcurrencyContext.__var__]
+    tokens = [(var, var.set(None)) for var in contexts]
     try:
         async with AsyncClientContext():  # created with no client context above it: a new client, closed on exit
             with ConcurrencyContext():  # a lease whose release failed is released here, not by the run
@@ -91,7 +93,9 @@ async def _own_prefect_context() -> AsyncIterator[None]:
 _settling: set[asyncio.Future[Any]] = set()  # finishing claim operations whose callers were cancelled
 
 
-def _to_the_end(undo: Callable[..., Awaitable[None] | None] | None = None):
+def _to_the_end(
+    undo: Callable[..., Awaitable[None] | None] | None = None,
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
     """A claim operation, once started, finishes even if its caller is cancelled (a stopped run, a cancelled
     heartbeat); the caller still gets CancelledError at once. Cancelled while Prefect releases the lock's lease, the
     slot would stay taken until the lease expires, and every run's claim waits on it meanwhile (reproduced: a
@@ -196,7 +200,7 @@ def variable_name(key: str) -> str:
 
 
 async def load(key: str) -> Claim | None:
-    raw = await Variable.aget(variable_name(key), default=None)
+    raw = await Variable.aget(variable_name(key))
     return Claim.model_validate(raw) if raw else None
 
 
@@ -209,11 +213,11 @@ _lock_ready: set[str] = set()  # Prefect API URLs where the lock is known to exi
 
 async def _ensure_lock() -> None:
     async with get_client() as client:
-        if client.api_url in _lock_ready:
+        if str(client.api_url) in _lock_ready:
             return
         with contextlib.suppress(ObjectAlreadyExists):
             await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LOCK_NAME, limit=1))
-        _lock_ready.add(client.api_url)
+        _lock_ready.add(str(client.api_url))
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from agentic.settings import Settings
 from agentic.stacks.prefect_server import LEASES_ON_DISK
@@ -94,7 +95,7 @@ class QuotaPlan:
 def retry_delay(attempt: int, base: float, cap: float = 300.0, draw: Callable[[], float] = random.random) -> float:
     """Wait before create attempt `attempt + 1`: `base` doubled per attempt, capped, then jittered to between half and
     all of it, so that runs refused together (parallel creates) come back apart."""
-    full = min(cap, base * 2 ** max(0, attempt - 1))
+    full = min(cap, base * 2.0 ** max(0, attempt - 1))
     return full / 2 + draw() * full / 2
 
 
@@ -138,7 +139,7 @@ async def position(flow_name: str, flow_run_id: str) -> int | None:
 
     try:
         async with get_client() as client:
-            me = await client.read_flow_run(flow_run_id)
+            me = await client.read_flow_run(UUID(flow_run_id))
             runs = await read_all_flow_runs(
                 client, flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
@@ -147,6 +148,8 @@ async def position(flow_name: str, flow_run_id: str) -> int | None:
             with contextlib.suppress(Exception):  # no limit configured: nobody holds a slot we can count
                 holding = int((await client.read_global_concurrency_limit_by_name(SESSIONS_LIMIT)).active_slots)
     except Exception:  # noqa: BLE001 - the position is information; a Prefect blip must not stop the wait
+        return None
+    if me.created is None:
         return None
     return runs_ahead(((r.created, r.state_type.value) for r in runs if r.id != me.id and r.created), me.created,
                       holding)
