@@ -22,8 +22,14 @@ fi
 # neither it nor the session sandbox of the other tests sees the other's settings.
 # tests/reliability likewise: its session-wide fault stack sets this process's Prefect settings for good.
 # tests/docker runs real containers on the seed's fixed ports (4200, 3000): a process of its own, last.
+# The main suite spends most of its time waiting on servers (a 2-core machine is 70% idle under it), so its files run
+# on IBT_TEST_WORKERS pytest-xdist workers (3; 0 = in this process), each with its own session sandbox; a file's tests
+# stay together on one worker (--dist loadfile), so module-wide fixtures start once. The 25 slowest tests are listed.
 rc=0
-pytest --ignore=tests/golive --ignore=tests/reliability --ignore=tests/docker || rc=$?
+workers="${IBT_TEST_WORKERS:-3}"
+parallel=()
+if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
+pytest "${parallel[@]}" --durations=25 --ignore=tests/golive --ignore=tests/reliability --ignore=tests/docker || rc=$?
 pytest tests/reliability || rc=$?
 pytest tests/golive || rc=$?
 if [ -n "${IBT_IMAGES_DONE:-}" ]; then  # .ci/run builds the images in the background: wait for it
