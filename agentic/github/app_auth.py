@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -216,7 +217,7 @@ class RepoTokenAuth(httpx.Auth):
     def __init__(self, auth: GitHubAuth) -> None:
         self.auth = auth
 
-    async def async_auth_flow(self, request: httpx.Request):
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         repo = repository_of(request.url.path)
         token = await self._token(request, repo)
         if token:
