@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import itertools  # noqa: E402
+import socket  # noqa: E402
 
 from agentic.testing import environment, running_postgres, running_prefect_server  # noqa: E402
 from agentic.testing.sandbox import FAST_WORKFLOW, running_sandbox  # noqa: E402
@@ -60,3 +61,27 @@ def new_issue(sandbox):
 
     return make
 
+
+
+@pytest.fixture
+def connections(monkeypatch) -> list[object]:
+    """Every outgoing connection attempted in this process (the standard library's connect calls), each refused
+    as a closed port refuses it: `[]` means nothing was contacted."""
+    attempts: list[object] = []
+
+    def connect(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        attempts.append(address)
+        return 111
+
+    def create_connection(address: object, *args: object, **kwargs: object) -> socket.socket:
+        attempts.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return attempts

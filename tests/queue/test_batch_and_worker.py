@@ -107,12 +107,13 @@ async def test_batch_queues_each_open_issue_once_and_skips_done_ones(sandbox, ne
         await _cleanup(deployment_id, f"pool-{name}")
 
 
-async def test_batch_refuses_bad_input_before_any_side_effect(sandbox):
+async def test_batch_refuses_bad_input_before_any_side_effect(connections):
     for repo in ("acme", "acme/widgets/extra", "", "a b/c"):
         with pytest.raises(ConfigError, match="OWNER/REPO"):
             await batch_issues.fn(repo=repo)
     with pytest.raises(ConfigError, match="--limit"):
         await batch_issues.fn(repo="acme/widgets", limit=0)
+    assert connections == []  # neither the hub nor GitHub nor Prefect was asked anything
 
 
 async def test_a_worker_in_another_process_takes_a_run_to_a_pull_request(sandbox, new_issue, tmp_path):
