@@ -4,6 +4,7 @@ A test counts when, during its setup, call or teardown, a socket starts listenin
 or when it uses a fixture (of any scope) that did so when it was set up — so every user of a session-wide sandbox
 counts, not only the first. In-process apps reached through `httpx.ASGITransport` open no socket and do not count.
 The summary names the files with the most such functions; `CENSUS_JSON=path` also writes every test's verdict.
+Under pytest-xdist (`-n 3`) each worker judges its own tests and the controller adds them up.
 """
 
 from __future__ import annotations
@@ -93,10 +94,24 @@ def verdicts() -> dict[str, list[str]]:
     return result
 
 
+_from_workers: dict[str, list[str]] = {}  # under pytest-xdist: each worker's verdicts, gathered by the controller
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the verdicts to the controller
+        workeroutput["census"] = json.dumps(verdicts())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _from_workers.update(json.loads(getattr(node, "workeroutput", {}).get("census", "{}")))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _items:
+    result = _from_workers or verdicts()
+    if not result:
         return
-    result = verdicts()
     functions: dict[str, bool] = {}
     for nodeid, why in result.items():
         functions[_function(nodeid)] = functions.get(_function(nodeid), False) or bool(why)
@@ -105,7 +120,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     terminalreporter.section("server census")
     write(f"test functions that start a server: {len(servers)} of {len(functions)} "
-          f"({100 * len(servers) / len(functions):.0f}%); test items: "
+          f"({100 * len(servers) / len(functions):.1f}%); test items: "
           f"{sum(1 for why in result.values() if why)} of {len(result)}")
     for path, count in by_file.most_common(25):
         write(f"  {count:4d}  {path}")
