@@ -24,6 +24,7 @@ from agentic.hub.mcp_client import HubTools, ToolCallFailed
 __all__ = ["GitHubAccess", "GitHubClient", "HubGitHub", "pull_number"]
 
 SERVER = "github-rest"
+NPM_SERVER = "github"  # the seed's npm GitHub server: the batch's issue listing (`list_issues`)
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
 
@@ -61,6 +62,11 @@ class GitHubClient(GitHubAccess, Protocol):
 
     async def read_issue(self, ref: IssueRef) -> Issue:
         """The issue and its comments; IssueNotFound, or BadIssueUrl for a pull request, before any side effect."""
+        ...
+
+    async def list_open_issues(self, owner: str, repo: str, label: str | None = None) -> list[Issue]:
+        """Every open issue of the repository (with `label`), oldest first; pull requests left out, comments not
+        read (the batch hands each to a run, which reads it)."""
         ...
 
     async def list_comments(self, ref: IssueRef, since: datetime | None = None) -> list[Comment]: ...
@@ -123,13 +129,26 @@ class HubGitHub:
             raise
         if raw.get("pull_request"):
             raise BadIssueUrl(f"{ref} is a pull request, not an issue")
-        return Issue(
-            ref=ref, title=raw.get("title") or "", body=raw.get("body") or "",
-            author=(raw.get("user") or {}).get("login", ""),
-            state=raw.get("state", "open"), locked=bool(raw.get("locked")), lock_reason=raw.get("active_lock_reason"),
-            labels=[label["name"] for label in raw.get("labels", [])],
-            html_url=raw.get("html_url", ""), comments=await self.list_comments(ref),
-        )
+        return Issue.from_api(ref, raw, comments=await self.list_comments(ref))
+
+    async def list_open_issues(self, owner: str, repo: str, label: str | None = None) -> list[Issue]:
+        """Through the npm server's `list_issues`, page by page (GitHub's issue listing includes pull requests)."""
+        seen: dict[int, Issue] = {}
+        page = 1
+        while True:
+            args: dict[str, Any] = {"owner": owner, "repo": repo, "state": "open", "per_page": _PAGE, "page": page,
+                                    "sort": "created", "direction": "asc"}
+            if label:
+                args["labels"] = [label]
+            raw = await self.hub.call(f"{NPM_SERVER}-list_issues", args)
+            items = raw if isinstance(raw, list) else []
+            for item in items:
+                if "pull_request" in item or item.get("state", "open") != "open":
+                    continue
+                seen[item["number"]] = Issue.from_api(IssueRef(owner=owner, repo=repo, number=item["number"]), item)
+            if len(items) < _PAGE:
+                return [seen[n] for n in sorted(seen)]
+            page += 1
 
     async def list_comments(self, ref: IssueRef, since: datetime | None = None) -> list[Comment]:
         args: dict[str, Any] = {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number, "per_page": _PAGE}

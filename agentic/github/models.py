@@ -46,6 +46,15 @@ class Issue(BaseModel):
     html_url: str
     comments: list[Comment] = []
 
+    @classmethod
+    def from_api(cls, ref: IssueRef, raw: dict[str, Any], comments: list[Comment] | None = None) -> Issue:
+        return cls(ref=ref, title=str(raw.get("title") or ""), body=str(raw.get("body") or ""),
+                   author=_login(raw.get("user")), state=str(raw.get("state") or "open"),
+                   locked=bool(raw.get("locked")), lock_reason=raw.get("active_lock_reason"),
+                   labels=[str(label["name"]) for label in raw.get("labels") or []
+                           if isinstance(label, dict) and "name" in label],
+                   html_url=str(raw.get("html_url") or ""), comments=comments or [])
+
 
 class PullRequest(BaseModel):
     number: int
