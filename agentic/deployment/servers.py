@@ -77,7 +77,7 @@ def hub_server_definitions(settings: Settings, refs: frozenset[str] | set[str] =
     }
 
 
-# Every github-rest operation the flow calls (agentic/github/ops.py; tests/hub/test_mcphub_replay.py
+# Every github-rest operation the flow calls (agentic/github/client.py `tool`; tests/hub/test_mcphub_replay.py
 # checks the two agree). A pruned definition keeps these and the components they reference.
 GITHUB_REST_OPERATIONS = frozenset({
     "getIssue", "listIssueComments", "createIssueComment", "updateIssueComment", "createIssueReaction",

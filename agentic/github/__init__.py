@@ -1,2 +1,3 @@
-"""GitHub's home: the issue URL (`issue_ref`), web hosts (`hosts`), typed resources and the one client every GitHub
-call of the product goes through (`ops`). Nothing here imports the flow."""
+"""GitHub's home: the issue URL (`issue_ref`), web hosts (`hosts`), typed resources (`models`) and the one client
+every GitHub call of the product goes through (`client`: the `GitHubClient` Protocol; `HubGitHub` through the hub,
+`GitHubRest` in `rest` for the receiver). Nothing here imports the flow."""

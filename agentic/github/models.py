@@ -46,6 +46,15 @@ class Issue(BaseModel):
     html_url: str
     comments: list[Comment] = []
 
+    @classmethod
+    def from_api(cls, ref: IssueRef, raw: dict[str, Any], comments: list[Comment] | None = None) -> Issue:
+        return cls(ref=ref, title=str(raw.get("title") or ""), body=str(raw.get("body") or ""),
+                   author=_login(raw.get("user")), state=str(raw.get("state") or "open"),
+                   locked=bool(raw.get("locked")), lock_reason=raw.get("active_lock_reason"),
+                   labels=[str(label["name"]) for label in raw.get("labels") or []
+                           if isinstance(label, dict) and "name" in label],
+                   html_url=str(raw.get("html_url") or ""), comments=comments or [])
+
 
 class PullRequest(BaseModel):
     number: int
@@ -89,3 +98,55 @@ class CheckRun(BaseModel):
                    conclusion=raw.get("conclusion") if isinstance(raw.get("conclusion"), str) else None,
                    title=str(output.get("title") or ""), summary=str(output.get("summary") or ""),
                    text=str(output.get("text") or ""))
+
+
+def _time(raw: Any) -> datetime | None:
+    """An API timestamp, None when absent or unreadable (a review still pending has no `submitted_at`)."""
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+
+
+class Review(BaseModel):
+    """A pull request review (its diff comments are listed apart: ReviewComment)."""
+
+    id: int
+    author: str = ""
+    state: str = ""                # APPROVED | CHANGES_REQUESTED | COMMENTED | PENDING | DISMISSED
+    body: str = ""
+    submitted_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> Review:
+        return cls(id=int(raw["id"]), author=_login(raw.get("user")), state=str(raw.get("state") or ""),
+                   body=str(raw.get("body") or ""), submitted_at=_time(raw.get("submitted_at")))
+
+
+class ReviewComment(BaseModel):
+    """A comment on a pull request's diff; `review_id` None when it belongs to no review."""
+
+    id: int
+    review_id: int | None = None
+    body: str = ""
+    path: str = ""
+    line: int | None = None
+    eyes: int = 0                  # the 👀 count of its reactions rollup (who: GitHubClient.review_comment_reactors)
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> ReviewComment:
+        line, review = raw.get("line"), raw.get("pull_request_review_id")
+        return cls(id=int(raw["id"]), review_id=int(review) if review else None, body=str(raw.get("body") or ""),
+                   path=str(raw.get("path") or ""), line=line if isinstance(line, int) else None,
+                   eyes=int(_dict(raw.get("reactions")).get("eyes") or 0))
+
+
+class Commit(BaseModel):
+    """A commit of a pull request."""
+
+    sha: str = ""
+    message: str = ""
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> Commit:
+        return cls(sha=str(raw.get("sha") or ""), message=str(_dict(raw.get("commit")).get("message") or ""))

@@ -1,6 +1,8 @@
 """GitHub's REST API straight, for the parts that run without the MCP hub: the webhook receiver (the sender's
 permission, our own login, the 👀 reaction — before answering GitHub, within its 10 s, whether or not a hub is up)
-and the poller (its conditional comment listings). The flow reaches GitHub through the hub (ops.py).
+and the poller (its conditional comment listings). The flow reaches GitHub through the hub (client.py HubGitHub);
+`GitHubRest` implements the part of client.py's Protocol the two share (`GitHubAccess`: `can_write`,
+`add_reaction`) under the same names, plus what only the receiver needs (`permission`'s raw value, `self_login`).
 
 `rest_client` is the one place such a client is made: the API base, GitHub's media type and API version, the
 product's token or (App mode) each repository's installation token, and the TLS trust of the settings (a GitHub
@@ -9,7 +11,7 @@ Enterprise Server behind a private CA: AGENTIC_CA_BUNDLE).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from gidgethub import BadRequest, GitHubException, RateLimitExceeded
@@ -17,6 +19,11 @@ from gidgethub.httpx import GitHubAPI
 
 from agentic.errors import GitHubUnavailable
 from agentic.github.app_auth import GitHubAppError, GitHubAuth, RepoTokenAuth
+from agentic.github.client import WRITE_PERMISSIONS
+from agentic.github.issue_ref import IssueRef
+
+if TYPE_CHECKING:
+    from agentic.github.client import GitHubAccess
 
 __all__ = ["GitHubRest", "GitHubUnavailable", "rest_client"]
 
@@ -81,11 +88,22 @@ class GitHubRest:
                 return None  # transient: ask again next time
         return self._self_login or None
 
-    async def add_eyes(self, owner: str, repo: str, number: int) -> None:
-        """👀 on the issue. GitHub answers 200 with the existing reaction when it is already there: idempotent."""
+    async def can_write(self, ref: IssueRef, login: str) -> bool:
+        """`login` has write access on `ref`'s repository (GitHubAccess); GitHubUnavailable when GitHub cannot say."""
+        return await self.permission(ref.owner, ref.repo, login) in WRITE_PERMISSIONS
+
+    async def add_reaction(self, ref: IssueRef, content: str = "eyes") -> None:
+        """A reaction on the issue (GitHubAccess). GitHub answers 200 with the existing reaction when it is already
+        there: idempotent."""
         try:
             await self._api.post("/repos/{owner}/{repo}/issues/{issue_number}/reactions",
-                                 {"owner": owner, "repo": repo, "issue_number": number}, data={"content": "eyes"})
+                                 {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number},
+                                 data={"content": content})
         except (GitHubException, httpx.HTTPError) as exc:
-            raise GitHubUnavailable(f"reaction on #{number}: {type(exc).__name__}: {exc}") from None
+            raise GitHubUnavailable(f"reaction on #{ref.number}: {type(exc).__name__}: {exc}") from None
+
+
+if TYPE_CHECKING:
+    def _shares_the_protocol(rest: GitHubRest) -> GitHubAccess:
+        return rest  # mypy: GitHubRest is a GitHubAccess (same names, same signatures as HubGitHub)
 

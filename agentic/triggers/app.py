@@ -267,10 +267,10 @@ class Receiver:
         if not closes:
             return "ignored", f"pull request #{pull['number']} closes no issue", 200, {}
         owner, _, repo = full_name.partition("/")
-        if writer is not None and PERMISSION_RANK.get(await self.github.permission(owner, repo, writer), 0) \
-                < PERMISSION_RANK["write"]:
-            return "ignored", f"{name} by {writer}, who has no write access", 200, {}
         number = int(closes[1])
+        if writer is not None and not await self.github.can_write(IssueRef(owner=owner, repo=repo, number=number),
+                                                                  writer):
+            return "ignored", f"{name} by {writer}, who has no write access", 200, {}
         issue_url = str(pull.get("html_url") or "").rsplit("/pull/", 1)[0] + f"/issues/{number}"
         key = f"{self.config.api_url.rstrip('/')}/{full_name.lower()}#{number}~{what}"
         launched = await launch_deployment(self.prefect, self.config.deployment,
@@ -295,7 +295,8 @@ class Receiver:
         if PERMISSION_RANK.get(permission, 0) < PERMISSION_RANK[need]:
             return "ignored", f"sender {trigger.sender} has {permission} access; {need} is needed", 200, {}
         try:
-            await self.github.add_eyes(trigger.owner, trigger.repo, trigger.number)
+            await self.github.add_reaction(IssueRef(owner=trigger.owner, repo=trigger.repo, number=trigger.number),
+                                           "eyes")
         except GitHubUnavailable as exc:
             log.warning("no 👀 on %s#%d (the run starts anyway): %s", trigger.full_name, trigger.number, exc)
         # `/jules go` is its own run of the same text: the run that held or asked for information already has the

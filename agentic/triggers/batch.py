@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from agentic.dispatch import claims
 from agentic.errors import ConfigError
+from agentic.github.client import GitHubClient
 from agentic.github.issue_ref import IssueRef, parse_issue_url
-from agentic.hub.mcp_client import HubTools
 from agentic.settings import Settings, get_settings
 from agentic.triggers.launch import idempotency_key, launch
 from agentic.triggers.rules import RuleSet, Trigger
@@ -34,7 +34,6 @@ from agentic.workflows.deps import RunDeps
 
 BATCH_FLOW_NAME = "jules-batch"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
-PAGE = 100
 CHUNK = 8
 
 Outcome = Literal["queued", "already-queued", "done", "in-flight", "would-queue"]
@@ -75,18 +74,6 @@ def parse_repo(repo: str) -> tuple[str, str]:
     return owner, name
 
 
-def open_issues_of(raw_pages: list[list[dict[str, Any]]]) -> list[OpenIssue]:
-    """Issues (not pull requests, which the issues listing includes) that are open, oldest first."""
-    seen: dict[int, OpenIssue] = {}
-    for page in raw_pages:
-        for item in page:
-            if "pull_request" in item or item.get("state", "open") != "open":
-                continue
-            seen[item["number"]] = OpenIssue(item["number"], item["html_url"], item.get("title") or "",
-                                             item.get("body") or "")
-    return [seen[n] for n in sorted(seen)]
-
-
 def verdict(claim: claims.Claim | None, title: str, body: str, stale_after: float,
             now: datetime | None = None) -> tuple[Outcome, str] | None:
     """Why an issue is skipped before a run is asked for (None: hand it over). Finished for this text: `done`;
@@ -102,22 +89,11 @@ def verdict(claim: claims.Claim | None, title: str, body: str, stale_after: floa
     return None
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)  # the hub client is no cache input
-async def list_open_issues(hub: HubTools, owner: str, repo: str, label: str | None) -> list[OpenIssue]:
-    """Every open issue with `label`, through the hub's npm GitHub server (`list_issues`), page by page."""
-    pages: list[list[dict[str, Any]]] = []
-    page = 1
-    while True:
-        args: dict[str, Any] = {"owner": owner, "repo": repo, "state": "open", "per_page": PAGE, "page": page,
-                                "sort": "created", "direction": "asc"}
-        if label:
-            args["labels"] = [label]
-        raw = await hub.call("github-list_issues", args)
-        items = raw if isinstance(raw, list) else []
-        pages.append(items)
-        if len(items) < PAGE:
-            return open_issues_of(pages)
-        page += 1
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)  # the GitHub client is no cache input
+async def list_open_issues(github: GitHubClient, owner: str, repo: str, label: str | None) -> list[OpenIssue]:
+    """Every open issue with `label`, oldest first (GitHubClient.list_open_issues: the hub's npm `list_issues`)."""
+    return [OpenIssue(issue.ref.number, issue.html_url, issue.title, issue.body)
+            for issue in await github.list_open_issues(owner, repo, label)]
 
 
 async def _hand_over(prefect: Any, settings: Settings, deployment: str, issue: OpenIssue,
@@ -151,7 +127,7 @@ async def batch_issues(repo: str, label: str | None = None, limit: int | None = 
     settings = get_settings()
     deployment = deployment or settings.triggers_deployment
     async with RunDeps.from_settings(settings) as deps:  # the token and TLS (a private CA too) as for every run
-        issues = await list_open_issues(deps.hub, owner, name, label)
+        issues = await list_open_issues(deps.github, owner, name, label)
     progress.emit(batch="listed", total=len(issues))
     items: list[BatchItem] = []
     new = 0

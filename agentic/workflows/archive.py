@@ -19,9 +19,8 @@ from typing import Any
 from prefect import flow, get_client, get_run_logger
 
 from agentic.dispatch import claims
-from agentic.github import ops as github_ops
+from agentic.github.client import GitHubClient, pull_number
 from agentic.github.issue_ref import IssueRef, parse_issue_url
-from agentic.hub.mcp_client import HubTools
 from agentic.jules.client import JulesClient
 from agentic.workflows.deps import RunDeps
 
@@ -36,7 +35,7 @@ async def _claims(github_api_url: str, repo: str | None) -> list[str]:
         return sorted(key for _name, key in await claims.claim_variables(client, prefix))
 
 
-async def _archive_one(hub: HubTools, jules: JulesClient, key: str, run_id: str, stale: float) -> list[dict]:
+async def _archive_one(github: GitHubClient, jules: JulesClient, key: str, run_id: str, stale: float) -> list[dict]:
     claim = await claims.load(key)
     pending = [r for r in (claim.sessions if claim else []) if r.pull_request_url and r.session_id and not r.archived]
     if not pending:
@@ -50,8 +49,8 @@ async def _archive_one(hub: HubTools, jules: JulesClient, key: str, run_id: str,
             if not (record.pull_request_url and record.session_id) or record.archived:
                 continue
             ref = _issue(record.pull_request_url)
-            number = github_ops.pull_number(record.pull_request_url)
-            pull = await github_ops.get_pull_request(hub, ref, number)
+            number = pull_number(record.pull_request_url)
+            pull = await github.get_pull_request(ref, number)
             if pull.state == "open":
                 continue
             archived_now = await jules.archive(record.session_id)
@@ -79,7 +78,7 @@ async def archive_merged_sessions(repo: str | None = None) -> list[dict[str, Any
     async with RunDeps.from_settings() as deps:  # keys from Prefect Secret blocks when present
         settings = deps.settings
         for key in await _claims(settings.github_api_url, repo):
-            for item in await _archive_one(deps.hub, deps.jules, key, str(flow_run.get_id()),
+            for item in await _archive_one(deps.github, deps.jules, key, str(flow_run.get_id()),
                                            settings.claim_stale_seconds):
                 logger.info("archived Jules session %s: its pull request %s is %s", item["session"],
                             item["pull_request"], "merged" if item["merged"] else "closed")

@@ -134,7 +134,7 @@ class CiOutcome:
 
 async def has_ci(run: IssueRun, branch: str) -> bool:
     """`CI_WATCH=auto`: the repository has CI when its base branch's head carries check runs."""
-    return bool(await tasks.list_check_runs(run.deps.hub, run.job.ref, branch))
+    return bool(await tasks.list_check_runs(run.deps.github, run.job.ref, branch))
 
 
 async def watch(run: IssueRun, record: claims.SessionRecord, pr_number: int) -> CiOutcome:
@@ -150,12 +150,12 @@ async def watch(run: IssueRun, record: claims.SessionRecord, pr_number: int) -> 
             await followups.forward(run, record.session_id, pr_number)
             await relay.try_step(run, record, pr_number)
             await show_reviews(run, relay)
-        pull: PullRequest = await tasks.read_pull(run.deps.hub, ref, pr_number)
+        pull: PullRequest = await tasks.read_pull(run.deps.github, ref, pr_number)
         if pull.state != "open":
             how = "merged" if pull.merged else "closed"
             return CiOutcome("closed", record.ci_rounds, [f"The pull request was {how} before CI settled."])
         head = pull.head_sha
-        result = verdict(await tasks.list_check_runs(run.deps.hub, ref, head))
+        result = verdict(await tasks.list_check_runs(run.deps.github, ref, head))
         if result.state == "passed":
             return CiOutcome("passed", record.ci_rounds, [f"CI passed on {head[:7]} ({result.checks} check(s))"
                                                           + (f" after {record.ci_rounds} fix round(s)."

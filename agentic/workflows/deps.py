@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agentic.github.client import GitHubClient, HubGitHub
 from agentic.hub.mcp_client import HubTools, connect_hub
 from agentic.jules.client import JulesClient
 from agentic.secret_blocks import with_secret_blocks
@@ -22,6 +23,7 @@ from agentic.settings import Settings, get_settings
 class RunDeps:
     settings: Settings
     hub: HubTools  # the MCP session (GitHub and Jules tools through the hub)
+    github: GitHubClient  # every GitHub operation of the run (HubGitHub over `hub`)
     jules: JulesClient
     triage_tools: Any  # the triage agent's read-only view of the hub (a Pydantic AI MCP toolset)
     clock: Callable[[], float] = time.monotonic
@@ -35,5 +37,5 @@ class RunDeps:
         settings = settings or await with_secret_blocks(get_settings())
         token = settings.mcp_hub_token.get_secret_value() if settings.mcp_hub_token else None
         async with connect_hub(settings.hub_mcp_url, token, verify=settings.tls_verify) as hub:
-            yield cls(settings=settings, hub=hub, jules=JulesClient(hub),
+            yield cls(settings=settings, hub=hub, github=HubGitHub(hub), jules=JulesClient(hub),
                       triage_tools=hub_toolset(settings.hub_mcp_url, token, verify=settings.tls_verify))

@@ -16,7 +16,6 @@ from prefect.artifacts import acreate_markdown_artifact
 
 from agentic.agent.brief import render_reply
 from agentic.dispatch import claims
-from agentic.github import ops as github_ops
 from agentic.jules.follow import AskApproval, AskReply, Finished, FollowView, Note, PlanShown, Show
 from agentic.jules.models import Session
 from agentic.lifecycle import Phase, PlanDecided, Polled
@@ -63,11 +62,11 @@ async def _relay_answer(run: IssueRun, view: FollowView, action: AskReply) -> bo
     """Send the reporter's (or a maintainer's) first reply after Jules' question back to Jules, quoted as data."""
     asked = parse_time(action.question.asked_at)
     marker = status_marker(run.job.ref.key)
-    for comment in await github_ops.list_comments(run.deps.hub, run.job.ref, since=asked):
+    for comment in await run.deps.github.list_comments(run.job.ref, since=asked):
         if not after(comment, asked) or not from_a_person(comment, run.book.claim.bot_login, marker):
             continue
         if comment.author == run.job.issue.author or \
-                await github_ops.can_write(run.deps.hub, run.job.ref, comment.author):
+                await run.deps.github.can_write(run.job.ref, comment.author):
             # Fenced as data; the nonce is derived from the comment so a re-sent reply is recognised as sent.
             nonce = hashlib.sha256(f"{view.session_id}:{comment.id}".encode()).hexdigest()[:16]
             reply = render_reply(comment.body, nonce=nonce)
@@ -86,7 +85,7 @@ async def _suspend_for_reply(run: IssueRun, view: FollowView, action: AskReply) 
     if wait_ran_out(run, parse_time(action.question.asked_at)):
         raise Ended(Phase.TIMED_OUT, "no reply to Jules' question within "
                                      f"{run.deps.settings.plan_approval_timeout_seconds:.0f}s")
-    comments = await github_ops.list_comments(run.deps.hub, run.job.ref, since=parse_time(action.question.asked_at))
+    comments = await run.deps.github.list_comments(run.job.ref, since=parse_time(action.question.asked_at))
     reply = await wait_reply(run, action.question.activity_id, max((c.id for c in comments), default=None))
     if not reply.answer.strip():
         return False

@@ -71,8 +71,8 @@ async def jules_agent_workflow(
 async def _read(deps: RunDeps, ref: IssueRef, run_id: str, wait_expired: bool) -> IssueJob:
     """A missing issue or a repo Jules is not connected to fails here, before any side effect. Side by side: the
     issue, Jules' source, and the PRs that may already fix the issue."""
-    issue, source, fixing = await all_of(tasks.read_issue(deps.hub, ref), tasks.resolve_source(deps.jules, ref),
-                                         tasks.find_fixing_pull_requests(deps.hub, ref))
+    issue, source, fixing = await all_of(tasks.read_issue(deps.github, ref), tasks.resolve_source(deps.jules, ref),
+                                         tasks.find_fixing_pull_requests(deps.github, ref))
     return IssueJob(ref=ref, issue=issue, run_id=run_id, source=source, fixing_prs=fixing, wait_expired=wait_expired)
 
 

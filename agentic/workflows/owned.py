@@ -137,10 +137,10 @@ async def _refused(run: IssueRun, options: RunOptions) -> WorkflowResult | None:
 async def _judge(run: IssueRun, options: RunOptions) -> tuple[TriageOutcome, str]:
     """Independent steps side by side: the reaction, the first status comment, the judgment, the branch."""
     async def branch() -> str:
-        return options.starting_branch or await tasks.read_default_branch(run.deps.hub, run.job.ref)
+        return options.starting_branch or await tasks.read_default_branch(run.deps.github, run.job.ref)
 
     try:
-        _, _, judged, branch_name = await all_of(tasks.react(run.deps.hub, run.job.ref), run.report.show(Triaging()),
+        _, _, judged, branch_name = await all_of(tasks.react(run.deps.github, run.job.ref), run.report.show(Triaging()),
                                                  _triage(run, options.go), branch())
     except Exception as exc:
         if run.book.claim.status_comment_id is not None:

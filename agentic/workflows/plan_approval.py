@@ -27,7 +27,7 @@ from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_r
 from prefect.input import RunInput
 from pydantic import Field
 
-from agentic.github import ops as github_ops
+from agentic.github.models import Comment
 from agentic.lifecycle import Phase
 from agentic.workflows.run import Ended, IssueRun
 
@@ -91,7 +91,7 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def after(comment: github_ops.Comment, moment: datetime | None) -> bool:
+def after(comment: Comment, moment: datetime | None) -> bool:
     """Created at or after `moment` (GitHub stamps whole seconds, so the plan's second counts as after)."""
     return moment is None or comment.created_at >= moment.replace(microsecond=0)
 
@@ -127,7 +127,7 @@ def decision_from_text(text: str) -> PlanDecision | None:
 
 async def _decision_on_issue(run: IssueRun, plan_at: datetime | None, since: datetime,
                              consumed: set[int]) -> PlanDecision | None:
-    for comment in await github_ops.list_comments(run.deps.hub, run.job.ref, since=since):
+    for comment in await run.deps.github.list_comments(run.job.ref, since=since):
         decision = decision_from_text(comment.body)
         if comment.id in consumed or not after(comment, plan_at) or decision is None:
             continue
@@ -136,7 +136,7 @@ async def _decision_on_issue(run: IssueRun, plan_at: datetime | None, since: dat
         if comment.author.lower().endswith("[bot]"):  # as in the receiver: bots never decide (tokens leak)
             run.report.event("ignored", f"{text.split()[0]} from @{comment.author} (a bot)")
             continue
-        if not await github_ops.can_write(run.deps.hub, run.job.ref, comment.author):
+        if not await run.deps.github.can_write(run.job.ref, comment.author):
             run.report.event("ignored", f"{text.split()[0]} from @{comment.author} (no write access)")
             continue
         run.report.event("plan-decision", f"@{comment.author}: {text[:80]}")

@@ -9,7 +9,7 @@ import asyncio
 from agentic import observability
 from agentic.dispatch import claims
 from agentic.errors import JulesSessionFailed
-from agentic.github import ops as github_ops
+from agentic.github.client import pull_number
 from agentic.github.models import PullRequest
 from agentic.jules.follow import Finished
 from agentic.jules.models import Session
@@ -39,7 +39,7 @@ async def finish(run: IssueRun, record: claims.SessionRecord, session: Session, 
     reviewer = requested_by or run.job.issue.author
     view = run.report.view
     view.mentions = sorted({*view.mentions, reviewer})
-    done = await tasks.finish_pull_request(run.deps.hub, ref, pr_url, reviewer)
+    done = await tasks.finish_pull_request(run.deps.github, ref, pr_url, reviewer)
     record.completed_head = record.completed_head or done["head_sha"]  # commits after it are listed (reviews.py)
     view.pull_request_url, view.question, view.latest = pr_url, None, None
     title = finished.pull_request.title if finished.pull_request and finished.pull_request.title else "Pull request"
@@ -57,7 +57,7 @@ async def _find_pull_request(run: IssueRun, session: Session, finished: Finished
     for _ in range(3):  # live Jules: `outputs` can stay empty although the PR exists; it may also appear late
         if pr_url:
             break
-        pr_url = await tasks.find_pull_request(run.deps.hub, run.job.ref, session)
+        pr_url = await tasks.find_pull_request(run.deps.github, run.job.ref, session)
         if not pr_url:
             await asyncio.sleep(run.deps.settings.poll_min_seconds)
             session = await tasks.get_session(run.deps.jules, session.id)
@@ -75,7 +75,7 @@ async def follow_ci(run: IssueRun, record: claims.SessionRecord, pr_number: int)
         await run.book.save()
         return None
     if record.ci_state in (None, CiWatch.PENDING):
-        pull: PullRequest = await tasks.read_pull(run.deps.hub, run.job.ref, pr_number)
+        pull: PullRequest = await tasks.read_pull(run.deps.github, run.job.ref, pr_number)
         base = pull.base_ref
         watched = settings.ci_watch == "on" or await ci_loop.has_ci(run, base)
         record.ci_state = CiWatch.WATCHING if watched else CiWatch.NONE
@@ -101,9 +101,9 @@ async def resume_ci(run: IssueRun, record: claims.SessionRecord, requested_by: s
     view = run.report.view
     view.session_id, view.session_url, view.pull_request_url = record.session_id, record.url, pr_url
     if record.ci_state is CiWatch.PENDING:
-        await tasks.finish_pull_request(run.deps.hub, run.job.ref, pr_url, requested_by or run.job.issue.author)
+        await tasks.finish_pull_request(run.deps.github, run.job.ref, pr_url, requested_by or run.job.issue.author)
     view.details = [f"Pull request {pr_url} (closes #{run.job.ref.number})"]
-    ci = await follow_ci(run, record, github_ops.pull_number(pr_url))
+    ci = await follow_ci(run, record, pull_number(pr_url))
     await run.report.artifacts(record)
     return run.report.result("completed", f"pull request {pr_url}" + (f"; CI {ci}" if ci else ""), record)
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from agentic import lifecycle
 from agentic.dispatch import claims
+from agentic.github.client import GitHubClient
 from agentic.github.issue_ref import IssueRef
-from agentic.hub.mcp_client import HubTools
 from agentic.lifecycle import IssueState, LifecycleAction, Observation, ShowStatus
 from agentic.workflows import progress
 from agentic.workflows.status_comment import StatusView
@@ -69,7 +69,7 @@ class ClaimBook:
 @dataclass
 class Reporter:
     ref: IssueRef
-    hub: HubTools
+    github: GitHubClient
     book: ClaimBook
     view: StatusView
     logger: logging.Logger | logging.LoggerAdapter
@@ -107,7 +107,7 @@ class Reporter:
         self.usage.jules_api_calls = self.jules_calls()
         self.view.usage_lines = self.usage.lines()
         claim = self.book.claim
-        comment = await upsert_status(self.hub, self.ref, claim.status_comment_id, self.view.render(),
+        comment = await upsert_status(self.github, self.ref, claim.status_comment_id, self.view.render(),
                                       search=not self.book.first, bot_login=claim.bot_login)
         changed = ((comment.id, comment.author, self.state.phase)
                    != (claim.status_comment_id, claim.bot_login, claim.phase))

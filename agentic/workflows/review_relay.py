@@ -12,57 +12,33 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from agentic.dispatch import claims
-from agentic.github import ops as github_ops
+from agentic.github.client import pull_number
 from agentic.github.models import PullRequest
 from agentic.triggers.rules import load_rules
 from agentic.workflows import reviews, tasks
 from agentic.workflows.run import IssueRun
 from agentic.workflows.status_comment import splice_after_pr
 
-PAGE = {"per_page": 100}
-
-
-def _time(raw: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
-    except ValueError:
-        return None
-
-
-async def _eyes(run: IssueRun, comment: dict[str, Any]) -> frozenset[str]:
-    """Who put 👀 on a diff comment; asked only when its rollup counts some."""
-    if not int((comment.get("reactions") or {}).get("eyes") or 0):
-        return frozenset()
-    raw = await run.deps.hub.call(github_ops.tool("listReviewCommentReactions"), {
-        "owner": run.job.ref.owner, "repo": run.job.ref.repo, "comment_id": comment["id"], "content": "eyes", **PAGE})
-    return frozenset(str((r.get("user") or {}).get("login") or "") for r in raw or [] if isinstance(r, dict))
-
 
 async def read_reviews(run: IssueRun, number: int) -> list[reviews.Review]:
-    args = {"owner": run.job.ref.owner, "repo": run.job.ref.repo, "pull_number": number, **PAGE}
-    raw_reviews = await run.deps.hub.call(github_ops.tool("listReviews"), args) or []
-    raw_comments = await run.deps.hub.call(github_ops.tool("listReviewComments"), args) or []
+    github, ref = run.deps.github, run.job.ref
+    found = await github.list_reviews(ref, number)
     by_review: dict[int, list[reviews.DiffComment]] = {}
-    for c in raw_comments:
-        if isinstance(c, dict) and c.get("pull_request_review_id"):
-            by_review.setdefault(int(c["pull_request_review_id"]), []).append(reviews.DiffComment(
-                id=int(c["id"]), body=str(c.get("body") or ""), path=str(c.get("path") or ""),
-                line=c.get("line") if isinstance(c.get("line"), int) else None, eyes=await _eyes(run, c)))
-    return [reviews.Review(id=int(r["id"]), author=str((r.get("user") or {}).get("login") or ""),
-                           state=str(r.get("state") or ""), body=str(r.get("body") or ""),
-                           submitted_at=_time(r.get("submitted_at")),
-                           comments=tuple(by_review.get(int(r["id"]), ())))
-            for r in raw_reviews if isinstance(r, dict) and "id" in r]
+    for c in await github.list_review_comments(ref, number):
+        if c.review_id:
+            # who put 👀 on it: asked only when its rollup counts some
+            eyes = await github.review_comment_reactors(ref, c.id, "eyes") if c.eyes else frozenset[str]()
+            by_review.setdefault(c.review_id, []).append(reviews.DiffComment(
+                id=c.id, body=c.body, path=c.path, line=c.line, eyes=eyes))
+    return [reviews.Review(id=r.id, author=r.author, state=r.state, body=r.body, submitted_at=r.submitted_at,
+                           comments=tuple(by_review.get(r.id, ()))) for r in found]
 
 
 async def read_commits(run: IssueRun, number: int) -> list[reviews.PushedCommit]:
-    raw = await run.deps.hub.call(github_ops.tool("listPullRequestCommits"), {
-        "owner": run.job.ref.owner, "repo": run.job.ref.repo, "pull_number": number, **PAGE})
-    return [reviews.PushedCommit(sha=str(c.get("sha") or ""), message=str((c.get("commit") or {}).get("message") or ""))
-            for c in raw or [] if isinstance(c, dict)]
+    return [reviews.PushedCommit(sha=c.sha, message=c.message)
+            for c in await run.deps.github.list_pull_request_commits(run.job.ref, number)]
 
 
 @dataclass
@@ -77,10 +53,10 @@ class ReviewRelay:
         """Read, decide, send. True when a review went to Jules now (it works again)."""
         if not record.session_id:
             return False
-        pull: PullRequest = await tasks.read_pull(run.deps.hub, run.job.ref, number)
+        pull: PullRequest = await tasks.read_pull(run.deps.github, run.job.ref, number)
         found = await read_reviews(run, number)
         for author in {r.author for r in found} - set(self.writers):
-            self.writers[author] = await github_ops.can_write(run.deps.hub, run.job.ref, author)
+            self.writers[author] = await run.deps.github.can_write(run.job.ref, author)
         rules = load_rules(run.deps.settings.triggers_rules_path).for_repo(run.job.ref.full_name)
         # The session's messages say which reviews were sent; no review, no need to ask Jules.
         activities = await tasks.poll_activities(run.deps.jules, record.session_id, None) if found else []
@@ -133,7 +109,7 @@ async def after_end(run: IssueRun, record: claims.SessionRecord) -> None:
     pull request" section (the rest is the finished run's and stays)."""
     if not record.pull_request_url or record.archived:
         return
-    relay, number = ReviewRelay(), github_ops.pull_number(record.pull_request_url)
+    relay, number = ReviewRelay(), pull_number(record.pull_request_url)
     await relay.try_step(run, record, number)
     if relay.wait_seconds > 0:  # no later pass would come: wait out the grace here (REVIEW_GRACE_SECONDS at most)
         await asyncio.sleep(relay.wait_seconds + 0.5)
@@ -148,12 +124,10 @@ async def after_end(run: IssueRun, record: claims.SessionRecord) -> None:
 
 
 async def _rewrite_section(run: IssueRun, comment_id: int, lines: list[str]) -> None:
-    raw = await run.deps.hub.call(github_ops.tool("getIssueComment"), {
-        "owner": run.job.ref.owner, "repo": run.job.ref.repo, "comment_id": comment_id})
-    author = str((raw.get("user") or {}).get("login") or "")
-    if run.book.claim.bot_login and author != run.book.claim.bot_login:
+    comment = await run.deps.github.get_comment(run.job.ref, comment_id)
+    if run.book.claim.bot_login and comment.author != run.book.claim.bot_login:
         return  # not ours to edit
-    body = str(raw.get("body") or "")
+    body = comment.body
     new = splice_after_pr(body, lines)
     if new != body:
-        await github_ops.update_comment(run.deps.hub, run.job.ref, comment_id, new)
+        await run.deps.github.update_comment(run.job.ref, comment_id, new)

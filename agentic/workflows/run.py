@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentic.errors import AgenticError
-from agentic.github import ops as github_ops
 from agentic.github.issue_ref import IssueRef
+from agentic.github.models import Issue, PullRequest
 from agentic.lifecycle import Phase
 from agentic.workflows.deps import RunDeps
 from agentic.workflows.reporter import ClaimBook, Reporter, Status, Usage, WorkflowResult
@@ -36,11 +36,11 @@ class Ended(AgenticError):
 @dataclass(frozen=True)
 class IssueJob:
     ref: IssueRef
-    issue: github_ops.Issue
+    issue: Issue
     run_id: str
     source: dict[str, Any] = field(default_factory=dict)
     # open or merged PRs that already close the issue
-    fixing_prs: list[github_ops.PullRequest] = field(default_factory=list)
+    fixing_prs: list[PullRequest] = field(default_factory=list)
     wait_expired: bool = False  # started because a suspended run's wait ran out (plan_approval.expired_wait_trigger)
 
 
@@ -57,6 +57,6 @@ class IssueRun:
         # The reporter may be pinged by our own text (questions for them); model and Jules text never pings anyone.
         view = StatusView(issue_key=job.ref.key, prefect_run_url=prefect_run_url,
                           mentions=[job.issue.author] if job.issue.author else [])
-        reporter = Reporter(ref=job.ref, hub=deps.hub, book=book, view=view, logger=logger,
+        reporter = Reporter(ref=job.ref, github=deps.github, book=book, view=view, logger=logger,
                             jules_calls=lambda: deps.jules.calls, clock=deps.clock)
         return cls(deps=deps, job=job, book=book, report=reporter)

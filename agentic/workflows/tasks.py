@@ -13,9 +13,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from agentic.errors import JulesQuotaExceeded, JulesSourceBusy, TransientError
-from agentic.github import ops as github_ops
+from agentic.github.client import GitHubClient, pull_number
 from agentic.github.issue_ref import IssueRef
-from agentic.hub.mcp_client import HubTools, ToolCallFailed
+from agentic.github.models import CheckRun, Comment, Issue, PullRequest
+from agentic.hub.mcp_client import ToolCallFailed
 from agentic.jules.client import JulesClient
 from agentic.jules.models import Activity, Session
 from agentic.workflows.status_comment import status_marker
@@ -39,8 +40,8 @@ def reentered() -> bool:
 
 
 @task(name="read-issue", **RETRY)
-async def read_issue(hub: HubTools, ref: IssueRef) -> github_ops.Issue:
-    return await github_ops.read_issue(hub, ref)
+async def read_issue(github: GitHubClient, ref: IssueRef) -> Issue:
+    return await github.read_issue(ref)
 
 
 @task(name="resolve-jules-source", **RETRY)
@@ -49,8 +50,8 @@ async def resolve_source(jules: JulesClient, ref: IssueRef) -> dict[str, Any]:
 
 
 @task(name="default-branch", **RETRY)
-async def read_default_branch(hub: HubTools, ref: IssueRef) -> str:
-    return await github_ops.default_branch(hub, ref)
+async def read_default_branch(github: GitHubClient, ref: IssueRef) -> str:
+    return await github.default_branch(ref)
 
 
 @task(name="create-jules-session", **RETRY)
@@ -87,63 +88,63 @@ async def send_message(jules: JulesClient, session_id: str, text: str, since: st
 
 
 @task(name="upsert-status-comment", **RETRY)
-async def upsert_status(hub: HubTools, ref: IssueRef, comment_id: int | None, body: str, search: bool = True,
-                        bot_login: str | None = None) -> github_ops.Comment:
+async def upsert_status(github: GitHubClient, ref: IssueRef, comment_id: int | None, body: str, search: bool = True,
+                        bot_login: str | None = None) -> Comment:
     # A lost answer may have posted the comment already: on a retry or a re-entry, look for its hidden marker
     # (trusted only from our own login once we know it) instead of posting a second one.
     if comment_id is None and (search or reentered()):
         marker = status_marker(ref.key)
-        for comment in await github_ops.list_comments(hub, ref):
+        for comment in await github.list_comments(ref):
             if comment.body.startswith(marker) and (bot_login is None or comment.author == bot_login):
                 comment_id = comment.id
                 break
     if comment_id is not None:
         try:
-            return await github_ops.update_comment(hub, ref, comment_id, body)
+            return await github.update_comment(ref, comment_id, body)
         except ToolCallFailed as exc:
             if exc.status not in (403, 404) or isinstance(exc, TransientError):
                 raise  # a 403 rate limit is retried, never taken for "not ours"
             # Deleted (404), or not ours to edit (403, a forged marker): post our own.
-    return await github_ops.create_comment(hub, ref, body)
+    return await github.create_comment(ref, body)
 
 
 @task(name="find-fixing-pull-requests", **RETRY)
-async def find_fixing_pull_requests(hub: HubTools, ref: IssueRef) -> list[github_ops.PullRequest]:
-    return await github_ops.find_fixing_pull_requests(hub, ref)
+async def find_fixing_pull_requests(github: GitHubClient, ref: IssueRef) -> list[PullRequest]:
+    return await github.find_fixing_pull_requests(ref)
 
 
 @task(name="react-eyes", **RETRY)
-async def react(hub: HubTools, ref: IssueRef) -> None:
-    await github_ops.add_reaction(hub, ref, "eyes")
+async def react(github: GitHubClient, ref: IssueRef) -> None:
+    await github.add_reaction(ref, "eyes")
 
 
 @task(name="find-pull-request", **RETRY)
-async def find_pull_request(hub: HubTools, ref: IssueRef, session: Session) -> str | None:
+async def find_pull_request(github: GitHubClient, ref: IssueRef, session: Session) -> str | None:
     """Live Jules often leaves `outputs` empty although it opened a PR: find it on GitHub by the session."""
-    return await github_ops.find_pull_request_for_session(hub, ref, session.id, session.url)
+    return await github.find_pull_request_for_session(ref, session.id, session.url)
 
 
 @task(name="finish-pull-request", **RETRY)
-async def finish_pull_request(hub: HubTools, ref: IssueRef, pr_url: str, reviewer: str | None) -> dict[str, Any]:
+async def finish_pull_request(github: GitHubClient, ref: IssueRef, pr_url: str, reviewer: str | None) -> dict[str, Any]:
     """The PR must close the issue (`Fixes #N`) and ask the requester for review — read back, not assumed."""
-    number = github_ops.pull_number(pr_url)
-    pr = await github_ops.get_pull_request(hub, ref, number)
+    number = pull_number(pr_url)
+    pr = await github.get_pull_request(ref, number)
     body = pr.body
     if str(ref.number) not in _FIXES.findall(body):
         body = f"{body.rstrip()}\n\nFixes #{ref.number}\n"
-        await github_ops.update_pull_request_body(hub, ref, number, body)
+        await github.update_pull_request_body(ref, number, body)
     already = set(pr.requested_reviewers)
     requested = bool(reviewer) and reviewer != pr.author and (
-        reviewer in already or await github_ops.request_reviewers(hub, ref, number, [reviewer]))
+        reviewer in already or await github.request_reviewers(ref, number, [reviewer]))
     return {"number": number, "body": body, "reviewer_requested": requested,
             "head_sha": pr.head_sha or None}
 
 
 @task(name="read-pull-request", **RETRY)
-async def read_pull(hub: HubTools, ref: IssueRef, number: int) -> github_ops.PullRequest:
-    return await github_ops.get_pull_request(hub, ref, number)
+async def read_pull(github: GitHubClient, ref: IssueRef, number: int) -> PullRequest:
+    return await github.get_pull_request(ref, number)
 
 
 @task(name="list-check-runs", **RETRY)
-async def list_check_runs(hub: HubTools, ref: IssueRef, commit: str) -> list[github_ops.CheckRun]:
-    return await github_ops.list_check_runs(hub, ref, commit)
+async def list_check_runs(github: GitHubClient, ref: IssueRef, commit: str) -> list[CheckRun]:
+    return await github.list_check_runs(ref, commit)

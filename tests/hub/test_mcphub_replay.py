@@ -188,7 +188,7 @@ def test_a_hub_with_the_openapi_type_and_a_100_kb_limit_gets_github_rest_pruned(
 
 
 def test_pruned_definition_keeps_every_operation_the_flow_calls_and_resolves_every_ref():
-    called = set(re.findall(r'tool\("(\w+)"\)', (ROOT / "agentic/github/ops.py").read_text()))
+    called = set(re.findall(r'tool\("(\w+)"\)', (ROOT / "agentic/github/client.py").read_text()))
     assert called and called <= GITHUB_REST_OPERATIONS
     config, note = fit_body_limit("github-rest", load_server_definition("github-rest")["config"], 100 * 1024)
     assert note and "pruned" in note

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from agentic.workflows.followups import follow_up_message, is_follow_up
-from agentic.github.ops import Comment
+from agentic.github.models import Comment
 
 MARKER = "<!-- jules-agent-status acme/widgets#7 -->"
 
