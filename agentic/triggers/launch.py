@@ -10,7 +10,9 @@ burst of edits, not one per keystroke-sized fix).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,6 +87,9 @@ async def supersede_pending(client: Any, trigger: Trigger, newest: Launched) -> 
     return cancelled
 
 
+_launching: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()  # key -> its launch
+
+
 async def launch_deployment(client: Any, deployment: str, *, parameters: dict[str, Any], tags: list[str],
                             key: str, start_in: float = 0) -> Launched:
     """Create (or find, by `key`) a flow run of `deployment` ("flow/deployment") with `parameters`.
@@ -110,7 +115,12 @@ async def launch_deployment(client: Any, deployment: str, *, parameters: dict[st
     when = {"scheduled_time": datetime.now(UTC) + timedelta(seconds=start_in)} if start_in else {}
     body = DeploymentFlowRunCreate(parameters=parameters, state=to_state_create(Scheduled(**when)), tags=tags,
                                    idempotency_key=key, **extra)
-    return await _create(client, found.id, body)
+    # Prefect tells a created run (201) from a found one (200) by the run's creation time against the request's
+    # start, so two requests with one key in flight together both hear 201 (two deliveries of one review did). One
+    # at a time per key in this process: the second is answered "duplicate". Either way only one run exists.
+    lock = _launching.setdefault(key, asyncio.Lock())
+    async with lock:
+        return await _create(client, found.id, body)
 
 
 async def _create(client: Any, deployment_id: Any, body: Any) -> Launched:

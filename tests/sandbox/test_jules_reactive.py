@@ -98,3 +98,29 @@ async def test_without_reactive_mode_nothing_happens_until_a_message(stack):
     assert sent.status_code == 200
     commits = await _settle(gh, number, 2)
     assert [c["commit"]["message"] for c in commits][1:] == ["Follow-up fix: Keep the old name as an alias"]
+
+
+async def test_a_watching_session_polls_without_spending_its_rate_limit():
+    """The watcher reads its open PR and the PR's comments every tick with `If-None-Match`: an unchanged page is a
+    304, which GitHub does not count, so a PR left open does not use up the bot's 5,000 calls an hour (it once did
+    in minutes, and every later session of that simulator failed to read its branch)."""
+    github_app = create_github_app({"seed": load_seed_file(DEMO_SEED)})
+    transport = httpx.ASGITransport(app=github_app)
+    config = load_config(DEMO_CONFIG, tick_seconds=0.01, scenarios=[ScenarioRule(match="REACTIVE", reactive=True)])
+    bot = github_client("http://github.test", config.github_token, transport=transport)
+    jules_app = create_app(config, github=bot)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=jules_app), base_url="http://jules.test/v1alpha",
+                                     headers={"X-Goog-Api-Key": DEFAULT_API_KEY}) as jules:
+            await _completed_pr(jules, "REACTIVE: strip dashes\n\nFixes #1")
+
+            async def used() -> int:
+                return int((await bot.get(REPO)).headers["x-ratelimit-used"])
+
+            before = await used()
+            await asyncio.sleep(2)  # some 100-200 ticks of watching
+            spent = await used() - before - 1
+    finally:
+        await jules_app.state.simulator.aclose()
+        await bot.aclose()
+    assert 0 <= spent <= 4, f"the watcher spent {spent} calls of the rate limit in 2 s"
