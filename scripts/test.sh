@@ -27,15 +27,19 @@ fi
 # stay together on one worker (--dist loadfile), so module-wide fixtures start once. The 25 slowest tests are listed.
 rc=0
 workers="${IBT_TEST_WORKERS:-3}"
-# Each worker's sandbox hub starts the npm GitHub server with `npx -y`; on a fresh machine the workers would all
-# download it at once into npm's cache, which npx does not lock: fetch it once first (same cache entry).
-if command -v npx >/dev/null; then
-  pkg=$(.venv/bin/python -c 'from agentic.deployment.servers import GITHUB_MCP_PACKAGE; print(GITHUB_MCP_PACKAGE)')
-  npx -y -p "$pkg" -- node -e 0 || echo "!! could not fetch $pkg ahead of the workers" >&2
-fi
 parallel=()
-if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
+if [ "$workers" != 0 ]; then
+  parallel=(-n "$workers" --dist loadfile)
+  # Each worker's sandbox hub starts the npm GitHub server with `npx -y`; on a fresh machine the workers would all
+  # download it at once into npm's cache, which npx does not lock: fetch it once first (same cache entry).
+  if command -v npx >/dev/null; then
+    pkg=$(.venv/bin/python -c 'from agentic.deployment.servers import GITHUB_MCP_PACKAGE; print(GITHUB_MCP_PACKAGE)')
+    npx -y -p "$pkg" -- node -e 0 || echo "!! could not fetch $pkg ahead of the workers" >&2
+  fi
+fi
 pytest "${parallel[@]}" --durations=25 --ignore=tests/golive --ignore=tests/reliability --ignore=tests/docker || rc=$?
+# .ci/run's image build waits for this: it runs beside the next two suites rather than the main one.
+if [ -n "${IBT_IMAGES_GO:-}" ]; then touch "$IBT_IMAGES_GO"; fi
 pytest tests/reliability || rc=$?
 pytest tests/golive || rc=$?
 if [ -n "${IBT_IMAGES_DONE:-}" ]; then  # .ci/run builds the images in the background: wait for it

@@ -15,6 +15,28 @@ from agentic.testing import environment, running_postgres, running_prefect_serve
 from agentic.testing.sandbox import FAST_WORKFLOW, running_sandbox  # noqa: E402
 
 
+# Under `--dist loadfile` (scripts/test.sh) these files are handed out before all others. xdist orders files by their
+# number of tests, so the real-model test (two tests, ~5 minutes of a core) and the crash recovery (one test, 2–3
+# minutes of waiting) started last and were the suite's tail, with the other workers done and idle.
+FIRST_FILES = ("tests/llm/test_local_model.py", "tests/queue/test_crash_recovery.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(LoadFileScheduling):
+        def _assign_work_unit(self, node):  # xdist pops the queue's first file here
+            for scope in reversed(FIRST_FILES):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server (fresh cluster, free port) for the whole test session."""

@@ -41,7 +41,10 @@ def serve_command(model: ModelOpt = None, cache_dir: CacheOpt = None,
                   ctx: Annotated[int, typer.Option(help="Context window in tokens (four capped repository reads and "
                                                          "the prompt need ~14k).")] = 16384,
                   max_tokens: Annotated[int, typer.Option(help="Cap on one answer's tokens.")] = 2048,
-                  threads: Annotated[int, typer.Option(help="CPU threads (0: every core).")] = 0) -> None:
+                  threads: Annotated[int, typer.Option(
+                      envvar="LLM_THREADS", min=0,
+                      help="CPU threads (0: every core). On cores shared with other busy processes, fewer is "
+                           "faster: llama.cpp's threads wait for each other by spinning.")] = 0) -> None:
     """Serve the local model on an OpenAI-compatible API until SIGTERM/Ctrl+C (weights fetched and checked first)."""
     try:
         chosen, cache = _resolve(model, cache_dir)

@@ -51,7 +51,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(int(os.environ.get("AGENTIC_
 @pytest.fixture(scope="module")
 def local_llm():
     """The llm stack as a user starts it (natively, detached), on a free port; first run downloads the weights."""
-    with running_native_stack("llm", timeout=1200, env={"LLM_LOCAL_MODEL": MODEL}) as stack:
+    # One thread: the suite's other workers keep both cores busy, and two llama.cpp threads on shared cores spin
+    # while waiting for each other (measured: 105 CPU-s and 107 s for a prompt that takes one thread 60 CPU-s and 96 s).
+    with running_native_stack("llm", timeout=1200, env={"LLM_LOCAL_MODEL": MODEL, "LLM_THREADS": "1"}) as stack:
         url = f"http://127.0.0.1:{stack.ports['llm']}/v1"
         yield url
 

@@ -118,3 +118,17 @@ def test_tool_call_tags_become_the_json_fence_the_model_writes():
     assert "<tool_call>" not in fixed and "</tool_call>" not in fixed
     assert fixed.count("```json") == 3 and "in a ```json fenced block" in fixed
     assert fence_tool_calls("{{ messages }}") == "{{ messages }}"
+
+
+def test_llm_threads_is_read_by_serve_and_a_bad_value_changes_nothing(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agentic.llm.__main__ import app
+
+    # Were LLM_THREADS not read, `serve` would go on to fetch the weights: from a closed port, into an empty cache.
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("LLM_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["serve"], env={"LLM_THREADS": "-1", "COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "(env var: 'LLM_THREADS')" in result.output and "greater than or equal to 0" in result.output
+    assert list(tmp_path.iterdir()) == []
