@@ -1,8 +1,9 @@
 """GitHub's REST API straight, for the parts that run without the MCP hub: the webhook receiver (the sender's
 permission, our own login, the 👀 reaction — before answering GitHub, within its 10 s, whether or not a hub is up)
-and the poller (its conditional comment listings). The flow reaches GitHub through the hub (client.py HubGitHub);
-`GitHubRest` implements the part of client.py's Protocol the two share (`GitHubAccess`: `can_write`,
-`add_reaction`) under the same names, plus what only the receiver needs (`permission`'s raw value, `self_login`).
+and the poller (comments.py's CommentFeed over a `rest_client`). The flow reaches GitHub through the hub
+(client.py HubGitHub); `GitHubRest` implements the part of client.py's Protocol the two share (`GitHubAccess`:
+`can_write`, `add_reaction`) under the same names, plus what only the receiver needs (`permission`'s raw value,
+`self_login`).
 
 `rest_client` is the one place such a client is made: the API base, GitHub's media type and API version, the
 product's token or (App mode) each repository's installation token, and the TLS trust of the settings (a GitHub

@@ -3,8 +3,8 @@
     python -m agentic.triggers.poller --repo acme/widgets [--repo ...] [--interval 60]   # serve, every interval
     python -m agentic.triggers.poller --repo acme/widgets --once                         # one pass, then exit
 
-Each pass lists the repository's issue comments with a conditional request (`If-None-Match` with the last ETag:
-an unchanged list is a 304, which GitHub does not count against the rate limit) from `since` the newest comment
+Each pass lists the repository's issue comments through `agentic.github.comments.CommentFeed` (GitHub's rules: a
+conditional request with the last ETag, a 304 costing no rate limit, pages, limits) from `since` the newest comment
 handled, and feeds every new comment, as the `issue_comment.created` delivery GitHub would have sent, to the same
 code as the receiver (`Receiver.process`): answers to waiting runs (`/approve`, `/revise`, replies) resume them,
 `/jules` and `@jules` start runs, under the same rules, permission checks and idempotency keys. The cursor (ETag,
@@ -20,9 +20,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-import httpx
 from pydantic import BaseModel, Field
 
+from agentic.github.comments import PAGE, CommentFeed
 from agentic.triggers.app import Receiver, ReceiverConfig
 
 STATE_VARIABLE = "github-poller-state"
@@ -40,25 +40,7 @@ class PollState(BaseModel):
     repos: dict[str, RepoCursor] = Field(default_factory=dict)
 
 
-def _number(value: str | None, default: float) -> float:
-    """A header's number, or `default` when absent or not a number (Retry-After may also be an HTTP date)."""
-    try:
-        return float(value) if value is not None else default
-    except ValueError:
-        return default
-
-
-def _rate_limited_until(response: httpx.Response, now: float) -> float | None:
-    if response.status_code not in (403, 429):
-        return None
-    if retry := response.headers.get("retry-after"):
-        return now + _number(retry, 60.0)
-    if response.headers.get("x-ratelimit-remaining") == "0":
-        return _number(response.headers.get("x-ratelimit-reset"), now + 60)
-    return None
-
-
-async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: list[str], state: PollState,
+async def poll_once(receiver: Receiver, feed: CommentFeed, repositories: list[str], state: PollState,
                     now: float | None = None) -> list[dict[str, Any]]:
     """One pass over `repositories`; `state` is updated in place. Returns one line per repository and comment."""
     now = time.time() if now is None else now
@@ -68,24 +50,20 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
         if cursor.not_before > now:
             report.append({"repo": full_name, "status": "rate-limited", "until": cursor.not_before})
             continue
-        params: dict[str, Any] = {"sort": "updated", "direction": "asc", "per_page": 100}
-        if cursor.since:
-            params["since"] = cursor.since
-        else:  # the baseline is the newest comments: oldest-first would set it inside history and replay the rest
-            params["direction"] = "desc"  # (every id at the newest second is kept: `since` is inclusive, per second)
-        response = await http.get(f"/repos/{full_name}/issues/comments", params=params,
-                                  headers={"If-None-Match": cursor.etag} if cursor.etag else {})
-        if (until := _rate_limited_until(response, now)) is not None:
-            cursor.not_before = until
-            report.append({"repo": full_name, "status": "rate-limited", "until": until})
+        # The baseline is the newest comments: oldest-first would set it inside history and replay the rest
+        # (every id at the newest second is kept: `since` is inclusive, per second).
+        since, newest_first = cursor.since, cursor.since is None
+        listing = await feed.listing(full_name, since=since, newest_first=newest_first, etag=cursor.etag, now=now)
+        if listing.status == "rate-limited":
+            cursor.not_before = listing.until
+            report.append({"repo": full_name, "status": "rate-limited", "until": listing.until})
             continue
-        if response.status_code == 304:
+        if listing.status == "not-modified":
             report.append({"repo": full_name, "status": "not-modified"})
             continue
-        response.raise_for_status()
-        comments = response.json()
+        comments = listing.comments
         # An unchanged full first page says nothing of the next pages: no conditional request after one.
-        cursor.etag = response.headers.get("etag") if len(comments) < 100 else None
+        cursor.etag = listing.etag if len(comments) < PAGE else None
         if cursor.since is None:  # first pass: remember where now is, do not replay history
             newest = max((c["updated_at"] for c in comments), default=None)
             cursor.since = newest or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
@@ -94,32 +72,29 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
             cursor.seen = []
             while True:
                 cursor.seen += [c["id"] for c in batch if c["updated_at"] == newest]
-                if len(batch) < 100 or not batch or batch[-1]["updated_at"] != newest:
+                if len(batch) < PAGE or not batch or batch[-1]["updated_at"] != newest:
                     break
                 page += 1
-                batch = (await http.get(f"/repos/{full_name}/issues/comments",
-                                        params={**params, "page": page})).raise_for_status().json()
+                batch = await feed.page(full_name, since=since, newest_first=newest_first, page=page)
             report.append({"repo": full_name, "status": "baseline", "since": cursor.since})
             continue
-        # A full page: the rest of the window is on the next pages (more than 100 comments since the cursor).
+        # A full page: the rest of the window is on the next pages (more than PAGE comments since the cursor).
         page = 1
-        while len(comments) >= 100 * page:
+        while len(comments) >= PAGE * page:
             page += 1
-            more = (await http.get(f"/repos/{full_name}/issues/comments",
-                                   params={**params, "page": page})).raise_for_status().json()
+            more = await feed.page(full_name, since=since, newest_first=newest_first, page=page)
             comments += more
-            if len(more) < 100:
+            if len(more) < PAGE:
                 break
         repository: dict | None = None
         for comment in comments:
             if comment["id"] in cursor.seen:
                 continue
-            edited_old = (comment["created_at"] != comment["updated_at"]
-                          and comment["created_at"] < (params.get("since") or ""))
+            edited_old = comment["created_at"] != comment["updated_at"] and comment["created_at"] < (since or "")
             if not edited_old:  # an edit of an older comment: GitHub would send issue_comment.edited, not a trigger
                 try:
-                    repository = repository or (await http.get(f"/repos/{full_name}")).raise_for_status().json()
-                    issue = (await http.get(comment["issue_url"])).raise_for_status().json()
+                    repository = repository or await feed.repository(full_name)
+                    issue = await feed.issue(comment["issue_url"])
                     payload = {"action": "created", "issue": issue, "comment": comment, "repository": repository,
                                "sender": comment["user"]}
                     status, reason, _, extra = await receiver.process("issue_comment", payload)
@@ -134,9 +109,8 @@ async def poll_once(receiver: Receiver, http: httpx.AsyncClient, repositories: l
             if comment["updated_at"] != cursor.since:
                 cursor.since, cursor.seen = comment["updated_at"], []
             cursor.seen.append(comment["id"])
-        remaining = response.headers.get("x-ratelimit-remaining")
-        if remaining is not None and _number(remaining, RESERVE) < RESERVE:
-            cursor.not_before = _number(response.headers.get("x-ratelimit-reset"), now + 60)
+        if listing.remaining is not None and listing.remaining < RESERVE:
+            cursor.not_before = listing.reset if listing.reset is not None else now + 60
             report.append({"repo": full_name, "status": "rate-limited", "until": cursor.not_before})
             break
     return report
@@ -172,7 +146,7 @@ async def run_pass(repositories: list[str]) -> list[dict[str, Any]]:
                                                     verify=config.verify, user_agent="agentic-poller") as http:
         receiver = Receiver(config, prefect_client=prefect)
         try:
-            report = await poll_once(receiver, http, repositories, state)
+            report = await poll_once(receiver, CommentFeed(http), repositories, state)
         finally:
             await Variable.aset(STATE_VARIABLE, state.model_dump(mode="json"), overwrite=True)
             await receiver.github.aclose()

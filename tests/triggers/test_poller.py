@@ -14,6 +14,7 @@ from agentic.sandbox.github import DEMO_SEED, create_app as create_simulator, lo
 from agentic.stacks.ports import free_port
 from agentic.triggers import ReceiverConfig, Rules
 from agentic.triggers.app import Receiver
+from agentic.github.comments import CommentFeed
 from agentic.triggers.poller import PollState, poll_once
 from tests.triggers.test_receiver_e2e import deployment_id, runs_for, serving  # noqa: F401 - fixture
 
@@ -48,7 +49,7 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
         old = (await http.post(f"{REPO}/issues", json={"title": "Old [poller]", "body": "b"},
                                headers=as_user("alice"))).json()
         await http.post(f"{REPO}/issues/{old['number']}/comments", json={"body": "/jules"}, headers=as_user("alice"))
-        baseline = await poll_once(receiver, http, ["acme/widgets"], state)
+        baseline = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
         assert [r["status"] for r in baseline] == ["baseline"]  # history is not replayed
         assert await runs_for(deployment_id, old["html_url"], api) == []
         await asyncio.sleep(1.1)  # the new comments are a second later than the baseline: the cursor must move
@@ -58,7 +59,7 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
         number = issue["number"]
         for who, text in (("mallory", "/jules"), ("alice", "/jules please"), ("agent", "/jules")):
             await http.post(f"{REPO}/issues/{number}/comments", json={"body": text}, headers=as_user(who))
-        report = await poll_once(receiver, http, ["acme/widgets"], state)
+        report = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
         assert [(r["status"], r["reason"]) for r in report] == [
             ("ignored", "sender mallory has read access; write is needed"),
             ("accepted", "issue_comment.created by alice: run started"),
@@ -69,11 +70,11 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
         # The cursor moved to the newest comment's second: the next listing is a new query (the ETag held answered
         # the old one), 200 with nothing new in it, whose ETag makes the one after that a 304. (This once flaked:
         # the quiet poll was expected to be the 304 and was one only when every comment shared the baseline's second.)
-        settle = await poll_once(receiver, http, ["acme/widgets"], state)
+        settle = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
         assert settle == [], settle
         before = (await http.get("/_sim/requests")).json()["routes"]
         limit_before = (await http.get("/user")).headers["x-ratelimit-remaining"]
-        quiet = await poll_once(receiver, http, ["acme/widgets"], state)
+        quiet = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
         assert quiet == [{"repo": "acme/widgets", "status": "not-modified"}]
         after = (await http.get("/_sim/requests")).json()["routes"]
         assert after["GET /repos/{owner}/{repo}/issues/comments"] == before["GET /repos/{owner}/{repo}/issues/comments"] + 1
@@ -85,10 +86,11 @@ async def test_comments_are_polled_conditionally_and_feed_the_receivers_rules(de
                                               "match": "GET /repos/acme/widgets/issues/comments"})
         await http.post(f"{REPO}/issues/{number}/comments", json={"body": "@jules ping"}, headers=as_user("alice"))
         now = time.time()
-        limited = await poll_once(receiver, http, ["acme/widgets"], state, now=now)
+        limited = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state, now=now)
         assert limited[0]["status"] == "rate-limited" and 29 <= limited[0]["until"] - now <= 31
-        assert (await poll_once(receiver, http, ["acme/widgets"], state, now=now + 5))[0]["status"] == "rate-limited"
-        later = await poll_once(receiver, http, ["acme/widgets"], state, now=now + 31)
+        meanwhile = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state, now=now + 5)
+        assert meanwhile[0]["status"] == "rate-limited"
+        later = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state, now=now + 31)
         assert [(r["status"], r.get("flow_run_id")) for r in later] == [("duplicate", str(run.id))]
     from prefect import get_client
 
@@ -105,14 +107,15 @@ async def test_the_baseline_is_the_newest_comment_and_a_failed_comment_is_polled
         for n in range(105):
             await http.post(f"{REPO}/issues/{issue['number']}/comments", json={"body": f"old comment {n}"},
                             headers=as_user("alice"))
-        assert [r["status"] for r in await poll_once(receiver, http, ["acme/widgets"], state)] == ["baseline"]
-        assert await poll_once(receiver, http, ["acme/widgets"], state) in (
+        baseline = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
+        assert [r["status"] for r in baseline] == ["baseline"]
+        assert await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state) in (
             [{"repo": "acme/widgets", "status": "not-modified"}], [])  # nothing of history comes back
         await http.post(f"{REPO}/issues/{issue['number']}/comments", json={"body": "a new comment"},
                         headers=as_user("alice"))
         await http.post("/_sim/faults", json={"status": 502, "count": 1,
                                               "match": f"GET /repos/acme/widgets/issues/{issue['number']}"})
-        failed = await poll_once(receiver, http, ["acme/widgets"], state)
+        failed = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
         assert [r["status"] for r in failed] == ["retry-later"], failed
-        again = await poll_once(receiver, http, ["acme/widgets"], state)
+        again = await poll_once(receiver, CommentFeed(http), ["acme/widgets"], state)
         assert [(r["status"], r["comment"]) for r in again] == [("ignored", failed[0]["comment"])], again
