@@ -133,15 +133,26 @@ def _prefect_settings():
         yield
 
 
+# Prefect's background senders of a run's logs and events (their loggers are named after their classes).
+_CLIENT_WORKERS = {"EventsWorker", "APILogWorker"}
+
+
 @contextlib.contextmanager
 def _quiet_prefect_console(*, keep_warnings: bool):
     """While the flow runs in this process, the command line speaks on stderr, not Prefect's console handler: its
     INFO chatter, and on a failure two tracebacks and ~50 lines before the one `error:` line that says it all (an
     issue that does not exist, measured). Warnings stay unless `keep_warnings` is off (`--json`: nothing but the
-    result). The run's logs still go to the Prefect API (another handler)."""
+    result). The run's logs still go to the Prefect API (another handler).
+
+    On the way out the buffered logs and events are shipped here, still quiet: Prefect would otherwise ship them at
+    interpreter exit and, on a busy machine, print "EventsWorker - Still processing items" after our last line."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    from agentic.stacks.prefect_server import drain_client_workers
+
     def shown(record: logging.LogRecord) -> bool:
+        if record.name in _CLIENT_WORKERS:  # their shipping progress, never the user's business
+            return False
         return keep_warnings and logging.WARNING <= record.levelno < logging.ERROR
 
     loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
@@ -153,6 +164,7 @@ def _quiet_prefect_console(*, keep_warnings: bool):
     try:
         yield
     finally:
+        drain_client_workers()
         for handler in handlers:
             handler.removeFilter(shown)
 

@@ -357,3 +357,32 @@ def test_ibt_run_opens_a_pr_then_reports_already_handled(sandbox, prefect_api_ur
     proc, _ = run([*IBT, "run", url], env, timeout=240)
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert json.loads(proc.stdout)["pull_request_url"] == first["pull_request_url"]
+
+
+def test_prefects_shipping_notices_never_follow_the_clis_last_line():
+    """On a busy machine Prefect's senders printed "EventsWorker - Still processing items" after `ibt run`'s one
+    `error:` line (CI, 2026-12-07): the quiet console drops their notices, and ships the buffers before it ends."""
+    import io
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from agentic.cli.run import _quiet_prefect_console
+
+    stderr = io.StringIO()
+    console = PrefectConsoleHandler(stream=stderr)  # the handler Prefect's logging config puts on its loggers
+    names = ["EventsWorker", "APILogWorker", "agentic-cli-test"]
+    for name in names:
+        logging.getLogger(name).addHandler(console)
+        logging.getLogger(name).propagate = False
+    try:
+        with _quiet_prefect_console(keep_warnings=True):
+            logging.getLogger("EventsWorker").warning("Still processing items: 10 items remaining...")
+            logging.getLogger("APILogWorker").warning("Still processing items: 3 items remaining...")
+            logging.getLogger("agentic-cli-test").warning("a warning the user should see")
+    finally:
+        for name in names:
+            logging.getLogger(name).removeHandler(console)
+            logging.getLogger(name).propagate = True
+    assert "Still processing items" not in stderr.getvalue()
+    assert "a warning the user should see" in stderr.getvalue()
